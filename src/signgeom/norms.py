@@ -1,0 +1,149 @@
+"""Matrix norms of the paper: ``||H||_{inf,1}``, ``rho_diag`` and the Prop. 3 bound.
+
+``||H||_{inf,1} = max_{||x||_inf <= 1} ||H x||_1`` is attained at a vertex ``x in {-1, 1}^d``
+(a convex function is maximised at a vertex of the cube), so it is computed exactly by
+enumerating sign vectors. Computing it is NP-hard in general (Rohn 2000); the enumeration costs
+``O(d 2^(d-1))`` and is refused above a configurable dimension.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_MAX_EXACT_DIM = 20
+"""Largest dimension for which :func:`inf_to_one_norm` enumerates (2^19 sign vectors)."""
+
+_TILE_ELEMENTS = 1 << 20
+"""Number of float64 values in one working tile of the blocked enumeration (8 MiB)."""
+
+
+class DimensionTooLargeError(ValueError):
+    """The exact ``||H||_{inf,1}`` was asked for a dimension above the configured limit."""
+
+
+def sign_vectors(n: int) -> np.ndarray:
+    """All ``2^n`` vectors of ``{-1, 1}^n`` as the columns of an ``(n, 2^n)`` float array.
+
+    Column ``j`` has entry ``i`` equal to ``-1`` where bit ``i`` of ``j`` is set.
+    """
+    bits = (np.arange(1 << n)[None, :] >> np.arange(n)[:, None]) & 1
+    return 1.0 - 2.0 * bits
+
+
+def inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> np.ndarray:
+    """Exact ``||H||_{inf,1} = max_{s in {-1,1}^d} ||H s||_1`` for one or a stack of matrices.
+
+    Two reductions make the enumeration cheap:
+
+    * symmetry ``||H(-s)||_1 = ||H s||_1``: the last sign is fixed to ``+1``
+      (``2^(d-1)`` vectors instead of ``2^d``);
+    * blocking (meet in the middle): split the free signs into a low block ``s_L``
+      (``k`` signs) and a high block ``s_H``; then ``H s = a(s_L) + b(s_H)`` with
+      ``a = H_L s_L + h_d`` and ``b = H_H s_H``, so every ``H s`` is one vector addition of
+      precomputed partial products instead of a matrix-vector product.
+
+    Args:
+        h: array of shape ``(..., d, d)`` (any real matrices, not only symmetric ones).
+        max_dim: refuse ``d > max_dim`` with :class:`DimensionTooLargeError`.
+
+    Returns:
+        array of shape ``h.shape[:-2]`` with the norms.
+    """
+    h = np.asarray(h, dtype=np.float64)
+    if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
+        raise ValueError(f"expected square matrices of shape (..., d, d), got {h.shape}")
+    d = h.shape[-1]
+    if d > max_dim:
+        raise DimensionTooLargeError(
+            f"exact ||H||_inf,1 enumerates 2^{d - 1} sign vectors; d = {d} exceeds the limit "
+            f"max_dim = {max_dim} (raise it knowingly: the cost doubles with every dimension)"
+        )
+    batch_shape = h.shape[:-2]
+    stack = h.reshape(-1, d, d)
+    if d == 1:
+        return np.abs(stack[:, 0, 0]).reshape(batch_shape)
+
+    free = d - 1
+    low_bits = min(free, 12)
+    high_bits = free - low_bits
+    low = sign_vectors(low_bits)  # (k, 2^k)
+    high = sign_vectors(high_bits)  # (m, 2^m)
+    n_low, n_high = low.shape[1], high.shape[1]
+
+    result = np.empty(stack.shape[0])
+    # Tile sizes: `mats` matrices x `highs` high-block vectors x all low-block vectors.
+    per_matrix = d * n_low
+    mats = max(1, _TILE_ELEMENTS // (per_matrix * n_high))
+    highs = n_high if mats > 1 else max(1, min(n_high, _TILE_ELEMENTS // per_matrix))
+    for start in range(0, stack.shape[0], mats):
+        block = stack[start : start + mats]
+        # a: (b, d, 1, 2^k), b: (b, d, 2^m, 1)
+        a = (block[:, :, :low_bits] @ low + block[:, :, free:])[:, :, None, :]
+        b = (block[:, :, low_bits:free] @ high)[:, :, :, None]
+        best = np.full(block.shape[0], -np.inf)
+        for hs in range(0, n_high, highs):
+            tile = a + b[:, :, hs : hs + highs]
+            np.abs(tile, out=tile)
+            sums = tile.sum(axis=1)  # (b, highs, 2^k): ||H s||_1 for every s in the tile
+            np.maximum(best, sums.reshape(block.shape[0], -1).max(axis=1), out=best)
+        result[start : start + mats] = best
+    return result.reshape(batch_shape)
+
+
+def brute_force_inf_to_one_norm(h: np.ndarray) -> float:
+    """Reference ``||H||_{inf,1}``: materialise all ``2^d`` sign vectors, take ``max ||H s||_1``."""
+    h = np.asarray(h, dtype=np.float64)
+    signs = sign_vectors(h.shape[-1])  # (d, 2^d)
+    return float(np.abs(h @ signs).sum(axis=0).max())
+
+
+def psd_inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> np.ndarray:
+    """``||H||_{inf,1} = max_{s in {-1,1}^d} s^T H s``, valid for symmetric PSD ``H`` only.
+
+    For PSD ``H``, ``t^T H s <= sqrt(t^T H t) sqrt(s^T H s)`` (Cauchy-Schwarz in the
+    ``H``-semi-inner product), so the bilinear maximum ``max_{s,t} t^T H s = ||H||_{inf,1}`` is
+    attained on the diagonal ``t = s``. The blocked quadratic form
+    ``s^T H s = s_L^T H_LL s_L + 2 s_L^T H_LH s_H + s_H^T H_HH s_H`` turns the enumeration
+    into one matrix product per matrix. Used by the benchmark as a fast PSD-only alternative;
+    the pipeline uses the general :func:`inf_to_one_norm`.
+    """
+    h = np.asarray(h, dtype=np.float64)
+    d = h.shape[-1]
+    if d > max_dim:
+        raise DimensionTooLargeError(f"d = {d} exceeds max_dim = {max_dim}")
+    batch_shape = h.shape[:-2]
+    stack = h.reshape(-1, d, d)
+    free = d - 1
+    low_bits = (free + 1) // 2
+    # Low block: the first `low_bits` signs; the high block includes the fixed last sign (+1).
+    low = sign_vectors(low_bits)
+    high = np.vstack([sign_vectors(free - low_bits), np.ones((1, 1 << (free - low_bits)))])
+    out = np.empty(stack.shape[0])
+    for i, m in enumerate(stack):
+        ll, lh, hh = m[:low_bits, :low_bits], m[:low_bits, low_bits:], m[low_bits:, low_bits:]
+        q_low = np.einsum("in,ij,jn->n", low, ll, low)
+        q_high = np.einsum("in,ij,jn->n", high, hh, high)
+        cross = (low.T @ lh) @ high  # (2^k, 2^m)
+        out[i] = (q_low[:, None] + 2.0 * cross + q_high[None, :]).max()
+    return out.reshape(batch_shape)
+
+
+def lambda_max(h: np.ndarray) -> np.ndarray:
+    """Largest eigenvalue of symmetric matrices ``(..., d, d)``: ``L_2 = ||H||_2`` for PSD ``H``."""
+    return np.linalg.eigvalsh(np.asarray(h, dtype=np.float64))[..., -1]
+
+
+def rho_diag(h: np.ndarray) -> np.ndarray:
+    """Diagonal concentration ``rho_diag(H) = sum_i |H_ii| / sum_ij |H_ij|`` in ``[1/d, 1]``."""
+    h = np.asarray(h, dtype=np.float64)
+    diag = np.abs(np.diagonal(h, axis1=-2, axis2=-1)).sum(axis=-1)
+    return diag / np.abs(h).sum(axis=(-2, -1))
+
+
+def prop3_bound(h: np.ndarray) -> np.ndarray:
+    """Prop. 3 upper bound on ``||H||_{inf,1}`` for PSD ``H``: ``rho_diag(H)^-1 sum_i lambda_i``.
+
+    ``sum_i lambda_i = trace(H)``.
+    """
+    h = np.asarray(h, dtype=np.float64)
+    return np.trace(h, axis1=-2, axis2=-1) / rho_diag(h)

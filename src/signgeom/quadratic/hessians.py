@@ -1,0 +1,175 @@
+"""Hessians ``H = R^theta Lambda (R^theta)^T`` on a grid of rotation and eigenvalue ratio.
+
+``R`` is Haar-distributed on SO(d); ``R^theta`` is its principal fractional power, computed
+from the real Schur form ``R = Q T Q^T``: ``T`` is block diagonal with 2x2 rotations by
+``phi in (-pi, pi)`` and 1x1 blocks ``+1``, and ``R^theta = Q T^theta Q^T`` rotates each block by
+``theta * phi``. Hence ``R^0 = I``, ``R^1 = R``, ``R^theta`` is orthogonal, and ``H`` has exactly
+the spectrum ``Lambda``. ``Lambda = diag(1, ..., 1, lambda_max)`` with
+``lambda_max / lambda_bar = r``, i.e. ``lambda_max = r (d - 1) / (d - r)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+from scipy.stats import special_ortho_group
+
+from signgeom.cli import run_cli
+from signgeom.io import atomic_output
+
+log = logging.getLogger(__name__)
+
+
+def haar_rotation(dim: int, seed: int) -> np.ndarray:
+    """A Haar-distributed rotation in SO(dim), reproducible from ``seed``."""
+    return special_ortho_group.rvs(dim, random_state=np.random.default_rng(seed))
+
+
+def fractional_rotation(rotation: np.ndarray, theta: float) -> np.ndarray:
+    """Principal power ``R^theta`` of a rotation matrix ``R`` (see the module docstring)."""
+    if theta == 0.0:
+        return np.eye(rotation.shape[0])
+    t, q = scipy.linalg.schur(rotation, output="real")
+    t_theta = np.zeros_like(t)
+    i, d = 0, t.shape[0]
+    while i < d:
+        if i + 1 < d and abs(t[i + 1, i]) > 1e-12:
+            phi = np.arctan2(t[i + 1, i], t[i, i])
+            c, s = np.cos(theta * phi), np.sin(theta * phi)
+            t_theta[i : i + 2, i : i + 2] = [[c, -s], [s, c]]
+            i += 2
+        else:
+            if t[i, i] < 0:
+                raise ValueError("rotation has an eigenvalue -1: its principal power is ambiguous")
+            t_theta[i, i] = 1.0
+            i += 1
+    return q @ t_theta @ q.T
+
+
+def lambda_max_for_ratio(ratio: float | np.ndarray, dim: int) -> np.ndarray:
+    """``lambda_max`` such that ``diag(1, ..., 1, lambda_max)`` has ``lambda_max/lambda_bar = ratio``.
+
+    ``lambda_bar = (d - 1 + lambda_max)/d`` gives ``lambda_max = ratio (d - 1)/(d - ratio)``,
+    defined for ``1 <= ratio < d``.
+    """
+    ratio = np.asarray(ratio, dtype=np.float64)
+    if np.any(ratio < 1) or np.any(ratio >= dim):
+        raise ValueError(f"lambda_max/lambda_bar must lie in [1, d) = [1, {dim}), got {ratio}")
+    return ratio * (dim - 1) / (dim - ratio)
+
+
+def spectrum(lam_max: float, dim: int) -> np.ndarray:
+    """Eigenvalues ``(1, ..., 1, lambda_max)``."""
+    eig = np.ones(dim)
+    eig[-1] = lam_max
+    return eig
+
+
+def rotated_hessian(rotation_power: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
+    """``H = Q diag(lambda) Q^T`` for orthogonal ``Q``, exactly symmetric.
+
+    Written as ``c I + Q diag(lambda - c) Q^T`` with ``c = min(lambda)``: equal in exact
+    arithmetic, but a scalar spectrum gives exactly ``c I`` (GD then converges in one step).
+    """
+    c = float(np.min(eigenvalues))
+    q = rotation_power
+    h = c * np.eye(q.shape[0]) + (q * (eigenvalues - c)) @ q.T
+    return 0.5 * (h + h.T)
+
+
+def rotation_seeds(seed: int, count: int) -> np.ndarray:
+    """Independent per-rotation seeds derived from the base seed (recorded with the Hessians)."""
+    return np.random.SeedSequence(seed).generate_state(count).astype(np.int64)
+
+
+def hessian_for_cell(theta: float, ratio: float, dim: int, rotation_seed: int) -> np.ndarray:
+    """Recompute the Hessian of one grid cell and one rotation draw from its coordinates."""
+    power = fractional_rotation(haar_rotation(dim, rotation_seed), theta)
+    return rotated_hessian(power, spectrum(float(lambda_max_for_ratio(ratio, dim)), dim))
+
+
+@dataclass(frozen=True)
+class HessianGrid:
+    """Hessians on the (theta, ratio) grid: ``hessians[i, j, k]`` is cell ``(thetas[i],
+    ratios[j])`` with rotation draw ``k`` (seed ``rotation_seeds[k]``)."""
+
+    thetas: np.ndarray
+    ratios: np.ndarray
+    lambda_max: np.ndarray
+    rotation_seeds: np.ndarray
+    hessians: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.hessians.shape[-1])
+
+    def save(self, path: str | Path) -> None:
+        with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **self.__dict__)
+
+    @classmethod
+    def load(cls, path: str | Path) -> HessianGrid:
+        try:
+            with np.load(path) as data:
+                return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f"{path}: not a valid Hessian grid file ({err})") from err
+
+
+def build_grid(
+    dim: int, thetas: np.ndarray, ratios: np.ndarray, rotations: int, seed: int
+) -> HessianGrid:
+    """All Hessians of the grid. The same rotation draws are used in every cell (common random
+    numbers), so neighbouring cells differ only by ``theta`` and ``ratio``."""
+    seeds = rotation_seeds(seed, rotations)
+    lam = lambda_max_for_ratio(ratios, dim)
+    hessians = np.empty((len(thetas), len(ratios), rotations, dim, dim))
+    for k, rot_seed in enumerate(seeds):
+        rotation = haar_rotation(dim, int(rot_seed))
+        for i, theta in enumerate(thetas):
+            power = fractional_rotation(rotation, float(theta))
+            for j, lm in enumerate(lam):
+                hessians[i, j, k] = rotated_hessian(power, spectrum(lm, dim))
+    return HessianGrid(np.asarray(thetas, float), np.asarray(ratios, float), lam, seeds, hessians)
+
+
+def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
+    """Raise if any Hessian is not symmetric PSD with the prescribed spectrum."""
+    h = grid.hessians
+    if not np.array_equal(h, np.swapaxes(h, -1, -2)):
+        raise ValueError("a Hessian is not symmetric")
+    eig = np.linalg.eigvalsh(h)
+    lam = grid.lambda_max[None, :, None]
+    ok_max = np.isclose(eig[..., -1], lam, rtol=rtol, atol=0)
+    ok_rest = np.allclose(eig[..., :-1], 1.0, rtol=rtol, atol=rtol * lam.max())
+    if not (ok_max.all() and ok_rest and eig.min() >= -rtol):
+        raise ValueError("a Hessian does not have the prescribed spectrum (1, ..., 1, lambda_max)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dim", type=int, required=True)
+    parser.add_argument("--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
+    parser.add_argument("--ratio", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
+    parser.add_argument("--rotations", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    thetas = np.linspace(args.theta[0], args.theta[1], int(args.theta[2]))
+    ratios = np.linspace(args.ratio[0], args.ratio[1], int(args.ratio[2]))
+    log.info("building %d x %d cells x %d rotations, d = %d", len(thetas), len(ratios),
+             args.rotations, args.dim)
+    grid = build_grid(args.dim, thetas, ratios, args.rotations, args.seed)
+    check_spectra(grid)
+    grid.save(args.out)
+    log.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
