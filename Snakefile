@@ -1,0 +1,27 @@
+"""signgeom: regenerate the figures of "The Geometry of Sign Gradient Descent".
+
+    snakemake --cores N                                      # paper scale (config.yaml)
+    snakemake --cores 2 --configfile presets/quick.yaml      # quick preset
+"""
+
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# The defaults live next to this Snakefile, so the workflow also runs with --directory.
+configfile: str(Path(workflow.basedir) / "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/quadratic.smk"
+include: "workflow/rules/cifar.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        FIGURE2,
+        FIGURE3,

@@ -1,0 +1,91 @@
+"""Figure 2: left ``L_inf / L_2``, right the signGD/GD distance ratio, over
+``theta`` (x) and ``lambda_max / lambda_bar`` (y).
+
+The ratio uses a log colour scale clipped to ``[1e-1, 1e1]``; a dashed contour marks where both
+methods are equal (ratio 1). Infinite ratios (GD exact in one step) are drawn at the clip value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from signgeom.cli import run_cli  # noqa: E402
+from signgeom.io import atomic_output  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+RATIO_CLIP = (1e-1, 1e1)
+
+
+def cell_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges of grid cells around sorted centres (midpoints, extended at both ends)."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    mid = 0.5 * (centres[1:] + centres[:-1])
+    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
+
+
+def pivot(summary: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(thetas, ratios, values[ratio, theta])`` from the summary table."""
+    table = summary.pivot(index="lambda_ratio", columns="theta", values=column).sort_index()
+    table = table.sort_index(axis=1)
+    return table.columns.to_numpy(), table.index.to_numpy(), table.to_numpy()
+
+
+def draw_figure2(summary: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """The two heatmaps of Figure 2."""
+    thetas, ratios, linf = pivot(summary, "linf_over_l2")
+    _, _, dist = pivot(summary, "dist_ratio")
+    if np.isnan(linf).any() or np.isnan(dist).any():
+        raise ValueError("summary has missing or NaN cells; refusing to plot an incomplete grid")
+    x_edges, y_edges = cell_edges(thetas), cell_edges(ratios)
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+
+    mesh = ax_l.pcolormesh(x_edges, y_edges, linf, cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax_l, label=r"$L_\infty / L_2$")
+    ax_l.set_title(r"$L_\infty / L_2$")
+
+    clipped = np.clip(dist, *RATIO_CLIP)
+    mesh = ax_r.pcolormesh(
+        x_edges, y_edges, clipped, cmap="RdBu_r", norm=LogNorm(*RATIO_CLIP), shading="flat"
+    )
+    fig.colorbar(mesh, ax=ax_r, label=r"$\|x_T^{\rm sign}-x^*\| \,/\, \|x_T^{\rm GD}-x^*\|$")
+    if len(thetas) > 1 and len(ratios) > 1 and clipped.min() < 1 < clipped.max():
+        ax_r.contour(thetas, ratios, np.log(clipped), levels=[0.0], colors="k",
+                     linestyles="dashed", linewidths=1.2)
+    ax_r.set_title("signGD / GD distance to optimum")
+
+    for ax in (ax_l, ax_r):
+        ax.set_xlabel(r"rotation $\theta$")
+        ax.set_ylabel(r"$\lambda_{\max} / \bar\lambda$")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", type=Path, required=True)
+    parser.add_argument("--out", type=Path, nargs="+", required=True,
+                        help="output files; the format follows the suffix (.pdf, .png)")
+    args = parser.parse_args(argv)
+    fig = draw_figure2(pd.read_csv(args.summary))
+    for out in args.out:
+        with atomic_output(out) as tmp:
+            fig.savefig(tmp, dpi=150)
+        log.info("wrote %s", out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

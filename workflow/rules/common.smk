@@ -1,0 +1,31 @@
+"""Configuration checks (before any job runs) and helpers shared by the rules."""
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from signgeom.config import ConfigError, validate_config
+
+REPO = Path(workflow.basedir)
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+try:
+    validate_config(config, SCHEMA)
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+validate(config, str(SCHEMA))
+
+PY = "python -m"
+
+
+def repo_path(path):
+    """A config path: absolute as given, relative ones against the repository root."""
+    path = Path(path)
+    return str(path if path.is_absolute() else REPO / path)
+
+
+def runtime_for(kind):
+    """Runtime in minutes for a job kind, growing with each retry (attempt 1, 2, ...)."""
+    base = config["resources"][kind]["runtime_min"]
+    return lambda wildcards, attempt: base * attempt
