@@ -1,0 +1,1 @@
+"""CIFAR-10 experiment (Figure 3): data loading, models and optimizers."""

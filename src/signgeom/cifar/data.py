@@ -1,0 +1,248 @@
+"""CIFAR-10 in the official python format (``cifar-10-batches-py``).
+
+Each batch file is a pickle with ``data``: uint8 array (n, 3072) -- 1024 red, 1024 green,
+1024 blue values, each a row-major 32x32 plane -- and ``labels``: n ints in 0..9.
+Images are normalised per channel as ``(x / 255 - mean_c) / std_c``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torchvision.datasets import utils as tv_utils
+
+BATCHES_DIRNAME = "cifar-10-batches-py"
+TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILES: tuple[str, ...] = ("test_batch",)
+META_FILE = "batches.meta"
+REQUIRED_FILES: tuple[str, ...] = (*TRAIN_FILES, *TEST_FILES, META_FILE)
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+
+# Per-channel statistics of the 50,000 CIFAR-10 training images (pixel values in [0, 1]).
+CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
+
+_FIX = (
+    "Delete the directory and rerun the `cifar_data` rule, "
+    "or point cifar.data.local_dir at a complete copy."
+)
+
+
+class CifarDataError(RuntimeError):
+    """A CIFAR-10 file is missing, corrupted or malformed; the message says how to fix it."""
+
+
+def _unpickle(path: Path) -> dict[str, object]:
+    """Unpickle one batch file; keys are returned as ``str`` whatever the pickle protocol."""
+    if not path.is_file():
+        raise CifarDataError(f"{path.name} is missing from {path.parent}. {_FIX}")
+    try:
+        with path.open("rb") as fh:
+            obj = pickle.load(fh, encoding="latin1")
+    except Exception as exc:  # truncated pickles raise EOFError, UnpicklingError, ValueError...
+        raise CifarDataError(
+            f"{path.name} in {path.parent} is truncated or corrupted "
+            f"(could not unpickle: {exc!r}). {_FIX}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise CifarDataError(f"{path.name} in {path.parent} is not a CIFAR-10 batch dict. {_FIX}")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and validate one data batch: uint8 (n, 3072) images and int64 (n,) labels."""
+    batch = _unpickle(path)
+    data, labels = batch.get("data"), batch.get("labels")
+    where = f"{path.name} in {path.parent}"
+    ok = isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+    if not ok or data.shape[1] != 3072:
+        shape = getattr(data, "shape", None)
+        raise CifarDataError(f"{where} has no uint8 `data` of shape (n, 3072) ({shape}). {_FIX}")
+    try:
+        labels_arr = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise CifarDataError(f"{where} has unreadable `labels`. {_FIX}") from exc
+    if labels_arr.shape != (data.shape[0],):
+        raise CifarDataError(
+            f"{where} has {labels_arr.shape} labels for {data.shape[0]} images. {_FIX}"
+        )
+    if labels_arr.size and (labels_arr.min() < 0 or labels_arr.max() > 9):
+        raise CifarDataError(f"{where} has labels outside 0..9. {_FIX}")
+    return data, labels_arr
+
+
+def verify_batches_dir(path: Path | str) -> Path:
+    """Check that every file of ``REQUIRED_FILES`` exists and is a well-formed batch."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CifarDataError(f"CIFAR-10 directory {path} does not exist. {_FIX}")
+    for name in (*TRAIN_FILES, *TEST_FILES):
+        _read_batch(path / name)
+    meta = _unpickle(path / META_FILE)
+    if len(meta.get("label_names", ())) != 10:
+        raise CifarDataError(f"{META_FILE} in {path} does not list 10 label names. {_FIX}")
+    return path
+
+
+def load_split(
+    batches_dir: Path | str, split: Literal["train", "test"], limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load a split as uint8 images (N, 3, 32, 32) and int64 labels (N,).
+
+    ``limit`` keeps the first ``limit`` images in file order (at most the split size);
+    batch files after the one that reaches the limit are not read.
+    """
+    files = {"train": TRAIN_FILES, "test": TEST_FILES}[split]
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    datas, labels, count = [], [], 0
+    for name in files:
+        if limit is not None and count >= limit:
+            break
+        data, lab = _read_batch(Path(batches_dir) / name)
+        datas.append(data)
+        labels.append(lab)
+        count += len(lab)
+    images = np.concatenate(datas)[:limit] if datas else np.empty((0, 3072), np.uint8)
+    targets = np.concatenate(labels)[:limit] if labels else np.empty(0, np.int64)
+    return (
+        torch.from_numpy(np.ascontiguousarray(images)).reshape(-1, 3, 32, 32),
+        torch.from_numpy(np.ascontiguousarray(targets)),
+    )
+
+
+def normalize(
+    images_uint8: torch.Tensor,
+    mean: tuple[float, ...] = CIFAR10_MEAN,
+    std: tuple[float, ...] = CIFAR10_STD,
+) -> torch.Tensor:
+    """Return float32 ``(x / 255 - mean_c) / std_c`` for images (..., C, H, W), on their device."""
+    dev = images_uint8.device
+    m = torch.tensor(mean, dtype=torch.float32, device=dev).view(-1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=dev).view(-1, 1, 1)
+    return (images_uint8.to(torch.float32) / 255.0 - m) / s
+
+
+@dataclass
+class CifarTensors:
+    """Normalised float32 images (N, 3, 32, 32) and int64 labels, on the target device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def load_cifar10(
+    batches_dir: Path | str,
+    device: torch.device | str = "cpu",
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> CifarTensors:
+    """Load both splits once, move the uint8 tensors to ``device`` and normalise there."""
+    out = []
+    for split, limit in (("train", train_limit), ("test", test_limit)):
+        x, y = load_split(batches_dir, split, limit)
+        out += [normalize(x.to(device)), y.to(device)]
+    return CifarTensors(*out)
+
+
+def _publish(tmp_batches: Path, dest: Path) -> None:
+    """Verify ``tmp_batches`` and atomically rename it to ``dest``."""
+    verify_batches_dir(tmp_batches)
+    os.rename(tmp_batches, dest)
+
+
+def prepare_cifar10(
+    dest_root: Path | str,
+    source: Literal["download", "local"],
+    local_dir: Path | str | None = None,
+) -> Path:
+    """Make ``dest_root/cifar-10-batches-py`` complete and verified; return its path.
+
+    The files are staged in a temporary directory next to the destination and renamed into
+    place only after verification, so an interrupted or failed run leaves nothing that looks
+    complete. An existing destination is verified and reused.
+    """
+    dest_root = Path(dest_root)
+    dest = dest_root / BATCHES_DIRNAME
+    if dest.exists():
+        return verify_batches_dir(dest)
+    if source == "local":
+        src = _resolve_local(local_dir)
+    elif source != "download":
+        raise CifarDataError(f"unknown cifar.data.source {source!r}; use 'download' or 'local'.")
+    dest_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{BATCHES_DIRNAME}.tmp-", dir=dest_root))
+    try:
+        if source == "local":
+            staged = tmp / BATCHES_DIRNAME
+            staged.mkdir()
+            for name in REQUIRED_FILES:
+                shutil.copyfile(src / name, staged / name)
+        else:
+            staged = _download(tmp)
+        _publish(staged, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _resolve_local(local_dir: Path | str | None) -> Path:
+    """Accept the ``cifar-10-batches-py`` directory itself or its parent; verify it."""
+    if local_dir is None:
+        raise CifarDataError("cifar.data.source is 'local' but cifar.data.local_dir is not set.")
+    local_dir = Path(local_dir)
+    if not local_dir.is_dir():
+        raise CifarDataError(
+            f"cifar.data.local_dir {local_dir} does not exist. Point it at a "
+            f"`{BATCHES_DIRNAME}` directory (or its parent)."
+        )
+    nested = local_dir / BATCHES_DIRNAME
+    return verify_batches_dir(nested if nested.is_dir() else local_dir)
+
+
+def _download(tmp: Path) -> Path:
+    """Download and extract the official archive (md5-checked) into ``tmp``."""
+    try:
+        tv_utils.download_and_extract_archive(
+            URL, download_root=str(tmp), md5=ARCHIVE_MD5, remove_finished=True
+        )
+    except Exception as exc:  # no network, HTTP errors, md5 mismatch, bad archive
+        raise CifarDataError(
+            f"downloading CIFAR-10 from {URL} failed ({exc!r}). Without network access, set "
+            "`cifar.data.source: local` and `cifar.data.local_dir` to a copy of "
+            f"`{BATCHES_DIRNAME}`."
+        ) from exc
+    return tmp / BATCHES_DIRNAME
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: prepare the data directory and print its verified path."""
+    parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
+    parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
+    parser.add_argument("--source", choices=("download", "local"), required=True)
+    parser.add_argument("--local-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        print(prepare_cifar10(args.dest, args.source, args.local_dir))
+    except CifarDataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
