@@ -1,0 +1,166 @@
+"""Step-size selection (paper Sec. 5.2): per (model, optimizer) the learning rate with the
+largest decrease of training loss, ``train_loss(epoch 0) - train_loss(epoch E)``.
+
+Rules:
+
+- ``train_loss`` is the per-epoch training loss of ``metrics.csv``; its epoch-0 row is the
+  train-mode loss of the initial parameters (see ``signgeom.cifar.train``).
+- If a run stopped before ``E`` (a config's epoch larger than what ran), the loss at its
+  last completed epoch is used and the ``epoch_used`` column says which epoch that was.
+- Diverged runs (status ``"diverged"``, any ``diverged`` row, or a non-finite loss at the
+  epoch used) are excluded. If any seed of a learning rate diverged, that learning rate is
+  excluded altogether (an unstable step size is not a candidate); the decrease of the
+  remaining learning rates is the mean over their seeds.
+- The grid (for ``at_grid_edge``) is every learning rate tried for the (model, optimizer),
+  diverged ones included; a warning is logged when the choice is its smallest or largest.
+- If no learning rate of a (model, optimizer) is left, ``AllRunsDivergedError`` is raised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from signgeom.cifar.checkpoint import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+OUTPUT_COLUMNS = [
+    "model",
+    "optimizer",
+    "lr",
+    "train_loss_decrease",
+    "at_grid_edge",
+    "n_candidates",
+    "n_seeds",
+    "epoch_requested",
+    "epoch_used",
+    "grid_min",
+    "grid_max",
+]
+
+
+class AllRunsDivergedError(RuntimeError):
+    """No non-diverged learning rate is left for a (model, optimizer)."""
+
+
+def _run_decrease(metrics: pd.DataFrame, epoch: int) -> tuple[float, int, bool]:
+    """(initial loss - loss at ``epoch`` or the last epoch, epoch used, diverged flag)."""
+    m = metrics.sort_values("epoch")
+    diverged = bool(m["diverged"].astype(bool).any()) if "diverged" in m else False
+    finite = m[~m["diverged"].astype(bool)] if "diverged" in m else m
+    if finite.empty or int(finite["epoch"].iloc[0]) != 0:
+        raise ValueError("a run's metrics must contain the epoch-0 row")
+    initial = float(finite["train_loss"].iloc[0])
+    at = finite[finite["epoch"] <= epoch].iloc[-1]
+    loss = float(at["train_loss"])
+    bad = diverged or not (math.isfinite(loss) and math.isfinite(initial))
+    return initial - loss, int(at["epoch"]), bad
+
+
+def select_step_sizes(runs: pd.DataFrame, epoch: int) -> pd.DataFrame:
+    """Choose the lr per (model, optimizer) from a long table.
+
+    ``runs`` has one row per (model, optimizer, lr, seed, epoch) with columns ``status``,
+    ``train_loss`` and optionally ``diverged``. Returns one row per (model, optimizer)
+    with the columns ``OUTPUT_COLUMNS``.
+    """
+    per_run = []
+    for (model, opt, lr, seed), m in runs.groupby(["model", "optimizer", "lr", "seed"]):
+        decrease, used, bad = _run_decrease(m, epoch)
+        if "status" in m and (m["status"] == "diverged").any():
+            bad = True
+        per_run.append(
+            {
+                "model": model,
+                "optimizer": opt,
+                "lr": float(lr),
+                "seed": seed,
+                "decrease": decrease,
+                "epoch_used": used,
+                "bad": bad,
+            }
+        )
+    table = pd.DataFrame(per_run)
+    out = []
+    for (model, opt), g in table.groupby(["model", "optimizer"]):
+        grid = sorted(float(v) for v in g["lr"].unique())
+        by_lr = g.groupby("lr").agg(
+            decrease=("decrease", "mean"),
+            bad=("bad", "any"),
+            n_seeds=("seed", "nunique"),
+            epoch_used=("epoch_used", "min"),
+        )
+        cand = by_lr[~by_lr["bad"]]
+        if cand.empty:
+            raise AllRunsDivergedError(
+                f"all step sizes diverged for model={model!r}, optimizer={opt!r} "
+                f"(grid {grid}); extend the grid to smaller step sizes"
+            )
+        best_lr = float(cand["decrease"].idxmax())
+        best = cand.loc[best_lr]
+        edge = best_lr in (grid[0], grid[-1])
+        if edge:
+            log.warning(
+                "model=%s optimizer=%s: chosen lr %g is at the edge of the grid %s",
+                model,
+                opt,
+                best_lr,
+                grid,
+            )
+        out.append(
+            {
+                "model": model,
+                "optimizer": opt,
+                "lr": best_lr,
+                "train_loss_decrease": float(best["decrease"]),
+                "at_grid_edge": edge,
+                "n_candidates": len(cand),
+                "n_seeds": int(best["n_seeds"]),
+                "epoch_requested": epoch,
+                "epoch_used": int(best["epoch_used"]),
+                "grid_min": grid[0],
+                "grid_max": grid[-1],
+            }
+        )
+    return pd.DataFrame(out, columns=OUTPUT_COLUMNS)
+
+
+def load_runs(status_files: Iterable[str | Path]) -> pd.DataFrame:
+    """Long table from each run's ``status.json`` and the ``metrics.csv`` next to it."""
+    frames = []
+    for path in status_files:
+        path = Path(path)
+        status = json.loads(path.read_text())
+        metrics = pd.read_csv(path.parent / "metrics.csv")
+        for key in ("model", "optimizer", "lr", "seed", "status"):
+            metrics[key] = status[key]
+        frames.append(metrics)
+    if not frames:
+        raise FileNotFoundError("no status.json files given or found")
+    return pd.concat(frames, ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Select step sizes by training-loss decrease.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--runs-dir", help="searched recursively for status.json")
+    src.add_argument("--status", nargs="+", help="status.json files")
+    p.add_argument("--epoch", type=int, required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    files = sorted(Path(a.runs_dir).rglob("status.json")) if a.runs_dir else a.status
+    chosen = select_step_sizes(load_runs(files), a.epoch)
+    atomic_write_text(chosen.to_csv(index=False), a.out)
+    log.info("selected step sizes:\n%s", chosen.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Gradient density and directional finite-difference smoothness estimates (paper Sec. 5.2).
+
+With g = grad f(x) (full batch over a fixed data subset) and d parameters:
+
+- gradient density  phi(g) = ||g||_1^2 / (d ||g||_2^2)  in [1/d, 1];
+- L2_hat   = reduce_gamma ||grad f(x + gamma s) - g||_2 / (gamma ||s||_2),   with s = -alpha_gd g;
+- Linf_hat = reduce_gamma ||grad f(x + gamma s) - g||_1 / (gamma ||s||_inf),
+  with s = -alpha_sign sign(g);
+- improvement ratio R_hat = phi(g) d L2_hat / Linf_hat  (Eq. 12).
+
+``reduce`` is ``min`` (paper appendix, default) or ``max`` (Zhang et al.'s code). For a
+quadratic with Hessian H the quotients are exactly ||H s||_2/||s||_2 and ||H s||_1/||s||_inf.
+
+All gradients of one estimate see the same chunks in the same order and the same fixed
+module mode: dropout off; batch norm either uses each chunk's batch statistics without
+updating its running statistics (``bn_mode="batch_stats"``) or its running statistics
+(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signgeom.cifar.checkpoint import atomic_write_csv, torch_load
+from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.progress import ProgressMeter
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
+BN_MODES = ("batch_stats", "running_stats")
+REDUCTIONS = ("min", "max")
+OUTPUT_COLUMNS = [
+    "model",
+    "optimizer",
+    "lr",
+    "seed",
+    "epoch",
+    "phi",
+    "L2_hat",
+    "Linf_hat",
+    "R_hat",
+    "grad_norm2",
+    "grad_norm1",
+    "d",
+    "gamma_L2",
+    "gamma_Linf",
+    "alpha_gd",
+    "alpha_sign",
+    "reduction",
+    "bn_mode",
+    "n_examples",
+    "seconds",
+]
+
+
+def gradient_density(g: torch.Tensor) -> float:
+    """phi(g) = ||g||_1^2 / (d ||g||_2^2); NaN for g = 0."""
+    g = g.detach().flatten().double()
+    n2sq = float(g.dot(g))
+    return float(g.abs().sum()) ** 2 / (g.numel() * n2sq) if n2sq > 0 else float("nan")
+
+
+def improvement_ratio(phi: float, d: int, L2: float, Linf: float) -> float:
+    """R = phi d L2 / Linf (Eq. 12): (||g||_1^2/Linf) / (||g||_2^2/L2)."""
+    return phi * d * L2 / Linf
+
+
+@contextmanager
+def fixed_mode(model: nn.Module, bn_mode: str = "batch_stats") -> Iterator[nn.Module]:
+    """Dropout off; batch norm fixed per ``bn_mode``; restores modes/flags on exit."""
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+    training = {m: m.training for m in model.modules()}
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracking = {m: m.track_running_stats for m in bns}
+    model.eval()
+    if bn_mode == "batch_stats":
+        for m in bns:  # train + no tracking = normalise with batch stats, never update buffers
+            m.train()
+            m.track_running_stats = False
+    try:
+        yield model
+    finally:
+        for m, flag in training.items():
+            m.training = flag
+        for m, flag in tracking.items():
+            m.track_running_stats = flag
+
+
+def full_gradient(
+    model: nn.Module, loss_fn: LossFn, chunks: Chunks, params: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Flat gradient of the mean loss over all chunks: sum_k (n_k / n) grad loss_k."""
+    n = sum(int(y.shape[0]) for _, y in chunks)
+    g = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
+    for x, y in chunks:
+        loss = loss_fn(model(x), y) * (y.shape[0] / n)
+        grads = torch.autograd.grad(loss, params)
+        g += torch.cat([gr.reshape(-1) for gr in grads])
+    return g
+
+
+@torch.no_grad()
+def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
+    offset = 0
+    for p in params:
+        p.copy_(flat[offset : offset + p.numel()].view_as(p))
+        offset += p.numel()
+
+
+@dataclass
+class SmoothnessEstimate:
+    """One estimate at one point x; per-gamma quotients kept for inspection."""
+
+    phi: float
+    L2_hat: float
+    Linf_hat: float
+    R_hat: float
+    grad_norm2: float
+    grad_norm1: float
+    d: int
+    gamma_L2: float
+    gamma_Linf: float
+    l2_per_gamma: list[float] = field(default_factory=list)
+    linf_per_gamma: list[float] = field(default_factory=list)
+    n_grad_passes: int = 0
+
+
+def estimate_smoothness(
+    model: nn.Module,
+    loss_fn: LossFn,
+    chunks: Chunks,
+    *,
+    alpha_gd: float,
+    alpha_sign: float,
+    gammas: Sequence[float] = (1.0,),
+    reduction: str = "min",
+    bn_mode: str = "batch_stats",
+) -> SmoothnessEstimate:
+    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not gammas or any(not gm > 0 for gm in gammas):
+        raise ValueError(f"gammas must be a non-empty list of positive numbers, got {gammas}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    passes = 0
+    with fixed_mode(model, bn_mode):
+        g = full_gradient(model, loss_fn, chunks, params)
+        passes += 1
+        s_gd = -alpha_gd * g
+        s_sign = -alpha_sign * torch.sign(g)
+        s_gd_norm = float(s_gd.double().norm(2))
+        s_sign_norm = float(s_sign.double().abs().max())
+        l2s, linfs = [], []
+        try:
+            for gamma in gammas:
+                _assign(params, x0 + gamma * s_gd)
+                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
+                l2s.append(float(diff.norm(2)) / (gamma * s_gd_norm))
+                _assign(params, x0 + gamma * s_sign)
+                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
+                linfs.append(float(diff.norm(1)) / (gamma * s_sign_norm))
+                passes += 2
+        finally:
+            _assign(params, x0)
+    pick = min if reduction == "min" else max
+    i2 = l2s.index(pick(l2s))
+    iinf = linfs.index(pick(linfs))
+    phi = gradient_density(g)
+    d = g.numel()
+    return SmoothnessEstimate(
+        phi=phi,
+        L2_hat=l2s[i2],
+        Linf_hat=linfs[iinf],
+        R_hat=improvement_ratio(phi, d, l2s[i2], linfs[iinf]),
+        grad_norm2=float(g.double().norm(2)),
+        grad_norm1=float(g.double().norm(1)),
+        d=d,
+        gamma_L2=float(gammas[i2]),
+        gamma_Linf=float(gammas[iinf]),
+        l2_per_gamma=l2s,
+        linf_per_gamma=linfs,
+        n_grad_passes=passes,
+    )
+
+
+def make_chunks(x: torch.Tensor, y: torch.Tensor, n_examples: int, chunk_size: int) -> Chunks:
+    """Fixed partition of the first ``n_examples`` examples into consecutive chunks."""
+    x, y = x[:n_examples], y[:n_examples]
+    return [
+        (x[i : i + chunk_size], y[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)
+    ]
+
+
+def snapshot_epochs(run_dir: str | Path) -> list[int]:
+    """Sorted epochs of ``run_dir/snapshots/epoch_XXXX.pt``."""
+    return sorted(
+        int(p.stem.split("_")[1]) for p in (Path(run_dir) / "snapshots").glob("epoch_*.pt")
+    )
+
+
+def shard_epochs(epochs: Sequence[int], shard: int, n_shards: int) -> list[int]:
+    """Shard ``i`` of ``n`` takes every n-th of the sorted epochs, starting at index i."""
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"need 0 <= shard < n_shards, got {shard}, {n_shards}")
+    return sorted(epochs)[shard::n_shards]
+
+
+def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
+    """(alpha_gd, alpha_sign) = chosen lr of (model, sgd) and (model, signsgd)."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    rows = table[table["model"] == model].set_index("optimizer")["lr"]
+    return float(rows["sgd"]), float(rows["signsgd"])
+
+
+def estimate_run(
+    *,
+    model: str,
+    run_dir: str | Path,
+    trajectory_optimizer: str,
+    alpha_gd: float,
+    alpha_sign: float,
+    gammas: Sequence[float],
+    reduction: str,
+    bn_mode: str,
+    n_examples: int,
+    chunk_size: int,
+    data_dir: str | Path,
+    device: str,
+    shard: int,
+    n_shards: int,
+    out: str | Path,
+) -> list[dict]:
+    """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically."""
+    import json
+
+    from signgeom.cifar.data import load_cifar10
+    from signgeom.cifar.models import build_model
+
+    dev = setup_device(device)
+    run_dir = Path(run_dir)
+    status = json.loads((run_dir / "status.json").read_text())
+    epochs = shard_epochs(snapshot_epochs(run_dir), shard, n_shards)
+    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
+    chunks = make_chunks(data.train_x, data.train_y, n_examples, chunk_size)
+    n_used = sum(int(y.shape[0]) for _, y in chunks)
+    net = build_model(model).to(dev)
+    rows: list[dict] = []
+    meter = ProgressMeter(total=len(epochs))
+    log.info(
+        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each",
+        run_dir,
+        len(epochs),
+        shard,
+        n_shards,
+        n_used,
+        1 + 2 * len(gammas),
+    )
+    for k, epoch in enumerate(epochs):
+        state = torch_load(run_dir / "snapshots" / f"epoch_{epoch:04d}.pt", map_location=dev)
+        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+            log.warning("skipping non-finite snapshot at epoch %d", epoch)
+            continue
+        net.load_state_dict(state)
+        t0 = time.perf_counter()
+        est = estimate_smoothness(
+            net,
+            F.cross_entropy,
+            chunks,
+            alpha_gd=alpha_gd,
+            alpha_sign=alpha_sign,
+            gammas=gammas,
+            reduction=reduction,
+            bn_mode=bn_mode,
+        )
+        rows.append(
+            {
+                "model": model,
+                "optimizer": trajectory_optimizer,
+                "lr": status.get("lr"),
+                "seed": status.get("seed"),
+                "epoch": epoch,
+                "phi": est.phi,
+                "L2_hat": est.L2_hat,
+                "Linf_hat": est.Linf_hat,
+                "R_hat": est.R_hat,
+                "grad_norm2": est.grad_norm2,
+                "grad_norm1": est.grad_norm1,
+                "d": est.d,
+                "gamma_L2": est.gamma_L2,
+                "gamma_Linf": est.gamma_Linf,
+                "alpha_gd": alpha_gd,
+                "alpha_sign": alpha_sign,
+                "reduction": reduction,
+                "bn_mode": bn_mode,
+                "n_examples": n_used,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        meter.update(k + 1)
+        log.info(
+            "epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s",
+            epoch,
+            est.phi,
+            est.L2_hat,
+            est.Linf_hat,
+            est.R_hat,
+            meter.line(),
+        )
+        if not math.isfinite(est.R_hat):
+            log.warning("non-finite R_hat at epoch %d", epoch)
+    atomic_write_csv(rows, OUTPUT_COLUMNS, out)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Smoothness / improvement-ratio estimates.")
+    p.add_argument("--model", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--trajectory-optimizer", required=True)
+    p.add_argument("--alpha-gd", type=float, help="GD step size (or use --step-sizes)")
+    p.add_argument("--alpha-sign", type=float, help="signGD step size (or use --step-sizes)")
+    p.add_argument("--step-sizes", help="selection CSV; alphas = chosen lr of sgd / signsgd")
+    p.add_argument("--gammas", type=float, nargs="+", default=[1.0])
+    p.add_argument("--reduction", choices=REDUCTIONS, default="min")
+    p.add_argument("--bn-mode", choices=BN_MODES, default="batch_stats")
+    p.add_argument("--n-examples", type=int, default=10000)
+    p.add_argument("--chunk-size", type=int, default=1000)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--n-shards", type=int, default=1)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    alpha_gd, alpha_sign = a.alpha_gd, a.alpha_sign
+    if a.step_sizes:
+        alpha_gd, alpha_sign = step_sizes_from_csv(a.step_sizes, a.model)
+    if alpha_gd is None or alpha_sign is None:
+        p.error("give --alpha-gd and --alpha-sign, or --step-sizes")
+    estimate_run(
+        model=a.model,
+        run_dir=a.run_dir,
+        trajectory_optimizer=a.trajectory_optimizer,
+        alpha_gd=alpha_gd,
+        alpha_sign=alpha_sign,
+        gammas=a.gammas,
+        reduction=a.reduction,
+        bn_mode=a.bn_mode,
+        n_examples=a.n_examples,
+        chunk_size=a.chunk_size,
+        data_dir=a.data_dir,
+        device=a.device,
+        shard=a.shard,
+        n_shards=a.n_shards,
+        out=a.out,
+    )
+
+
+if __name__ == "__main__":
+    main()
