@@ -1,5 +1,6 @@
 """Configuration checks (before any job runs) and helpers shared by the rules."""
 
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError

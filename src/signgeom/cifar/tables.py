@@ -1,0 +1,84 @@
+"""Collect the per-job CIFAR outputs into the result tables of Figure 3.
+
+* ``step_sizes.csv``: the per-model selections, concatenated;
+* ``smoothness.csv``: the smoothness shards, concatenated and sorted by (model, optimizer,
+  epoch); an epoch estimated twice (overlapping shards) is an error;
+* ``metrics.csv``: every run's per-epoch metrics with its status and whether it was selected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from signgeom.cli import run_cli
+from signgeom.io import atomic_output
+
+log = logging.getLogger(__name__)
+
+RUN_KEY = ["model", "optimizer", "lr", "seed"]
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """``pd.read_csv`` with an error that names the file when it is missing or corrupted."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: cannot read table ({err}); rerun the job that writes it") from err
+
+
+def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
+    """Concatenate smoothness shards; empty shards (more shards than epochs) are fine."""
+    frames = [read_csv(p) for p in shards]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    duplicated = table.duplicated(["model", "optimizer", "epoch"])
+    if duplicated.any():
+        raise ValueError(f"epochs estimated twice: {table[duplicated][['model', 'epoch']].values}")
+    return table.sort_values(["model", "optimizer", "epoch"]).reset_index(drop=True)
+
+
+def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame) -> pd.DataFrame:
+    """Long table of per-epoch metrics of every run, with ``status`` and ``selected`` columns."""
+    chosen = {(r.model, r.optimizer, float(r.lr)) for r in step_sizes.itertuples()}
+    frames = []
+    for path in status_files:
+        status = json.loads(Path(path).read_text())
+        metrics = read_csv(Path(path).parent / "metrics.csv")
+        for key in RUN_KEY:
+            metrics[key] = status[key]
+        metrics["status"] = status["status"]
+        metrics["selected"] = (status["model"], status["optimizer"], float(status["lr"])) in chosen
+        frames.append(metrics)
+    table = pd.concat(frames, ignore_index=True)
+    first = RUN_KEY + ["epoch"]
+    return table[first + [c for c in table.columns if c not in first]].sort_values(first)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step-sizes", nargs="+", required=True)
+    parser.add_argument("--shards", nargs="+", required=True)
+    parser.add_argument("--status", nargs="+", required=True)
+    parser.add_argument("--out-step-sizes", type=Path, required=True)
+    parser.add_argument("--out-smoothness", type=Path, required=True)
+    parser.add_argument("--out-metrics", type=Path, required=True)
+    args = parser.parse_args(argv)
+    step_sizes = pd.concat([read_csv(p) for p in args.step_sizes], ignore_index=True)
+    outputs = {
+        args.out_step_sizes: step_sizes,
+        args.out_smoothness: combine_smoothness(args.shards),
+        args.out_metrics: collect_metrics(args.status, step_sizes),
+    }
+    for path, table in outputs.items():
+        with atomic_output(path) as tmp:
+            table.to_csv(tmp, index=False)
+        log.info("wrote %d rows to %s", len(table), path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

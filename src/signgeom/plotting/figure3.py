@@ -1,0 +1,87 @@
+"""Figure 3: per model (rows), training loss per epoch of the selected runs (left) and the
+estimated improvement ratio ``R_hat = phi d L2_hat / Linf_hat`` along both trajectories with
+the line ``R = 1`` (right).
+
+Only selected, non-diverged runs are drawn; a non-finite ``R_hat`` is refused, not plotted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from signgeom.cli import run_cli  # noqa: E402
+from signgeom.io import atomic_output  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+LABELS = {"sgd": "SGD (momentum)", "signsgd": "signSGD (momentum)", "adam": "Adam"}
+MODEL_TITLES = {"cnn": "CNN (Keras cifar10_cnn)", "resnet20": "ResNet20"}
+
+
+def draw_figure3(
+    step_sizes: pd.DataFrame, smoothness: pd.DataFrame, metrics: pd.DataFrame
+) -> plt.Figure:
+    """The two panels per model described in the module docstring."""
+    selected = metrics[metrics["selected"]]
+    if (selected["status"] != "completed").any():
+        bad = selected[selected["status"] != "completed"][["model", "optimizer", "lr"]]
+        raise ValueError(f"selected runs did not complete: {bad.drop_duplicates().values.tolist()}")
+    if not np.isfinite(smoothness["R_hat"]).all():
+        bad = smoothness[~np.isfinite(smoothness["R_hat"])][["model", "optimizer", "epoch"]]
+        raise ValueError(f"non-finite R_hat estimates: {bad.values.tolist()}")
+    models = list(dict.fromkeys(step_sizes["model"]))
+    optimizers = list(dict.fromkeys(step_sizes["optimizer"]))
+    palette = dict(zip(optimizers, sns.color_palette("colorblind", len(optimizers)), strict=True))
+    fig, axes = plt.subplots(
+        len(models), 2, figsize=(10, 3.6 * len(models)), squeeze=False, constrained_layout=True
+    )
+    for row, model in enumerate(models):
+        ax_loss, ax_ratio = axes[row]
+        for opt in optimizers:
+            lr = step_sizes[(step_sizes["model"] == model) & (step_sizes["optimizer"] == opt)]["lr"]
+            label = f"{LABELS.get(opt, opt)}, lr={lr.iloc[0]:.3g}"
+            runs = selected[(selected["model"] == model) & (selected["optimizer"] == opt)]
+            loss = runs.groupby("epoch")["train_loss"].mean()
+            ax_loss.plot(loss.index, loss.to_numpy(), color=palette[opt], label=label)
+            est = smoothness[(smoothness["model"] == model) & (smoothness["optimizer"] == opt)]
+            ax_ratio.plot(est["epoch"], est["R_hat"], "o-", ms=3, color=palette[opt],
+                          label=f"along {LABELS.get(opt, opt)}")
+        ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="R = 1")
+        ax_loss.set_yscale("log")
+        ax_loss.set(xlabel="epoch", ylabel="training loss", title=MODEL_TITLES.get(model, model))
+        ax_ratio.set(xlabel="epoch", ylabel=r"$\hat R = \phi\, d\, \hat L_2 / \hat L_\infty$",
+                     title=f"{MODEL_TITLES.get(model, model)}: improvement ratio")
+        ax_loss.legend(fontsize=8)
+        ax_ratio.legend(fontsize=8)
+    return fig
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step-sizes", type=Path, required=True)
+    parser.add_argument("--smoothness", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--out", type=Path, nargs="+", required=True)
+    args = parser.parse_args(argv)
+    fig = draw_figure3(
+        pd.read_csv(args.step_sizes), pd.read_csv(args.smoothness), pd.read_csv(args.metrics)
+    )
+    for out in args.out:
+        with atomic_output(out) as tmp:
+            fig.savefig(tmp, dpi=150)
+        log.info("wrote %s", out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

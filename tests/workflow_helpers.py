@@ -1,0 +1,40 @@
+"""Running the Snakemake workflow of this repository from tests, in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+QUICK = REPO / "presets" / "quick.yaml"
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """``snakemake -s REPO/Snakefile -d workdir ARGS`` with captured output."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def write_config(path: Path, overrides: dict) -> Path:
+    path.write_text(yaml.safe_dump(overrides))
+    return path
+
+
+TINY_QUADRATIC = {
+    "quadratic": {
+        "dim": 5,
+        "theta": {"min": 0.0, "max": 0.5, "num": 3},
+        "lambda_ratio": {"min": 1.0, "max": 4.0, "num": 3},
+        "rotations": 2,
+        "starts": 4,
+        "steps": 20,
+        "aggregate": "ratio_of_means",
+        "max_exact_dim": 20,
+    }
+}
