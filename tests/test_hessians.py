@@ -67,7 +67,7 @@ def test_check_spectra_catches_a_wrong_spectrum(grid):
     bad = grid.hessians.copy()
     bad[2, 2, 0] *= 1.01
     with pytest.raises(ValueError, match="spectrum"):
-        check_spectra(HessianGrid(grid.thetas, grid.ratios, grid.lambda_max, grid.rotation_seeds, bad))
+        check_spectra(HessianGrid(grid.thetas, grid.ratios, grid.eigenvalues, grid.rotation_seeds, bad))
 
 
 def test_theta_zero_gives_d_over_ratio_exactly(grid):
@@ -81,6 +81,11 @@ def test_linf_over_l2_grows_away_from_axis_alignment(grid):
     table = smoothness_constants(grid, max_exact_dim=20)
     top = table[table["lambda_ratio"] == 10.0].groupby("theta")["linf_over_l2"].mean()
     assert top.iloc[-1] > 2 * top.iloc[0]
+
+
+def test_unknown_family_is_named():
+    with pytest.raises(ValueError, match="quadratic.family: unknown spectrum family 'flat'"):
+        build_grid(D, np.array([0.0]), np.array([2.0]), rotations=1, seed=0, family="flat")
 
 
 def test_scalar_spectrum_gives_exact_identity():

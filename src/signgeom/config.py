@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from signgeom.norms import DEFAULT_MAX_EXACT_DIM  # noqa: F401  (documented default)
+from signgeom.quadratic.hessians import SPECTRUM_FAMILIES
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -47,6 +47,11 @@ def semantic_errors(config: dict) -> list[str]:
     messages = []
     quad = config["quadratic"]
     dim = quad["dim"]
+    if quad["family"] not in SPECTRUM_FAMILIES:
+        messages.append(
+            f"config key 'quadratic.family': unknown spectrum family {quad['family']!r}; "
+            f"known: {sorted(SPECTRUM_FAMILIES)}"
+        )
     if dim > quad["max_exact_dim"]:
         messages.append(
             f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf, which "

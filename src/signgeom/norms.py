@@ -13,8 +13,11 @@ import numpy as np
 DEFAULT_MAX_EXACT_DIM = 20
 """Largest dimension for which :func:`inf_to_one_norm` enumerates (2^19 sign vectors)."""
 
-_TILE_ELEMENTS = 1 << 20
-"""Number of float64 values in one working tile of the blocked enumeration (8 MiB)."""
+_TILE_ELEMENTS = 1 << 13
+"""Float64 values in one working tile of the blocked enumeration (64 KiB: stays in cache)."""
+
+_LOW_BITS = 10
+"""Signs in the low block: its 2^10 partial products are reused for every high block."""
 
 
 class DimensionTooLargeError(ValueError):
@@ -64,29 +67,34 @@ def inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> np.n
         return np.abs(stack[:, 0, 0]).reshape(batch_shape)
 
     free = d - 1
-    low_bits = min(free, 12)
-    high_bits = free - low_bits
+    low_bits = min(free, _LOW_BITS)
     low = sign_vectors(low_bits)  # (k, 2^k)
-    high = sign_vectors(high_bits)  # (m, 2^m)
+    high = sign_vectors(free - low_bits)  # (m, 2^m)
     n_low, n_high = low.shape[1], high.shape[1]
-
+    # A tile holds ||H s||_1 for `mats` matrices x `highs` high blocks x all 2^k low blocks;
+    # it is accumulated row by row, |a_i + b_i|, and stays in cache.
+    highs = max(1, min(n_high, _TILE_ELEMENTS // n_low))
+    mats = max(1, _TILE_ELEMENTS // (highs * n_low))
+    acc = np.empty((mats, highs, n_low))
+    tmp = np.empty_like(acc)
     result = np.empty(stack.shape[0])
-    # Tile sizes: `mats` matrices x `highs` high-block vectors x all low-block vectors.
-    per_matrix = d * n_low
-    mats = max(1, _TILE_ELEMENTS // (per_matrix * n_high))
-    highs = n_high if mats > 1 else max(1, min(n_high, _TILE_ELEMENTS // per_matrix))
-    for start in range(0, stack.shape[0], mats):
-        block = stack[start : start + mats]
-        # a: (b, d, 1, 2^k), b: (b, d, 2^m, 1)
-        a = (block[:, :, :low_bits] @ low + block[:, :, free:])[:, :, None, :]
-        b = (block[:, :, low_bits:free] @ high)[:, :, :, None]
-        best = np.full(block.shape[0], -np.inf)
-        for hs in range(0, n_high, highs):
-            tile = a + b[:, :, hs : hs + highs]
-            np.abs(tile, out=tile)
-            sums = tile.sum(axis=1)  # (b, highs, 2^k): ||H s||_1 for every s in the tile
-            np.maximum(best, sums.reshape(block.shape[0], -1).max(axis=1), out=best)
-        result[start : start + mats] = best
+    for m0 in range(0, stack.shape[0], mats):
+        block = stack[m0 : m0 + mats]
+        nb = block.shape[0]
+        a = (block[:, :, :low_bits] @ low + block[:, :, free:])[:, :, None, :]  # (b, d, 1, 2^k)
+        b = (block[:, :, low_bits:free] @ high)[:, :, :, None]  # (b, d, 2^m, 1)
+        best = np.full(nb, -np.inf)
+        for h0 in range(0, n_high, highs):
+            nh = min(highs, n_high - h0)
+            r, t = acc[:nb, :nh], tmp[:nb, :nh]
+            np.add(a[:, 0], b[:, 0, h0 : h0 + nh], out=r)
+            np.abs(r, out=r)
+            for i in range(1, d):
+                np.add(a[:, i], b[:, i, h0 : h0 + nh], out=t)
+                np.abs(t, out=t)
+                r += t
+            np.maximum(best, r.reshape(nb, -1).max(axis=1), out=best)
+        result[m0 : m0 + nb] = best
     return result.reshape(batch_shape)
 
 

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import atomic_output  # noqa: E402
@@ -59,6 +60,8 @@ def draw_figure3(
                           label=f"along {LABELS.get(opt, opt)}")
         ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="R = 1")
         ax_loss.set_yscale("log")
+        ax_loss.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax_loss.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 1)))
         ax_loss.set(xlabel="epoch", ylabel="training loss", title=MODEL_TITLES.get(model, model))
         ax_ratio.set(xlabel="epoch", ylabel=r"$\hat R = \phi\, d\, \hat L_2 / \hat L_\infty$",
                      title=f"{MODEL_TITLES.get(model, model)}: improvement ratio")

@@ -4,15 +4,19 @@
 from the real Schur form ``R = Q T Q^T``: ``T`` is block diagonal with 2x2 rotations by
 ``phi in (-pi, pi)`` and 1x1 blocks ``+1``, and ``R^theta = Q T^theta Q^T`` rotates each block by
 ``theta * phi``. Hence ``R^0 = I``, ``R^1 = R``, ``R^theta`` is orthogonal, and ``H`` has exactly
-the spectrum ``Lambda``. ``Lambda = diag(1, ..., 1, lambda_max)`` with
-``lambda_max / lambda_bar = r``, i.e. ``lambda_max = r (d - 1) / (d - r)``.
+the spectrum ``Lambda``.
+
+The spectrum comes from a *family* (registry :data:`SPECTRUM_FAMILIES`, config key
+``quadratic.family``) that maps the y-axis value ``r = lambda_max / lambda_bar`` and ``d`` to the
+eigenvalues. The paper's family ``one_outlier`` is ``diag(1, ..., 1, lambda_max)`` with
+``lambda_max = r (d - 1) / (d - r)``. A new family is one function and one registry entry.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +68,28 @@ def lambda_max_for_ratio(ratio: float | np.ndarray, dim: int) -> np.ndarray:
     return ratio * (dim - 1) / (dim - ratio)
 
 
-def spectrum(lam_max: float, dim: int) -> np.ndarray:
-    """Eigenvalues ``(1, ..., 1, lambda_max)``."""
+def one_outlier_spectrum(ratio: float, dim: int) -> np.ndarray:
+    """The paper's family: eigenvalues ``(1, ..., 1, lambda_max)`` with ``lambda_max/lambda_bar =
+    ratio``."""
     eig = np.ones(dim)
-    eig[-1] = lam_max
+    eig[-1] = float(lambda_max_for_ratio(ratio, dim))
     return eig
+
+
+SPECTRUM_FAMILIES: dict[str, Callable[[float, int], np.ndarray]] = {
+    "one_outlier": one_outlier_spectrum,
+}
+"""Spectrum families: ``name -> f(ratio, dim)`` returning ``dim`` eigenvalues, ascending, with
+``max / mean = ratio``."""
+
+
+def family_spectrum(family: str, ratio: float, dim: int) -> np.ndarray:
+    """Eigenvalues of ``family`` at ``lambda_max / lambda_bar = ratio``."""
+    if family not in SPECTRUM_FAMILIES:
+        raise ValueError(
+            f"quadratic.family: unknown spectrum family {family!r}; known: {sorted(SPECTRUM_FAMILIES)}"
+        )
+    return SPECTRUM_FAMILIES[family](ratio, dim)
 
 
 def rotated_hessian(rotation_power: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
@@ -88,10 +109,12 @@ def rotation_seeds(seed: int, count: int) -> np.ndarray:
     return np.random.SeedSequence(seed).generate_state(count).astype(np.int64)
 
 
-def hessian_for_cell(theta: float, ratio: float, dim: int, rotation_seed: int) -> np.ndarray:
+def hessian_for_cell(
+    theta: float, ratio: float, dim: int, rotation_seed: int, family: str = "one_outlier"
+) -> np.ndarray:
     """Recompute the Hessian of one grid cell and one rotation draw from its coordinates."""
     power = fractional_rotation(haar_rotation(dim, rotation_seed), theta)
-    return rotated_hessian(power, spectrum(float(lambda_max_for_ratio(ratio, dim)), dim))
+    return rotated_hessian(power, family_spectrum(family, ratio, dim))
 
 
 @dataclass(frozen=True)
@@ -101,9 +124,13 @@ class HessianGrid:
 
     thetas: np.ndarray
     ratios: np.ndarray
-    lambda_max: np.ndarray
+    eigenvalues: np.ndarray  # (n_ratio, d): the spectrum of every Hessian in a ratio row
     rotation_seeds: np.ndarray
     hessians: np.ndarray
+
+    @property
+    def lambda_max(self) -> np.ndarray:
+        return self.eigenvalues[:, -1]
 
     @property
     def dim(self) -> int:
@@ -123,20 +150,25 @@ class HessianGrid:
 
 
 def build_grid(
-    dim: int, thetas: np.ndarray, ratios: np.ndarray, rotations: int, seed: int
+    dim: int,
+    thetas: np.ndarray,
+    ratios: np.ndarray,
+    rotations: int,
+    seed: int,
+    family: str = "one_outlier",
 ) -> HessianGrid:
     """All Hessians of the grid. The same rotation draws are used in every cell (common random
     numbers), so neighbouring cells differ only by ``theta`` and ``ratio``."""
     seeds = rotation_seeds(seed, rotations)
-    lam = lambda_max_for_ratio(ratios, dim)
+    eig = np.array([np.sort(family_spectrum(family, float(r), dim)) for r in ratios])
     hessians = np.empty((len(thetas), len(ratios), rotations, dim, dim))
     for k, rot_seed in enumerate(seeds):
         rotation = haar_rotation(dim, int(rot_seed))
         for i, theta in enumerate(thetas):
             power = fractional_rotation(rotation, float(theta))
-            for j, lm in enumerate(lam):
-                hessians[i, j, k] = rotated_hessian(power, spectrum(lm, dim))
-    return HessianGrid(np.asarray(thetas, float), np.asarray(ratios, float), lam, seeds, hessians)
+            for j in range(len(ratios)):
+                hessians[i, j, k] = rotated_hessian(power, eig[j])
+    return HessianGrid(np.asarray(thetas, float), np.asarray(ratios, float), eig, seeds, hessians)
 
 
 def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
@@ -145,16 +177,16 @@ def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
     if not np.array_equal(h, np.swapaxes(h, -1, -2)):
         raise ValueError("a Hessian is not symmetric")
     eig = np.linalg.eigvalsh(h)
-    lam = grid.lambda_max[None, :, None]
-    ok_max = np.isclose(eig[..., -1], lam, rtol=rtol, atol=0)
-    ok_rest = np.allclose(eig[..., :-1], 1.0, rtol=rtol, atol=rtol * lam.max())
-    if not (ok_max.all() and ok_rest and eig.min() >= -rtol):
-        raise ValueError("a Hessian does not have the prescribed spectrum (1, ..., 1, lambda_max)")
+    expected = grid.eigenvalues[None, :, None, :]
+    scale = rtol * np.abs(grid.eigenvalues).max()
+    if not np.allclose(eig, expected, rtol=rtol, atol=scale) or eig.min() < -scale:
+        raise ValueError("a Hessian does not have the prescribed spectrum or is not PSD")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, required=True)
+    parser.add_argument("--family", default="one_outlier", choices=sorted(SPECTRUM_FAMILIES))
     parser.add_argument("--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
     parser.add_argument("--ratio", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
     parser.add_argument("--rotations", type=int, required=True)
@@ -163,9 +195,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     thetas = np.linspace(args.theta[0], args.theta[1], int(args.theta[2]))
     ratios = np.linspace(args.ratio[0], args.ratio[1], int(args.ratio[2]))
-    log.info("building %d x %d cells x %d rotations, d = %d", len(thetas), len(ratios),
-             args.rotations, args.dim)
-    grid = build_grid(args.dim, thetas, ratios, args.rotations, args.seed)
+    log.info("building %d x %d cells x %d rotations, d = %d, family %s", len(thetas),
+             len(ratios), args.rotations, args.dim, args.family)
+    grid = build_grid(args.dim, thetas, ratios, args.rotations, args.seed, args.family)
     check_spectra(grid)
     grid.save(args.out)
     log.info("wrote %s", args.out)
