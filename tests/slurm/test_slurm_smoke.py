@@ -1,0 +1,114 @@
+"""Smoke test of the SLURM execution path: snakemake + executor plugin + profile
+against the real local cluster from cluster/local-slurm.sh (see conftest.py)."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+
+TOY_SNAKEFILE = textwrap.dedent(
+    """
+    rule summary:
+        input: "out/remote.txt"
+        output: "summary.txt"
+        localrule: True
+        shell: "echo local-job=${{SLURM_JOB_ID:-none}} > {output}; cat {input} >> {output}"
+
+    rule remote:
+        output: "out/remote.txt"
+        threads: 1
+        resources:
+            runtime=lambda wildcards, attempt: 2 * attempt,
+        shell: "echo slurm-job=$SLURM_JOB_ID partition=$SLURM_JOB_PARTITION > {output}"
+    """
+)
+
+
+def test_cluster_runs_plain_sbatch(slurm_cluster, tmp_path):
+    jid = slurm_cluster.sbatch(
+        "-p", slurm_cluster.partition, "-o", str(tmp_path / "%j.out"), "--wrap", "hostname"
+    )
+    assert jid.isdigit()
+    state = slurm_cluster.wait_for_state(jid, ("COMPLETED", "FAILED", "CANCELLED"), timeout=60)
+    assert state == "COMPLETED"
+    assert (tmp_path / f"{jid}.out").read_text().strip()
+
+
+def test_toy_workflow_through_slurm_plugin(slurm_cluster, tmp_path: Path):
+    (tmp_path / "Snakefile").write_text(TOY_SNAKEFILE)
+    t0 = time.monotonic()
+    proc = slurm_cluster.run_snakemake([], cwd=tmp_path, timeout=600)
+    elapsed = time.monotonic() - t0
+    out = proc.stdout
+    assert proc.returncode == 0, out[-8000:]
+
+    # exactly one submission: the non-local rule; the localrule ran in-process
+    subs = slurm_cluster.slurm_submissions(out)
+    ids = slurm_cluster.slurm_job_ids(out)
+    assert len(ids) == 1, out[-8000:]
+    jid = ids[0]
+    assert "localrule summary:" in out
+
+    # the job really ran under SLURM as that job id, and SLURM says COMPLETED
+    remote = (tmp_path / "out" / "remote.txt").read_text()
+    assert f"slurm-job={jid} " in remote
+    assert f"partition={slurm_cluster.partition}" in remote
+    assert slurm_cluster.job_state(jid) == "COMPLETED"
+    job = slurm_cluster.jobs()[jid]
+    assert job["comment"].startswith("rule_remote")
+    assert job["time_limit"] == "2:00"  # runtime lambda (attempt 1) -> sbatch -t 2
+
+    # the plugin's log (kept: slurm-keep-successful-logs) in .snakemake/slurm_logs
+    log = Path(subs[0]["log"])
+    assert log == tmp_path / ".snakemake" / "slurm_logs" / "rule_remote" / f"{jid}.log"
+    assert log.exists()
+
+    summary = (tmp_path / "summary.txt").read_text()
+    assert summary.startswith("local-job=none")  # the localrule did not run inside SLURM
+    assert f"slurm-job={jid}" in summary
+    start = slurm_cluster.start_seconds
+    print(f"toy workflow through SLURM: {elapsed:.1f}s (cluster start {start:.1f}s)")
+
+
+RETRY_SNAKEFILE = textwrap.dedent(
+    """
+    rule long:
+        output: "long.txt"
+        resources:
+            runtime=lambda wildcards, attempt: 3 * attempt,
+        shell:
+            "echo $SLURM_JOB_ID {resources.runtime} >> attempts.txt; "
+            "if [ {resources.runtime} -le 3 ]; then sleep 300; fi; echo ok > {output}"
+    """
+)
+
+
+@pytest.mark.slow
+def test_scancelled_job_is_retried_with_more_runtime(slurm_cluster, tmp_path: Path):
+    (tmp_path / "Snakefile").write_text(RETRY_SNAKEFILE)
+    log = tmp_path / "run.log"
+    proc = slurm_cluster.popen_snakemake(["--retries", "1"], cwd=tmp_path, log=log)
+    try:
+        first = slurm_cluster.wait_for_submitted_job(log, rule="long", timeout=120)
+        slurm_cluster.wait_for_running(first, timeout=120)
+        deadline = time.monotonic() + 60  # wait until the job step itself is running
+        while not (tmp_path / "attempts.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        slurm_cluster.scancel(first)
+        assert proc.wait(timeout=300) == 0, log.read_text()[-8000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    ids = slurm_cluster.slurm_job_ids(text)
+    assert len(ids) == 2 and ids[0] == first, text[-8000:]
+    assert slurm_cluster.job_state(first) == "CANCELLED"
+    assert slurm_cluster.job_state(ids[1]) == "COMPLETED"
+    jobs = slurm_cluster.jobs()
+    assert (jobs[first]["time_limit"], jobs[ids[1]]["time_limit"]) == ("3:00", "6:00")
+    assert (tmp_path / "long.txt").read_text().strip() == "ok"
