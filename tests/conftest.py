@@ -1,0 +1,23 @@
+"""Shared fixtures: the quick preset, run once per test session and reused by every test that
+inspects its outputs (workflow checks, regression references, the SLURM comparison)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from workflow_helpers import QUICK, snakemake  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def quick_workflow(tmp_path_factory) -> Path:
+    """Working directory of one complete local run of ``presets/quick.yaml``."""
+    workdir = tmp_path_factory.mktemp("quick")
+    result = snakemake(workdir, "--configfile", str(QUICK), "--cores", "2")
+    if result.returncode != 0:
+        pytest.fail(f"quick preset failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return workdir

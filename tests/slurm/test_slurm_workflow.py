@@ -1,0 +1,129 @@
+"""The real workflow through the SLURM profile on the local one-node cluster.
+
+* The quick preset submitted with ``--profile profiles/slurm-local-test`` goes through sbatch
+  (SLURM job ids, SLURM logs) and produces exactly the numbers of a local run.
+* A training job cancelled with ``scancel`` is retried by Snakemake and resumes from its last
+  checkpoint; its final metrics equal those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from slurm.conftest import slurm_submissions  # noqa: E402
+from workflow_helpers import QUICK, SNAKEFILE, snakemake  # noqa: E402
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+TIMING_COLUMNS = {"epoch_seconds", "seconds"}
+TABLES = [
+    "results/quadratic/summary.csv",
+    "results/cifar/step_sizes.csv",
+    "results/cifar/metrics.csv",
+    "results/cifar/smoothness.csv",
+]
+
+
+def submitted_rules(text: str) -> Counter:
+    """Number of SLURM submissions per rule (group jobs count under ``group_<name>``)."""
+    rules = Counter()
+    for sub in slurm_submissions(text):
+        folder = Path(sub["log"]).parent
+        while folder.parent.name != "slurm_logs":
+            folder = folder.parent
+        rules[folder.name] += 1
+    return rules
+
+
+def read_numbers(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    return table.drop(columns=[c for c in table.columns if c in TIMING_COLUMNS])
+
+
+def test_quick_preset_through_slurm_equals_local_run(slurm_cluster, quick_workflow, tmp_path):
+    workdir = tmp_path / "slurm-run"
+    workdir.mkdir()
+    proc = slurm_cluster.run_snakemake(
+        ["-s", SNAKEFILE, "-d", workdir, "--configfile", QUICK], cwd=workdir, timeout=1500
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:]
+
+    rules = submitted_rules(proc.stdout)
+    assert rules["rule_cifar_train"] == 8, rules
+    assert rules["rule_cifar_smoothness"] == 4, rules
+    assert rules["group_quadratic"] == 1, rules  # the quadratic stage is one submission
+    assert not any("figure" in name or "select" in name for name in rules)  # local rules
+    for sub in slurm_submissions(proc.stdout):
+        assert sub["slurm"].isdigit() and Path(sub["log"]).exists()
+    states = slurm_cluster.jobs()
+    assert all(states[s["slurm"]]["state"] == "COMPLETED" for s in slurm_submissions(proc.stdout))
+
+    for table in TABLES:
+        pd.testing.assert_frame_equal(
+            read_numbers(workdir / table), read_numbers(quick_workflow / table), check_exact=True
+        )
+    for figure in ("figure2.png", "figure3.png"):
+        assert (workdir / "figures" / figure).stat().st_size > 1000
+
+
+RUN = "results/cifar/runs/cnn/sgd/lr0.01_seed0"
+
+
+def metrics_rows(path: Path) -> int:
+    try:
+        return len(pd.read_csv(path))
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return 0
+
+
+def test_cancelled_training_job_is_retried_and_resumes(slurm_cluster, tmp_path):
+    longer = {"cifar": {"models": {"cnn": {"epochs": 8, "selection_epoch": 8}}}}
+    override = tmp_path / "longer.yaml"
+    override.write_text(yaml.safe_dump(longer))
+    config_args = ["--configfile", QUICK, override]
+    target = f"{RUN}/status.json"
+
+    slurm_dir = tmp_path / "slurm"
+    slurm_dir.mkdir()
+    log = tmp_path / "snakemake.log"
+    proc = slurm_cluster.popen_snakemake(
+        ["-s", SNAKEFILE, "-d", slurm_dir, *config_args, target], cwd=slurm_dir, log=log
+    )
+    try:
+        first = slurm_cluster.wait_for_submitted_job(log, rule="cifar_train", timeout=300)
+        slurm_cluster.wait_for_running(first)
+        deadline = time.monotonic() + 300
+        # Epoch-0 row plus at least two trained epochs: a checkpoint exists mid-run.
+        while metrics_rows(slurm_dir / RUN / "metrics.csv") < 3:
+            assert time.monotonic() < deadline, "training never reached epoch 2"
+            time.sleep(0.2)
+        slurm_cluster.scancel(first)
+        assert proc.wait(timeout=900) == 0, log.read_text()[-6000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    text = log.read_text()
+    train_jobs = [s["slurm"] for s in slurm_submissions(text) if "/rule_cifar_train/" in s["log"]]
+    assert len(train_jobs) == 2 and train_jobs[0] == first, text[-4000:]
+    assert slurm_cluster.jobs()[first]["state"] == "CANCELLED"
+    train_log = (slurm_dir / "logs/cifar/train/cnn/sgd/lr0.01_seed0.log").read_text()
+    assert "resumed from" in train_log
+
+    local_dir = tmp_path / "local"
+    local_dir.mkdir()
+    local = snakemake(local_dir, *map(str, config_args), "--cores", "2", target)
+    assert local.returncode == 0, local.stderr[-4000:]
+    resumed = read_numbers(slurm_dir / RUN / "metrics.csv")
+    uninterrupted = read_numbers(local_dir / RUN / "metrics.csv")
+    assert list(resumed["epoch"]) == list(range(9))
+    pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)

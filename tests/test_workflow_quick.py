@@ -1,0 +1,58 @@
+"""The quick preset end to end: both figures, the result tables, logs and benchmarks."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow_helpers import QUICK, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_preset_produces_both_figures(quick_workflow):
+    for name in ("figure2", "figure3"):
+        for suffix in (".pdf", ".png"):
+            assert (quick_workflow / "figures" / f"{name}{suffix}").stat().st_size > 1000
+
+
+def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow):
+    table = pd.read_csv(quick_workflow / "results/cifar/smoothness.csv")
+    assert {"model", "optimizer", "epoch", "phi", "L2_hat", "Linf_hat", "R_hat"} <= set(table)
+    assert set(map(tuple, table[["model", "optimizer"]].drop_duplicates().values)) == {
+        (m, o) for m in ("cnn", "resnet20") for o in ("sgd", "signsgd")
+    }
+    assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
+    d = table["d"].to_numpy()
+    assert np.all((table["phi"] >= 1 / d) & (table["phi"] <= 1))
+    np.testing.assert_allclose(table["R_hat"], table["phi"] * d * table["L2_hat"] / table["Linf_hat"])
+
+
+def test_step_sizes_follow_the_selection_rule(quick_workflow):
+    chosen = pd.read_csv(quick_workflow / "results/cifar/step_sizes.csv")
+    metrics = pd.read_csv(quick_workflow / "results/cifar/metrics.csv")
+    for row in chosen.itertuples():
+        runs = metrics[(metrics["model"] == row.model) & (metrics["optimizer"] == row.optimizer)]
+        start = runs[runs["epoch"] == 0].set_index("lr")["train_loss"]
+        end = runs[runs["epoch"] == 3].set_index("lr")["train_loss"]
+        assert (start - end).idxmax() == pytest.approx(row.lr)
+        assert runs[runs["lr"] == row.lr]["selected"].all()
+
+
+def test_every_job_wrote_a_log_and_a_benchmark(quick_workflow):
+    logs = list((quick_workflow / "logs").rglob("*.log"))
+    benchmarks = list((quick_workflow / "benchmarks").rglob("*.tsv"))
+    assert len(logs) == len(benchmarks) >= 20
+    train_log = (quick_workflow / "logs/cifar/train/cnn/sgd/lr0.01_seed0.log").read_text()
+    assert "img/s" in train_log and "ETA" in train_log
+    status = json.loads(
+        (quick_workflow / "results/cifar/runs/cnn/sgd/lr0.01_seed0/status.json").read_text()
+    )
+    assert status["status"] == "completed" and status["epochs_completed"] == 3
+
+
+def test_rerun_has_nothing_to_do(quick_workflow):
+    again = snakemake(quick_workflow, "--configfile", str(QUICK), "--cores", "2", "-n")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
