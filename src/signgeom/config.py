@@ -70,7 +70,20 @@ def semantic_errors(config: dict) -> list[str]:
     cifar = config["cifar"]
     if cifar["data"]["source"] == "local" and not cifar["data"].get("local_dir"):
         messages.append("config key 'cifar.data.local_dir': required when cifar.data.source is local")
+    from signgeom.cifar.models import MODELS  # torch: imported only when the schema passed
+    from signgeom.cifar.optimizers import OPTIMIZERS
+
     for model, spec in cifar["models"].items():
+        if model not in MODELS:
+            messages.append(
+                f"config key 'cifar.models.{model}': unknown model; known: {sorted(MODELS)}"
+            )
+        for opt in spec["step_sizes"]:
+            if opt not in OPTIMIZERS:
+                messages.append(
+                    f"config key 'cifar.models.{model}.step_sizes.{opt}': unknown optimizer; "
+                    f"known: {sorted(OPTIMIZERS)}"
+                )
         if spec["selection_epoch"] > spec["epochs"]:
             messages.append(
                 f"config key 'cifar.models.{model}.selection_epoch': {spec['selection_epoch']} "
