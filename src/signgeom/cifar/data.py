@@ -40,7 +40,7 @@ _FIX = (
 )
 
 
-class CifarDataError(RuntimeError):
+class CifarDataError(ValueError):
     """A CIFAR-10 file is missing, corrupted or malformed; the message says how to fix it."""
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from signgeom.cifar.checkpoint import atomic_write_text
+from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ OUTPUT_COLUMNS = [
 ]
 
 
-class AllRunsDivergedError(RuntimeError):
+class AllRunsDivergedError(ValueError):
     """No non-diverged learning rate is left for a (model, optimizer)."""
 
 
@@ -163,4 +164,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_cli(main))

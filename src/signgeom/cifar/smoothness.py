@@ -35,6 +35,7 @@ from torch import nn
 from signgeom.cifar.checkpoint import atomic_write_csv, torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.progress import ProgressMeter
+from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
 
@@ -374,4 +375,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_cli(main))

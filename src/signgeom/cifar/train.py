@@ -48,6 +48,7 @@ from signgeom.cifar.checkpoint import (
 )
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.progress import ProgressMeter, format_seconds
+from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,10 @@ def train_run(
     if ckpt_path.exists():
         ckpt = torch_load(ckpt_path, map_location=dev)
         if ckpt["config"] != asdict(cfg):
-            raise ValueError(f"{ckpt_path} belongs to another config: {ckpt['config']}")
+            raise ValueError(
+                f"{ckpt_path} was written by a run with another config ({ckpt['config']}; "
+                f"now {asdict(cfg)}). It is kept: move or delete {out} to train this run afresh."
+            )
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         _set_rng_state(ckpt["rng"])
@@ -408,4 +412,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_cli(main))
