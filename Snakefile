@@ -1,7 +1,7 @@
 """signgeom: regenerate the figures of "The Geometry of Sign Gradient Descent".
 
-    snakemake --cores N                                      # paper scale (config.yaml)
-    snakemake --cores 2 --configfile presets/quick.yaml      # quick preset
+snakemake --cores N                                      # paper scale (config.yaml)
+snakemake --cores 2 --configfile presets/quick.yaml      # quick preset
 """
 
 from pathlib import Path
@@ -15,9 +15,15 @@ min_version("9.0")
 configfile: str(Path(workflow.basedir) / "config.yaml")
 
 
+# Global description of the HTML report (snakemake --report report.html).
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/quadratic.smk"
+include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
@@ -25,3 +31,4 @@ rule all:
     input:
         FIGURE2,
         FIGURE3,
+        PROVENANCE_FILES,

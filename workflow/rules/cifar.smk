@@ -6,50 +6,6 @@ Training jobs checkpoint every epoch in their run directory (not a declared outp
 retried or requeued job resumes instead of restarting from epoch 0.
 """
 
-import pandas as pd
-
-C = config["cifar"]
-CDIR = "results/cifar"
-CIFAR_ROOT = "data/cifar10"
-CIFAR_BATCHES = f"{CIFAR_ROOT}/cifar-10-batches-py"
-FIGURE3 = ["figures/figure3.pdf", "figures/figure3.png"]
-SMOOTH = C["smoothness"]
-TRAJECTORY_SEED = C["seeds"][0]
-
-
-def lr_tag(lr):
-    """The step size as it appears in paths: shortest round-trip float text."""
-    return repr(float(lr))
-
-
-def run_status(model, optimizer, lr, seed):
-    return f"{CDIR}/runs/{model}/{optimizer}/lr{lr_tag(lr)}_seed{seed}/status.json"
-
-
-def model_runs(model):
-    """Status files of every training job of one model (all optimizers, step sizes, seeds)."""
-    grids = C["models"][model]["step_sizes"]
-    return [
-        run_status(model, opt, lr, seed)
-        for opt, lrs in grids.items()
-        for lr in lrs
-        for seed in C["seeds"]
-    ]
-
-
-def limit_arg(value):
-    return "none" if value is None else str(value)
-
-
-def job_resources(kind):
-    res = config["resources"][kind]
-    return dict(
-        gpu=config["resources"]["gpu"],
-        mem_mb=res["mem_mb"],
-        cpus_per_task=res["cpus"],
-        runtime=runtime_for(kind),
-    )
-
 
 wildcard_constraints:
     model="|".join(C["models"]),
@@ -62,20 +18,23 @@ wildcard_constraints:
 rule cifar_data:
     output:
         directory(CIFAR_BATCHES),
+    log:
+        "logs/cifar/data.log",
+    benchmark:
+        "benchmarks/cifar/data.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
     params:
+        dest=lambda wc, output: os.path.dirname(output[0]),
         source=C["data"]["source"],
         local=(
             f"--local-dir {repo_path(C['data']['local_dir'])}"
             if C["data"].get("local_dir")
             else ""
         ),
-    log:
-        "logs/cifar/data.log",
-    benchmark:
-        "benchmarks/cifar/data.tsv"
-    localrule: True
     shell:
-        "{PY} signgeom.cifar.data --dest {CIFAR_ROOT} --source {params.source} {params.local}"
+        "python -m signgeom.cifar.data --dest {params.dest} --source {params.source} {params.local}"
         " 2> {log}"
 
 
@@ -84,6 +43,15 @@ rule cifar_train:
         CIFAR_BATCHES,
     output:
         f"{CDIR}/runs/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}/status.json",
+    log:
+        f"logs/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: config["resources"]["train"]["cpus"]
+    resources:
+        **job_resources("train"),
     params:
         epochs=lambda wc: C["models"][wc.model]["epochs"],
         batch_size=C["batch_size"],
@@ -93,15 +61,8 @@ rule cifar_train:
         device=C["device"],
         stride=SMOOTH["stride"],
         out_dir=lambda wc, output: os.path.dirname(output[0]),
-    log:
-        f"logs/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.log",
-    benchmark:
-        f"benchmarks/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.tsv"
-    threads: config["resources"]["train"]["cpus"]
-    resources:
-        **job_resources("train"),
     shell:
-        "OMP_NUM_THREADS={threads} {PY} signgeom.cifar.train --model {wildcards.model}"
+        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
         " --optimizer {wildcards.optimizer} --lr {wildcards.lr} --seed {wildcards.seed}"
         " --epochs {params.epochs} --batch-size {params.batch_size}"
         " --momentum {params.momentum} --data-dir {input} --train-limit {params.train_limit}"
@@ -114,23 +75,18 @@ checkpoint cifar_select:
         lambda wc: model_runs(wc.model),
     output:
         f"{CDIR}/{{model}}/step_sizes.csv",
-    params:
-        epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
     log:
         "logs/cifar/select_{model}.log",
     benchmark:
         "benchmarks/cifar/select_{model}.tsv"
     localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
     shell:
-        "{PY} signgeom.cifar.selection --status {input} --epoch {params.epoch}"
+        "python -m signgeom.cifar.selection --status {input} --epoch {params.epoch}"
         " --out {output} 2> {log}"
-
-
-def selected_run(wc):
-    """The status file of the run chosen for (model, optimizer), known after selection."""
-    table = pd.read_csv(checkpoints.cifar_select.get(model=wc.model).output[0])
-    row = table[table["optimizer"] == wc.optimizer]
-    return run_status(wc.model, wc.optimizer, row["lr"].iloc[0], TRAJECTORY_SEED)
 
 
 rule cifar_smoothness:
@@ -140,6 +96,15 @@ rule cifar_smoothness:
         data=CIFAR_BATCHES,
     output:
         f"{CDIR}/smoothness/{{model}}/{{optimizer}}/shard{{shard}}.csv",
+    log:
+        "logs/cifar/smoothness/{model}/{optimizer}/shard{shard}.log",
+    benchmark:
+        "benchmarks/cifar/smoothness/{model}/{optimizer}/shard{shard}.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: config["resources"]["smoothness"]["cpus"]
+    resources:
+        **job_resources("smoothness"),
     params:
         run_dir=lambda wc, input: os.path.dirname(input.run),
         gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
@@ -149,15 +114,8 @@ rule cifar_smoothness:
         chunk_size=SMOOTH["chunk_size"],
         shards=SMOOTH["shards"],
         device=C["device"],
-    log:
-        "logs/cifar/smoothness/{model}/{optimizer}/shard{shard}.log",
-    benchmark:
-        "benchmarks/cifar/smoothness/{model}/{optimizer}/shard{shard}.tsv"
-    threads: config["resources"]["smoothness"]["cpus"]
-    resources:
-        **job_resources("smoothness"),
     shell:
-        "OMP_NUM_THREADS={threads} {PY} signgeom.cifar.smoothness --model {wildcards.model}"
+        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
         " --step-sizes {input.step_sizes} --gammas {params.gammas}"
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
@@ -177,16 +135,33 @@ rule cifar_tables:
         ],
         runs=[status for model in C["models"] for status in model_runs(model)],
     output:
-        step_sizes=f"{CDIR}/step_sizes.csv",
-        smoothness=f"{CDIR}/smoothness.csv",
-        metrics=f"{CDIR}/metrics.csv",
+        step_sizes=report(
+            f"{CDIR}/step_sizes.csv",
+            caption="../report/step_sizes.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
+        smoothness=report(
+            f"{CDIR}/smoothness.csv",
+            caption="../report/smoothness.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
+        metrics=report(
+            f"{CDIR}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
     log:
         "logs/cifar/tables.log",
     benchmark:
         "benchmarks/cifar/tables.tsv"
     localrule: True
+    conda:
+        "../envs/signgeom.yaml"
     shell:
-        "{PY} signgeom.cifar.tables --step-sizes {input.step_sizes} --shards {input.shards}"
+        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes} --shards {input.shards}"
         " --status {input.runs} --out-step-sizes {output.step_sizes}"
         " --out-smoothness {output.smoothness} --out-metrics {output.metrics} 2> {log}"
 
@@ -197,12 +172,14 @@ rule figure3:
         smoothness=rules.cifar_tables.output.smoothness,
         metrics=rules.cifar_tables.output.metrics,
     output:
-        FIGURE3,
+        report(FIGURE3, caption="../report/figure3.rst", category="Figure 3", subcategory="Figure"),
     log:
         "logs/figures/figure3.log",
     benchmark:
         "benchmarks/figures/figure3.tsv"
     localrule: True
+    conda:
+        "../envs/signgeom.yaml"
     shell:
-        "{PY} signgeom.plotting.figure3 --step-sizes {input.step_sizes}"
+        "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes}"
         " --smoothness {input.smoothness} --metrics {input.metrics} --out {output} 2> {log}"

@@ -17,8 +17,6 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA))
 
-PY = "python -m"
-
 
 def repo_path(path):
     """A config path: absolute as given, relative ones against the repository root."""

@@ -7,9 +7,10 @@ cluster run submits it as one job, never thousands.
 Q = config["quadratic"]
 QDIR = "results/quadratic"
 FIGURE2 = ["figures/figure2.pdf", "figures/figure2.png"]
+QUAD_THREADS = config["resources"]["quadratic"]["cpus"]
+# CPUs via threads (not cpus_per_task, which SLURM group jobs sum over their members).
 QUAD_RESOURCES = dict(
     mem_mb=config["resources"]["quadratic"]["mem_mb"],
-    cpus_per_task=config["resources"]["quadratic"]["cpus"],
     runtime=runtime_for("quadratic"),
 )
 
@@ -17,22 +18,26 @@ QUAD_RESOURCES = dict(
 rule quadratic_hessians:
     output:
         f"{QDIR}/hessians.npz",
-    params:
-        dim=Q["dim"],
-        theta=f"{Q['theta']['min']} {Q['theta']['max']} {Q['theta']['num']}",
-        ratio=f"{Q['lambda_ratio']['min']} {Q['lambda_ratio']['max']} {Q['lambda_ratio']['num']}",
-        rotations=Q["rotations"],
-        seed=config["seed"],
     log:
         "logs/quadratic/hessians.log",
     benchmark:
         "benchmarks/quadratic/hessians.tsv"
     group:
         "quadratic"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: QUAD_THREADS
     resources:
         **QUAD_RESOURCES,
+    params:
+        dim=Q["dim"],
+        family=Q["family"],
+        theta=f"{Q['theta']['min']} {Q['theta']['max']} {Q['theta']['num']}",
+        ratio=f"{Q['lambda_ratio']['min']} {Q['lambda_ratio']['max']} {Q['lambda_ratio']['num']}",
+        rotations=Q["rotations"],
+        seed=config["seed"],
     shell:
-        "{PY} signgeom.quadratic.hessians --dim {params.dim} --theta {params.theta}"
+        "python -m signgeom.quadratic.hessians --dim {params.dim} --theta {params.theta}"
         " --ratio {params.ratio} --rotations {params.rotations} --seed {params.seed}"
         " --out {output} 2> {log}"
 
@@ -42,18 +47,21 @@ rule quadratic_constants:
         rules.quadratic_hessians.output,
     output:
         f"{QDIR}/constants.csv",
-    params:
-        max_exact_dim=Q["max_exact_dim"],
     log:
         "logs/quadratic/constants.log",
     benchmark:
         "benchmarks/quadratic/constants.tsv"
     group:
         "quadratic"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: QUAD_THREADS
     resources:
         **QUAD_RESOURCES,
+    params:
+        max_exact_dim=Q["max_exact_dim"],
     shell:
-        "{PY} signgeom.quadratic.constants --hessians {input}"
+        "python -m signgeom.quadratic.constants --hessians {input}"
         " --max-exact-dim {params.max_exact_dim} --out {output} 2> {log}"
 
 
@@ -63,20 +71,23 @@ rule quadratic_runs:
         constants=rules.quadratic_constants.output,
     output:
         f"{QDIR}/runs.parquet",
-    params:
-        starts=Q["starts"],
-        steps=Q["steps"],
-        seed=config["seed"],
     log:
         "logs/quadratic/runs.log",
     benchmark:
         "benchmarks/quadratic/runs.tsv"
     group:
         "quadratic"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: QUAD_THREADS
     resources:
         **QUAD_RESOURCES,
+    params:
+        starts=Q["starts"],
+        steps=Q["steps"],
+        seed=config["seed"],
     shell:
-        "{PY} signgeom.quadratic.runs --hessians {input.hessians} --constants {input.constants}"
+        "python -m signgeom.quadratic.runs --hessians {input.hessians} --constants {input.constants}"
         " --starts {params.starts} --steps {params.steps} --seed {params.seed}"
         " --out {output} 2> {log}"
 
@@ -86,16 +97,23 @@ rule quadratic_summary:
         constants=rules.quadratic_constants.output,
         runs=rules.quadratic_runs.output,
     output:
-        f"{QDIR}/summary.csv",
-    params:
-        aggregate=Q["aggregate"],
+        report(
+            f"{QDIR}/summary.csv",
+            caption="../report/summary.rst",
+            category="Figure 2",
+            subcategory="Tables",
+        ),
     log:
         "logs/quadratic/summary.log",
     benchmark:
         "benchmarks/quadratic/summary.tsv"
     localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        aggregate=Q["aggregate"],
     shell:
-        "{PY} signgeom.quadratic.summary --constants {input.constants} --runs {input.runs}"
+        "python -m signgeom.quadratic.summary --constants {input.constants} --runs {input.runs}"
         " --aggregate {params.aggregate} --out {output} 2> {log}"
 
 
@@ -103,11 +121,13 @@ rule figure2:
     input:
         rules.quadratic_summary.output,
     output:
-        FIGURE2,
+        report(FIGURE2, caption="../report/figure2.rst", category="Figure 2", subcategory="Figure"),
     log:
         "logs/figures/figure2.log",
     benchmark:
         "benchmarks/figures/figure2.tsv"
     localrule: True
+    conda:
+        "../envs/signgeom.yaml"
     shell:
-        "{PY} signgeom.plotting.figure2 --summary {input} --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure2 --summary {input} --out {output} 2> {log}"

@@ -1,0 +1,40 @@
+"""Provenance next to every output: results/quadratic, results/cifar and figures each get a
+provenance.json (resolved config, seeds, package versions, git commit, host, time, file hashes).
+
+The rule is local and cheap and depends only on the files it describes, so it never makes an
+expensive job rerun; it is rewritten whenever those files or the configuration change.
+"""
+
+from signgeom.provenance import write_provenance
+
+PROVENANCE = {
+    QDIR: [
+        *rules.quadratic_hessians.output,
+        *rules.quadratic_constants.output,
+        *rules.quadratic_runs.output,
+        *rules.quadratic_summary.output,
+    ],
+    CDIR: list(rules.cifar_tables.output),
+    "figures": FIGURE2 + FIGURE3,
+}
+PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
+
+
+rule provenance:
+    input:
+        lambda wc: PROVENANCE[wc.where],
+    output:
+        "{where}/provenance.json",
+    log:
+        "logs/provenance/{where}.log",
+    benchmark:
+        "benchmarks/provenance/{where}.tsv"
+    wildcard_constraints:
+        where="|".join(PROVENANCE),
+    localrule: True
+    params:
+        config=config,
+        configfiles=[str(p) for p in workflow.configfiles],
+        repo=str(REPO),
+    run:
+        write_provenance(output[0], params.config, params.repo, input, params.configfiles, log[0])
