@@ -36,8 +36,10 @@ def best_time(fn, repeats: int) -> tuple[float, float]:
 
 
 def bench_norms(repeats: int) -> None:
-    print("exact ||H||_inf,1 (one random PSD matrix, best of %d)" % repeats)
-    print(f"{'d':>3} {'blocked [s]':>12} {'naive [s]':>10} {'speedup':>8} {'PSD-only [s]':>13}  agree")
+    print(f"exact ||H||_inf,1 (one random PSD matrix, best of {repeats})")
+    print(
+        f"{'d':>3} {'blocked [s]':>12} {'naive [s]':>10} {'speedup':>8} {'PSD-only [s]':>13}  agree"
+    )
     rng = np.random.default_rng(0)
     for d in (12, 16, 20):
         a = rng.standard_normal((d, d))
@@ -46,19 +48,35 @@ def bench_norms(repeats: int) -> None:
         t_naive, v_naive = best_time(lambda h=h: brute_force_inf_to_one_norm(h), repeats)
         t_psd, v_psd = best_time(lambda h=h: psd_inf_to_one_norm(h), repeats)
         agree = np.isclose(v_exact, v_naive, rtol=1e-12) and np.isclose(v_psd, v_naive, rtol=1e-12)
-        print(f"{d:>3} {t_exact:>12.4f} {t_naive:>10.4f} {t_naive / t_exact:>7.1f}x "
-              f"{t_psd:>13.4f}  {agree}")
+        print(
+            f"{d:>3} {t_exact:>12.4f} {t_naive:>10.4f} {t_naive / t_exact:>7.1f}x "
+            f"{t_psd:>13.4f}  {agree}"
+        )
 
 
 def bench_workflow() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", tmp,
-               "--cores", "2", "--quiet", "all", "figure2"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            tmp,
+            "--cores",
+            "2",
+            "--quiet",
+            "all",
+            "figure2",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         wall = time.perf_counter() - start
-        print(f"\npaper-scale Figure 2 stage (26 x 19 cells x 10 rotations x 100 starts, T = 100),"
-              f" snakemake --cores 2 figure2: {wall:.1f} s wall")
+        print(
+            f"\npaper-scale Figure 2 stage (26 x 19 cells x 10 rotations x 100 starts, T = 100),"
+            f" snakemake --cores 2 figure2: {wall:.1f} s wall"
+        )
         for tsv in sorted(Path(tmp, "benchmarks").rglob("*.tsv")):
             seconds = float(tsv.read_text().splitlines()[1].split("\t")[0])
             print(f"  {tsv.relative_to(tmp)}: {seconds:.2f} s")

@@ -32,15 +32,27 @@ def test_shipped_configs_are_valid(config):
 @pytest.mark.parametrize(
     "edit, key",
     [
-        (lambda c: c["cifar"]["models"].update(vgg16=c["cifar"]["models"]["cnn"]), "cifar.models.vgg16"),
-        (lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(lion=[1e-4]),
-         "cifar.models.cnn.step_sizes.lion"),
-        (lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(sgd=[-0.1]),
-         "cifar.models.cnn.step_sizes.sgd.0"),
-        (lambda c: c["cifar"]["models"]["cnn"].update(selection_epoch=500),
-         "cifar.models.cnn.selection_epoch"),
+        (
+            lambda c: c["cifar"]["models"].update(vgg16=c["cifar"]["models"]["cnn"]),
+            "cifar.models.vgg16",
+        ),
+        (
+            lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(lion=[1e-4]),
+            "cifar.models.cnn.step_sizes.lion",
+        ),
+        (
+            lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(sgd=[-0.1]),
+            "cifar.models.cnn.step_sizes.sgd.0",
+        ),
+        (
+            lambda c: c["cifar"]["models"]["cnn"].update(selection_epoch=500),
+            "cifar.models.cnn.selection_epoch",
+        ),
         (lambda c: c["cifar"]["smoothness"].update(reduction="mean"), "cifar.smoothness.reduction"),
-        (lambda c: c["cifar"]["data"].update(source="local", local_dir=None), "cifar.data.local_dir"),
+        (
+            lambda c: c["cifar"]["data"].update(source="local", local_dir=None),
+            "cifar.data.local_dir",
+        ),
         (lambda c: c["quadratic"].update(family="flat"), "quadratic.family"),
         (lambda c: c["quadratic"]["lambda_ratio"].update(max=12.0), "quadratic.lambda_ratio.max"),
         (lambda c: c["resources"].update(gpus=1), "resources.gpus"),

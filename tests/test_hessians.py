@@ -67,7 +67,9 @@ def test_check_spectra_catches_a_wrong_spectrum(grid):
     bad = grid.hessians.copy()
     bad[2, 2, 0] *= 1.01
     with pytest.raises(ValueError, match="spectrum"):
-        check_spectra(HessianGrid(grid.thetas, grid.ratios, grid.eigenvalues, grid.rotation_seeds, bad))
+        check_spectra(
+            HessianGrid(grid.thetas, grid.ratios, grid.eigenvalues, grid.rotation_seeds, bad)
+        )
 
 
 def test_theta_zero_gives_d_over_ratio_exactly(grid):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signgeom.quadratic.hessians import build_grid
 from signgeom.quadratic.constants import smoothness_constants
+from signgeom.quadratic.hessians import build_grid
 from signgeom.quadratic.runs import final_distances, gd_step, run_grid, signgd_step
 from signgeom.quadratic.summary import aggregate_ratio, safe_ratio, summarise
 

@@ -26,7 +26,9 @@ def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow
     assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
     d = table["d"].to_numpy()
     assert np.all((table["phi"] >= 1 / d) & (table["phi"] <= 1))
-    np.testing.assert_allclose(table["R_hat"], table["phi"] * d * table["L2_hat"] / table["Linf_hat"])
+    np.testing.assert_allclose(
+        table["R_hat"], table["phi"] * d * table["L2_hat"] / table["Linf_hat"]
+    )
 
 
 def test_step_sizes_follow_the_selection_rule(quick_workflow):

@@ -36,7 +36,9 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
                 messages.append(f"config key '{_key([*err.absolute_path, name])}': unknown key")
             continue
         if err.validator == "propertyNames":
-            messages.append(f"config key '{_key([*err.absolute_path, err.instance])}': {err.message}")
+            messages.append(
+                f"config key '{_key([*err.absolute_path, err.instance])}': {err.message}"
+            )
             continue
         messages.append(f"config key '{_key(err.absolute_path)}': {err.message}")
     return messages
@@ -69,7 +71,9 @@ def semantic_errors(config: dict) -> list[str]:
         )
     cifar = config["cifar"]
     if cifar["data"]["source"] == "local" and not cifar["data"].get("local_dir"):
-        messages.append("config key 'cifar.data.local_dir': required when cifar.data.source is local")
+        messages.append(
+            "config key 'cifar.data.local_dir': required when cifar.data.source is local"
+        )
     from signgeom.cifar.models import MODELS  # torch: imported only when the schema passed
     from signgeom.cifar.optimizers import OPTIMIZERS
 

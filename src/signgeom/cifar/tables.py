@@ -29,7 +29,9 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: cannot read table ({err}); rerun the job that writes it") from err
+        raise ValueError(
+            f"{path}: cannot read table ({err}); rerun the job that writes it"
+        ) from err
 
 
 def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:

@@ -56,15 +56,26 @@ def draw_figure3(
             loss = runs.groupby("epoch")["train_loss"].mean()
             ax_loss.plot(loss.index, loss.to_numpy(), color=palette[opt], label=label)
             est = smoothness[(smoothness["model"] == model) & (smoothness["optimizer"] == opt)]
-            ax_ratio.plot(est["epoch"], est["R_hat"], "o-", ms=3, color=palette[opt],
-                          label=f"along {LABELS.get(opt, opt)}")
+            ax_ratio.plot(
+                est["epoch"],
+                est["R_hat"],
+                "o-",
+                ms=3,
+                color=palette[opt],
+                label=f"along {LABELS.get(opt, opt)}",
+            )
         ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="R = 1")
         ax_loss.set_yscale("log")
         ax_loss.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-        ax_loss.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 1)))
+        ax_loss.yaxis.set_minor_formatter(
+            LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 1))
+        )
         ax_loss.set(xlabel="epoch", ylabel="training loss", title=MODEL_TITLES.get(model, model))
-        ax_ratio.set(xlabel="epoch", ylabel=r"$\hat R = \phi\, d\, \hat L_2 / \hat L_\infty$",
-                     title=f"{MODEL_TITLES.get(model, model)}: improvement ratio")
+        ax_ratio.set(
+            xlabel="epoch",
+            ylabel=r"$\hat R = \phi\, d\, \hat L_2 / \hat L_\infty$",
+            title=f"{MODEL_TITLES.get(model, model)}: improvement ratio",
+        )
         ax_loss.legend(fontsize=8)
         ax_ratio.legend(fontsize=8)
     return fig

@@ -57,7 +57,7 @@ def fractional_rotation(rotation: np.ndarray, theta: float) -> np.ndarray:
 
 
 def lambda_max_for_ratio(ratio: float | np.ndarray, dim: int) -> np.ndarray:
-    """``lambda_max`` such that ``diag(1, ..., 1, lambda_max)`` has ``lambda_max/lambda_bar = ratio``.
+    """``lambda_max`` such that ``diag(1, ..., 1, lambda_max)`` has ``lambda_max/lambda_bar = r``.
 
     ``lambda_bar = (d - 1 + lambda_max)/d`` gives ``lambda_max = ratio (d - 1)/(d - ratio)``,
     defined for ``1 <= ratio < d``.
@@ -87,7 +87,8 @@ def family_spectrum(family: str, ratio: float, dim: int) -> np.ndarray:
     """Eigenvalues of ``family`` at ``lambda_max / lambda_bar = ratio``."""
     if family not in SPECTRUM_FAMILIES:
         raise ValueError(
-            f"quadratic.family: unknown spectrum family {family!r}; known: {sorted(SPECTRUM_FAMILIES)}"
+            f"quadratic.family: unknown spectrum family {family!r}; "
+            f"known: {sorted(SPECTRUM_FAMILIES)}"
         )
     return SPECTRUM_FAMILIES[family](ratio, dim)
 
@@ -187,16 +188,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, required=True)
     parser.add_argument("--family", default="one_outlier", choices=sorted(SPECTRUM_FAMILIES))
-    parser.add_argument("--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
-    parser.add_argument("--ratio", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True)
+    parser.add_argument(
+        "--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
+    )
+    parser.add_argument(
+        "--ratio", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
+    )
     parser.add_argument("--rotations", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     thetas = np.linspace(args.theta[0], args.theta[1], int(args.theta[2]))
     ratios = np.linspace(args.ratio[0], args.ratio[1], int(args.ratio[2]))
-    log.info("building %d x %d cells x %d rotations, d = %d, family %s", len(thetas),
-             len(ratios), args.rotations, args.dim, args.family)
+    log.info(
+        "building %d x %d cells x %d rotations, d = %d, family %s",
+        len(thetas),
+        len(ratios),
+        args.rotations,
+        args.dim,
+        args.family,
+    )
     grid = build_grid(args.dim, thetas, ratios, args.rotations, args.seed, args.family)
     check_spectra(grid)
     grid.save(args.out)

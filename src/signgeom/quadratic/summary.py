@@ -57,7 +57,9 @@ def aggregate_ratio(dist_sign: np.ndarray, dist_gd: np.ndarray, how: str) -> flo
 def summarise(constants: pd.DataFrame, runs: pd.DataFrame, how: str) -> pd.DataFrame:
     """One row per (theta, lambda_ratio) cell. Constants are averaged over rotation draws."""
     if how not in AGGREGATES:
-        raise ValueError(f"quadratic.aggregate: unknown aggregation {how!r}; use one of {AGGREGATES}")
+        raise ValueError(
+            f"quadratic.aggregate: unknown aggregation {how!r}; use one of {AGGREGATES}"
+        )
     for name, table in (("constants", constants), ("runs", runs)):
         values = table.select_dtypes("number")
         if values.isna().any().any():
