@@ -77,9 +77,16 @@ def smoothness_seconds(model_name: str, x, y, smooth: dict, n_examples: int) -> 
     chunks = make_chunks(x, y, n_examples, smooth["chunk_size"])
     sync(x.device)
     start = time.perf_counter()
-    estimate_smoothness(net, F.cross_entropy, chunks, alpha_gd=0.01, alpha_sign=1e-4,
-                        gammas=smooth["gammas"], reduction=smooth["reduction"],
-                        bn_mode=smooth["bn_mode"])
+    estimate_smoothness(
+        net,
+        F.cross_entropy,
+        chunks,
+        alpha_gd=0.01,
+        alpha_sign=1e-4,
+        gammas=smooth["gammas"],
+        reduction=smooth["reduction"],
+        bn_mode=smooth["bn_mode"],
+    )
     sync(x.device)
     return time.perf_counter() - start
 
@@ -97,10 +104,14 @@ def main() -> None:
     smooth = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]["smoothness"]
     n_est = min(smooth["n_examples"], len(x))
     passes = 1 + 2 * len(smooth["gammas"])
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {len(x)} training images,"
-          f" batch {BATCH}, best of {args.repeats} epochs")
-    print(f"{'model':<9} {'ours [img/s]':>13} {'DataLoader [img/s]':>19} {'ratio':>6} "
-          f"{'estimate/epoch here':>20} {'paper-scale estimate/epoch':>27}")
+    print(
+        f"device {device}, torch threads {torch.get_num_threads()}, {len(x)} training images,"
+        f" batch {BATCH}, best of {args.repeats} epochs"
+    )
+    print(
+        f"{'model':<9} {'ours [img/s]':>13} {'DataLoader [img/s]':>19} {'ratio':>6} "
+        f"{'estimate/epoch here':>20} {'paper-scale estimate/epoch':>27}"
+    )
     for model_name in ("cnn", "resnet20"):
         ours_rate = ours(model_name, x, y, args.repeats)
         ref_rate = reference(model_name, x, y, args.repeats)
@@ -109,12 +120,17 @@ def main() -> None:
         # Paper scale: the estimate covers n_examples images, an epoch 50,000; cost per image
         # of an estimate's gradient pass is the measured est / (passes * n_est).
         per_image_pass = est / (passes * n_est)
-        paper_ratio = per_image_pass * passes * smooth["n_examples"] / (
-            PAPER_TRAIN_IMAGES / ours_rate)
-        print(f"{model_name:<9} {ours_rate:>13.0f} {ref_rate:>19.0f} {ours_rate / ref_rate:>5.2f}x"
-              f" {est / epoch_here:>19.2f}x {paper_ratio:>26.2f}x")
-    print(f"(estimate: {passes} gradient passes over {n_est} images here, "
-          f"{smooth['n_examples']} at paper scale; gammas {smooth['gammas']})")
+        paper_ratio = (
+            per_image_pass * passes * smooth["n_examples"] / (PAPER_TRAIN_IMAGES / ours_rate)
+        )
+        print(
+            f"{model_name:<9} {ours_rate:>13.0f} {ref_rate:>19.0f} {ours_rate / ref_rate:>5.2f}x"
+            f" {est / epoch_here:>19.2f}x {paper_ratio:>26.2f}x"
+        )
+    print(
+        f"(estimate: {passes} gradient passes over {n_est} images here, "
+        f"{smooth['n_examples']} at paper scale; gammas {smooth['gammas']})"
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def test_signgd_step_is_steepest_descent_for_the_max_norm():
     np.testing.assert_allclose(step, x - np.abs(g).sum() / linf * np.sign(g))
     # It minimises the max-norm model: value -||g||_1^2 / (2 L), no random point does better.
     best = max_norm_model(g, linf, x, step)
-    assert best == pytest.approx(-np.abs(g).sum() ** 2 / (2 * linf))
+    assert best == pytest.approx(-(np.abs(g).sum() ** 2) / (2 * linf))
     trials = x + rng.standard_normal((20_000, 5)) * rng.uniform(0, 1, (20_000, 1))
     assert min(max_norm_model(g, linf, x, y) for y in trials) >= best - 1e-12
 
@@ -108,8 +108,16 @@ def test_nan_input_is_refused_not_plotted(small_chain):
 def test_summary_columns(small_chain):
     _, constants, runs = small_chain
     table = summarise(constants, runs, "median")
-    required = {"theta", "lambda_ratio", "lambda_max", "L2", "Linf", "linf_over_l2",
-                "prop3_bound", "dist_ratio"}
+    required = {
+        "theta",
+        "lambda_ratio",
+        "lambda_max",
+        "L2",
+        "Linf",
+        "linf_over_l2",
+        "prop3_bound",
+        "dist_ratio",
+    }
     assert required <= set(table.columns)
     assert len(table) == 4
     assert isinstance(table, pd.DataFrame)

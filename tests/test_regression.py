@@ -19,7 +19,6 @@ def test_quick_preset_numbers_match_references(quick_workflow, spec):
         pytest.fail(
             f"{len(messages)} number(s) of {spec.output} moved beyond tolerance"
             " (if intended: `python -m signgeom.regression refresh`,"
-            " see tests/regression/README.md):\n"
-            + "\n".join(messages),
+            " see tests/regression/README.md):\n" + "\n".join(messages),
             pytrace=False,
         )

@@ -8,28 +8,22 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from signgeom.io import atomic_output
+
 
 def _atomic_write(path: Path, write_fn, mode: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {})) as fh:
-            write_fn(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``write_fn(file)`` into a temporary file, synced to disk, then moved onto ``path``."""
+    newline = {"newline": ""} if "b" not in mode else {}
+    with atomic_output(path) as tmp, open(tmp, mode, **newline) as fh:
+        write_fn(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

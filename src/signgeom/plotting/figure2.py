@@ -8,7 +8,6 @@ methods are equal (ratio 1). Infinite ratios (GD exact in one step) are drawn at
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
-from signgeom.io import atomic_output  # noqa: E402
-
-log = logging.getLogger(__name__)
+from signgeom.plotting import save_figure  # noqa: E402
 
 RATIO_CLIP = (1e-1, 1e1)
 
@@ -62,8 +59,15 @@ def draw_figure2(summary: pd.DataFrame, title: str | None = None) -> plt.Figure:
     )
     fig.colorbar(mesh, ax=ax_r, label=r"$\|x_T^{\rm sign}-x^*\| \,/\, \|x_T^{\rm GD}-x^*\|$")
     if len(thetas) > 1 and len(ratios) > 1 and clipped.min() < 1 < clipped.max():
-        ax_r.contour(thetas, ratios, np.log(clipped), levels=[0.0], colors="k",
-                     linestyles="dashed", linewidths=1.2)
+        ax_r.contour(
+            thetas,
+            ratios,
+            np.log(clipped),
+            levels=[0.0],
+            colors="k",
+            linestyles="dashed",
+            linewidths=1.2,
+        )
     ax_r.set_title("signGD / GD distance to optimum")
 
     for ax in (ax_l, ax_r):
@@ -77,14 +81,16 @@ def draw_figure2(summary: pd.DataFrame, title: str | None = None) -> plt.Figure:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", type=Path, required=True)
-    parser.add_argument("--out", type=Path, nargs="+", required=True,
-                        help="output files; the format follows the suffix (.pdf, .png)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="output files; the format follows the suffix (.pdf, .png)",
+    )
     args = parser.parse_args(argv)
     fig = draw_figure2(pd.read_csv(args.summary))
-    for out in args.out:
-        with atomic_output(out) as tmp:
-            fig.savefig(tmp, dpi=150)
-        log.info("wrote %s", out)
+    save_figure(fig, args.out)
 
 
 if __name__ == "__main__":

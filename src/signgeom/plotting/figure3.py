@@ -8,7 +8,6 @@ Only selected, non-diverged runs are drawn; a non-finite ``R_hat`` is refused, n
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,9 +21,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
-from signgeom.io import atomic_output  # noqa: E402
-
-log = logging.getLogger(__name__)
+from signgeom.plotting import save_figure  # noqa: E402
 
 LABELS = {"sgd": "SGD (momentum)", "signsgd": "signSGD (momentum)", "adam": "Adam"}
 MODEL_TITLES = {"cnn": "CNN (Keras cifar10_cnn)", "resnet20": "ResNet20"}
@@ -91,10 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fig = draw_figure3(
         pd.read_csv(args.step_sizes), pd.read_csv(args.smoothness), pd.read_csv(args.metrics)
     )
-    for out in args.out:
-        with atomic_output(out) as tmp:
-            fig.savefig(tmp, dpi=150)
-        log.info("wrote %s", out)
+    save_figure(fig, args.out)
 
 
 if __name__ == "__main__":

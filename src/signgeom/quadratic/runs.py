@@ -56,7 +56,11 @@ def starting_points(starts: int, dim: int, seed: int) -> np.ndarray:
 
 
 def run_grid(
-    grid: HessianGrid, constants: pd.DataFrame, starts: int, steps: int, seed: int,
+    grid: HessianGrid,
+    constants: pd.DataFrame,
+    starts: int,
+    steps: int,
+    seed: int,
     chunk: int = 512,
 ) -> pd.DataFrame:
     """Per-run table: one row per (Hessian, start) with both final distances."""
