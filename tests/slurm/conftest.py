@@ -193,13 +193,21 @@ class SlurmCluster:
             fh.close()
 
     def wait_for_submitted_job(
-        self, log: Path, rule: str | None = None, timeout: float = 180, n: int = 1
+        self,
+        log: Path,
+        rule: str | None = None,
+        timeout: float = 180,
+        n: int = 1,
+        proc: subprocess.Popen | None = None,
     ) -> str:
         """Wait until snakemake (writing to ``log``) reported its n-th SLURM submission
-        (of ``rule``, matched on the SLURM log path ``rule_<rule>/``); returns the job id."""
+        (of ``rule``, matched on the SLURM log path ``rule_<rule>/``); returns the job id.
+        With ``proc`` (that snakemake process), fail at once if it exits first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = Path(log).read_text() if Path(log).exists() else ""
+            if proc is not None and proc.poll() is not None and not slurm_submissions(text):
+                raise AssertionError(f"snakemake exited ({proc.returncode}):\n{text[-4000:]}")
             subs = slurm_submissions(text)
             if rule is not None:
                 subs = [s for s in subs if s["log"] and f"/rule_{rule}/" in s["log"]]
