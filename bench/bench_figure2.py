@@ -64,11 +64,9 @@ def bench_workflow() -> None:
             str(REPO / "Snakefile"),
             "-d",
             tmp,
+            "figure2",
             "--cores",
             "2",
-            "--quiet",
-            "all",
-            "figure2",
         ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
