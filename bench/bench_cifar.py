@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +26,8 @@ from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
 from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
 from signgeom.cifar.train import train_epoch
+from signgeom.workflow import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 BATCH = 1000
 PAPER_TRAIN_IMAGES = 50_000
 

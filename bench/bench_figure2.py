@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from signgeom.norms import brute_force_inf_to_one_norm, inf_to_one_norm, psd_inf_to_one_norm
-
-REPO = Path(__file__).resolve().parents[1]
+from signgeom.workflow import snakemake_command
 
 
 def best_time(fn, repeats: int) -> tuple[float, float]:
@@ -56,18 +54,7 @@ def bench_norms(repeats: int) -> None:
 
 def bench_workflow() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            tmp,
-            "figure2",
-            "--cores",
-            "2",
-        ]
+        cmd = snakemake_command(tmp, "figure2", "--cores", "2")
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         wall = time.perf_counter() - start

@@ -1,14 +1,12 @@
 """Config validation: the shipped configs pass; each kind of mistake names its key."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from signgeom.config import ConfigError, validate_config
-
-REPO = Path(__file__).resolve().parents[1]
+from signgeom.workflow import REPO
 
 
 def merged(base: dict, override: dict) -> dict:

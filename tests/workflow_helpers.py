@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEFILE = REPO / "Snakefile"
-QUICK = REPO / "presets" / "quick.yaml"
+from signgeom.workflow import QUICK_PRESET, SNAKEFILE, snakemake_command
+
+__all__ = ["QUICK", "SNAKEFILE", "TINY_QUADRATIC", "snakemake", "write_config"]
+QUICK = QUICK_PRESET
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     """``snakemake -s REPO/Snakefile -d workdir ARGS`` with captured output."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), *args]
+    cmd = snakemake_command(workdir, *args)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 

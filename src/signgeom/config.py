@@ -13,8 +13,9 @@ import jsonschema
 import yaml
 
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES
+from signgeom.workflow import REPO
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

@@ -24,7 +24,6 @@ import argparse
 import math
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
+from signgeom.workflow import QUICK_PRESET, REPO, snakemake_command
+
 REFERENCE_DIR = REPO / "tests" / "regression"
 
 
@@ -293,19 +293,7 @@ def check_workdir(
 
 def run_quick_preset(workdir: Path, cores: int) -> None:
     """Run ``presets/quick.yaml`` of this repository into ``workdir`` (as the tests do)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(REPO / "presets" / "quick.yaml"),
-        "--cores",
-        str(cores),
-    ]
+    cmd = snakemake_command(workdir, "--configfile", QUICK_PRESET, "--cores", str(cores))
     print("running:", " ".join(cmd), flush=True)
     done = subprocess.run(cmd, env={**os.environ, "PYTHONHASHSEED": "0"})
     if done.returncode != 0:
