@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
@@ -33,3 +35,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """``pd.read_csv`` (or ``read_parquet`` for ``.parquet``) with an error that names the file
+    when it is missing, empty or corrupted."""
+    try:
+        if Path(path).suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(
+            f"{path}: cannot read table ({err}); rerun the job that writes it"
+        ) from err

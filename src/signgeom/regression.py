@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signgeom.io import read_table
 from signgeom.workflow import QUICK_PRESET, REPO, snakemake_command
 
 REFERENCE_DIR = REPO / "tests" / "regression"
@@ -152,13 +154,6 @@ class Difference:
     column: str | None = None
     rel: float | None = None  # relative difference of a numeric cell, if any
     beyond_tolerance: bool = True
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: table not found") from None
 
 
 def fmt(value) -> str:
@@ -362,7 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             refresh(workdir, args.references)
             print("review with `git diff tests/regression/` and commit the references")
             return 0
-        messages = check_workdir(workdir, args.references)
+        try:
+            messages = check_workdir(workdir, args.references)
+        except ValueError as err:  # a missing or unreadable table, named
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         for message in messages:
             print(message)
         print(

@@ -17,26 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output
+from signgeom.io import atomic_output, read_table
 
 log = logging.getLogger(__name__)
 
 RUN_KEY = ["model", "optimizer", "lr", "seed"]
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """``pd.read_csv`` with an error that names the file when it is missing or corrupted."""
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(
-            f"{path}: cannot read table ({err}); rerun the job that writes it"
-        ) from err
-
-
 def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
     """Concatenate smoothness shards; empty shards (more shards than epochs) are fine."""
-    frames = [read_csv(p) for p in shards]
+    frames = [read_table(p) for p in shards]
     table = pd.concat([f for f in frames if len(f)], ignore_index=True)
     duplicated = table.duplicated(["model", "optimizer", "epoch"])
     if duplicated.any():
@@ -50,7 +40,7 @@ def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame
     frames = []
     for path in status_files:
         status = json.loads(Path(path).read_text())
-        metrics = read_csv(Path(path).parent / "metrics.csv")
+        metrics = read_table(Path(path).parent / "metrics.csv")
         for key in RUN_KEY:
             metrics[key] = status[key]
         metrics["status"] = status["status"]
@@ -70,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out-smoothness", type=Path, required=True)
     parser.add_argument("--out-metrics", type=Path, required=True)
     args = parser.parse_args(argv)
-    step_sizes = pd.concat([read_csv(p) for p in args.step_sizes], ignore_index=True)
+    step_sizes = pd.concat([read_table(p) for p in args.step_sizes], ignore_index=True)
     outputs = {
         args.out_step_sizes: step_sizes,
         args.out_smoothness: combine_smoothness(args.shards),

@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
+from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 
 RATIO_CLIP = (1e-1, 1e1)
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="output files; the format follows the suffix (.pdf, .png)",
     )
     args = parser.parse_args(argv)
-    fig = draw_figure2(pd.read_csv(args.summary))
+    fig = draw_figure2(read_table(args.summary))
     save_figure(fig, args.out)
 
 

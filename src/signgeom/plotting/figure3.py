@@ -21,6 +21,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
+from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 
 LABELS = {"sgd": "SGD (momentum)", "signsgd": "signSGD (momentum)", "adam": "Adam"}
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, nargs="+", required=True)
     args = parser.parse_args(argv)
     fig = draw_figure3(
-        pd.read_csv(args.step_sizes), pd.read_csv(args.smoothness), pd.read_csv(args.metrics)
+        read_table(args.step_sizes), read_table(args.smoothness), read_table(args.metrics)
     )
     save_figure(fig, args.out)
 

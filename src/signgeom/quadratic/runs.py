@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output
+from signgeom.io import atomic_output, read_table
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
 
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     grid = HessianGrid.load(args.hessians)
-    runs = run_grid(grid, pd.read_csv(args.constants), args.starts, args.steps, args.seed)
+    runs = run_grid(grid, read_table(args.constants), args.starts, args.steps, args.seed)
     with atomic_output(args.out) as tmp:
         runs.to_parquet(tmp, index=False)
     log.info("wrote %d runs to %s", len(runs), args.out)

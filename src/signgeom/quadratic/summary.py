@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output
+from signgeom.io import atomic_output, read_table
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--aggregate", choices=AGGREGATES, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    table = summarise(pd.read_csv(args.constants), pd.read_parquet(args.runs), args.aggregate)
+    table = summarise(read_table(args.constants), read_table(args.runs), args.aggregate)
     with atomic_output(args.out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.17g")
     log.info("wrote %d cells to %s", len(table), args.out)
