@@ -28,12 +28,21 @@ TINY = dict(
     train_limit=200,
     test_limit=100,
 )
+CLI_DEFAULTS = dict(
+    augmentation="none",
+    precision="fp32",
+    deterministic="true",
+    channels_last="false",
+    compile="false",
+    train_eval_every=1,
+    train_eval_subset="none",
+)
 
 
 def _cli(
     out_dir: Path, env_extra: dict[str, str] | None = None, **kw
 ) -> subprocess.CompletedProcess:
-    args = {**TINY, **kw}
+    args = {**TINY, **CLI_DEFAULTS, **kw}
     cmd = [
         sys.executable,
         "-m",
@@ -107,3 +116,86 @@ def test_train_epoch_weighted_mean_and_nan_stop():
     opt.step = lambda *a, **k: steps.append(1)  # type: ignore[method-assign]
     assert math.isnan(train_epoch(net, opt, x, y, batch_size=4, shuffle_seed=1))
     assert steps == []  # stopped at the first non-finite minibatch loss
+
+
+def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monkeypatch):
+    """A checkpoint is read onto the CPU: loading it onto the training device put the RNG
+    states on the GPU, where torch.set_rng_state refuses them (every CUDA resume crashed).
+    Simulated without a GPU: any map_location but "cpu" loads onto the "meta" device."""
+    import signgeom.cifar.checkpoint as ckpt_mod
+
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    kw = {**TINY, "epochs": 2}
+    train_run(**kw, batches_dir=DATA, device="cpu", out_dir=ref_dir)
+    killed = _cli(run_dir, {KILL_ENV: "1"}, epochs=2)
+    assert killed.returncode == 137, killed.stderr
+
+    real_load = torch.load
+    seen = []
+
+    def device_load(path, map_location=None, **k):
+        seen.append(map_location)
+        return real_load(path, map_location="cpu" if map_location == "cpu" else "meta", **k)
+
+    monkeypatch.setattr(ckpt_mod.torch, "load", device_load)
+    train_run(**kw, batches_dir=DATA, device="cpu", out_dir=run_dir)
+    assert seen == ["cpu"]
+    ref = pd.read_csv(ref_dir / "metrics.csv").drop(columns="epoch_seconds")
+    got = pd.read_csv(run_dir / "metrics.csv").drop(columns="epoch_seconds")
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
+def test_each_precision_mode_trains_with_finite_metrics(tmp_path, precision):
+    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
+    status = train_run(
+        **kw, batches_dir=DATA, device="cpu", out_dir=tmp_path, precision=precision
+    )
+    assert status["status"] == "completed" and status["precision"] == precision
+    m = pd.read_csv(tmp_path / "metrics.csv")
+    assert m[["train_loss", "train_acc", "test_acc", "train_loss_eval"]].notna().all().all()
+    assert all(math.isfinite(v) for v in m["train_loss"])
+
+
+def test_tf32_on_cpu_is_bitwise_fp32_and_bf16_differs(tmp_path):
+    """TF32 only changes CUDA kernels: on the CPU it must give the fp32 trajectory exactly;
+    bf16 autocast really computes in bfloat16 (the loss moves)."""
+    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
+    losses = {}
+    for precision in ("fp32", "tf32", "bf16"):
+        status = train_run(
+            **kw, batches_dir=DATA, device="cpu", out_dir=tmp_path / precision, precision=precision
+        )
+        losses[precision] = status["final_train_loss"]
+    assert losses["tf32"] == losses["fp32"]
+    assert losses["bf16"] != losses["fp32"]
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
+
+
+def test_train_evaluation_cadence_and_subset(tmp_path):
+    kw = {**TINY, "epochs": 3, "train_limit": 100, "test_limit": 50}
+    train_run(
+        **kw,
+        batches_dir=DATA,
+        device="cpu",
+        out_dir=tmp_path,
+        train_eval_every=2,
+        train_eval_subset=40,
+    )
+    m = pd.read_csv(tmp_path / "metrics.csv").set_index("epoch")
+    evaluated = m["train_acc"].notna()
+    assert evaluated.tolist() == [True, False, True, True]  # epoch 0, every 2nd, the last
+    assert m["test_acc"].notna().all()
+    # accuracy on 40 images is a multiple of 1/40
+    assert all(abs(a * 40 - round(a * 40)) < 1e-9 for a in m["train_acc"].dropna())
+
+
+def test_keras_augmentation_changes_training_and_is_reproducible(tmp_path):
+    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
+    runs = [
+        train_run(**kw, batches_dir=DATA, device="cpu", out_dir=tmp_path / name, augmentation=aug)
+        for name, aug in (("a", "keras"), ("b", "keras"), ("c", "none"))
+    ]
+    assert runs[0]["final_train_loss"] == runs[1]["final_train_loss"]
+    assert runs[0]["final_train_loss"] != runs[2]["final_train_loss"]
+    assert runs[0]["augmentation"] == "keras"

@@ -75,8 +75,16 @@ def semantic_errors(config: dict) -> list[str]:
         messages.append(
             "config key 'cifar.data.local_dir': required when cifar.data.source is local"
         )
-    from signgeom.cifar.models import MODELS  # torch: imported only when the schema passed
+    messages += _estimation_set_errors(cifar)
+    from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
+    from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
+
+    if cifar["augmentation"] not in AUGMENTERS:
+        messages.append(
+            f"config key 'cifar.augmentation': unknown augmentation {cifar['augmentation']!r}; "
+            f"known: {sorted(AUGMENTERS)}"
+        )
 
     for model, spec in cifar["models"].items():
         if model not in MODELS:
@@ -95,6 +103,22 @@ def semantic_errors(config: dict) -> list[str]:
                 f"exceeds epochs = {spec['epochs']}"
             )
     return messages
+
+
+CIFAR10_TRAIN_IMAGES = 50_000
+
+
+def _estimation_set_errors(cifar: dict) -> list[str]:
+    """The estimation set (first n_examples training images) must lie inside the training set."""
+    n, limit = cifar["smoothness"]["n_examples"], cifar["data"]["train_limit"]
+    available = limit if limit is not None else CIFAR10_TRAIN_IMAGES
+    if n is not None and n > available:
+        what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
+        return [
+            f"config key 'cifar.smoothness.n_examples': {n} is more than the training set "
+            f"({what} images); use at most {available}, or null for all of them"
+        ]
+    return []
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> None:

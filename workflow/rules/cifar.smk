@@ -60,6 +60,13 @@ rule cifar_train:
         test_limit=limit_arg(C["data"]["test_limit"]),
         device=C["device"],
         stride=SMOOTH["stride"],
+        augmentation=C["augmentation"],
+        precision=C["training"]["precision"],
+        deterministic=flag(C["training"]["deterministic"]),
+        channels_last=flag(C["training"]["channels_last"]),
+        compile=flag(C["training"]["compile"]),
+        eval_every=C["evaluation"]["train_every"],
+        eval_subset=limit_arg(C["evaluation"]["train_subset"]),
         out_dir=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
@@ -67,7 +74,11 @@ rule cifar_train:
         " --epochs {params.epochs} --batch-size {params.batch_size}"
         " --momentum {params.momentum} --data-dir {input} --train-limit {params.train_limit}"
         " --test-limit {params.test_limit} --device {params.device}"
-        " --snapshot-stride {params.stride} --out-dir {params.out_dir} 2>> {log}"
+        " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
+        " --precision {params.precision} --deterministic {params.deterministic}"
+        " --channels-last {params.channels_last} --compile {params.compile}"
+        " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
+        " --out-dir {params.out_dir} 2>> {log}"
 
 
 checkpoint cifar_select:
@@ -110,17 +121,18 @@ rule cifar_smoothness:
         gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
         reduction=SMOOTH["reduction"],
         bn_mode=SMOOTH["bn_mode"],
-        n_examples=SMOOTH["n_examples"],
+        n_examples=limit_arg(ESTIMATION_EXAMPLES),
         chunk_size=SMOOTH["chunk_size"],
         shards=SMOOTH["shards"],
         device=C["device"],
+        precision=SMOOTH["precision"],
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
         " --step-sizes {input.step_sizes} --gammas {params.gammas}"
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
         " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
-        " --data-dir {input.data} --device {params.device}"
+        " --data-dir {input.data} --device {params.device} --precision {params.precision}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 

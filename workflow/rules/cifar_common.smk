@@ -12,6 +12,11 @@ CIFAR_BATCHES = f"{CIFAR_ROOT}/cifar-10-batches-py"
 FIGURE3 = ["figures/figure3.pdf", "figures/figure3.png"]
 SMOOTH = C["smoothness"]
 TRAJECTORY_SEED = C["seeds"][0]
+# The estimation set: the first n_examples training images; null means the whole training set
+# the runs saw (cifar.data.train_limit images, or all).
+ESTIMATION_EXAMPLES = (
+    SMOOTH["n_examples"] if SMOOTH["n_examples"] is not None else C["data"]["train_limit"]
+)
 
 
 def lr_tag(lr):
@@ -36,6 +41,11 @@ def model_runs(model):
 
 def limit_arg(value):
     return "none" if value is None else str(value)
+
+
+def flag(value):
+    """A boolean config value as the CLIs' true|false."""
+    return "true" if value else "false"
 
 
 def job_resources(kind):

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
 BN_MODES = ("batch_stats", "running_stats")
+ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
 OUTPUT_COLUMNS = [
     "model",
@@ -63,6 +64,7 @@ OUTPUT_COLUMNS = [
     "reduction",
     "bn_mode",
     "n_examples",
+    "precision",
     "seconds",
 ]
 
@@ -75,8 +77,15 @@ def gradient_density(g: torch.Tensor) -> float:
 
 
 def improvement_ratio(phi: float, d: int, L2: float, Linf: float) -> float:
-    """R = phi d L2 / Linf (Eq. 12): (||g||_1^2/Linf) / (||g||_2^2/L2)."""
+    """R = phi d L2 / Linf (Eq. 12): (||g||_1^2/Linf) / (||g||_2^2/L2); NaN if undefined."""
+    if not Linf > 0 or math.isnan(phi):
+        return float("nan")
     return phi * d * L2 / Linf
+
+
+def _quotient(num: float, den: float) -> float:
+    """num / den, NaN (not ZeroDivisionError) for den = 0 (g = 0: no direction to probe)."""
+    return num / den if den > 0 else float("nan")
 
 
 @contextmanager
@@ -166,21 +175,21 @@ def estimate_smoothness(
         s_sign = -alpha_sign * torch.sign(g)
         s_gd_norm = float(s_gd.double().norm(2))
         s_sign_norm = float(s_sign.double().abs().max())
+        if not (s_gd_norm > 0 and s_sign_norm > 0):
+            log.warning("gradient is zero: phi, L2_hat, Linf_hat and R_hat are NaN")
         l2s, linfs = [], []
         try:
             for gamma in gammas:
                 _assign(params, x0 + gamma * s_gd)
                 diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                l2s.append(float(diff.norm(2)) / (gamma * s_gd_norm))
+                l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
                 _assign(params, x0 + gamma * s_sign)
                 diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                linfs.append(float(diff.norm(1)) / (gamma * s_sign_norm))
+                linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
                 passes += 2
         finally:
             _assign(params, x0)
-    pick = min if reduction == "min" else max
-    i2 = l2s.index(pick(l2s))
-    iinf = linfs.index(pick(linfs))
+    i2, iinf = _pick(l2s, reduction), _pick(linfs, reduction)
     phi = gradient_density(g)
     d = g.numel()
     return SmoothnessEstimate(
@@ -199,8 +208,24 @@ def estimate_smoothness(
     )
 
 
-def make_chunks(x: torch.Tensor, y: torch.Tensor, n_examples: int, chunk_size: int) -> Chunks:
-    """Fixed partition of the first ``n_examples`` examples into consecutive chunks."""
+def _pick(values: list[float], reduction: str) -> int:
+    """Index of the min (or max) of ``values``, NaN entries ignored; 0 if all are NaN."""
+    finite = [i for i, v in enumerate(values) if not math.isnan(v)]
+    if not finite:
+        return 0
+    key = values.__getitem__
+    return min(finite, key=key) if reduction == "min" else max(finite, key=key)
+
+
+def make_chunks(
+    x: torch.Tensor, y: torch.Tensor, n_examples: int | None, chunk_size: int
+) -> Chunks:
+    """Fixed partition of the first ``n_examples`` examples (None: all) into chunks."""
+    if n_examples is not None and n_examples > x.shape[0]:
+        raise ValueError(
+            f"n_examples = {n_examples} is more than the {x.shape[0]} training images "
+            "(config key 'cifar.smoothness.n_examples'; null uses all of them)"
+        )
     x, y = x[:n_examples], y[:n_examples]
     return [
         (x[i : i + chunk_size], y[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)
@@ -240,15 +265,22 @@ def estimate_run(
     gammas: Sequence[float],
     reduction: str,
     bn_mode: str,
-    n_examples: int,
+    n_examples: int | None,
     chunk_size: int,
     data_dir: str | Path,
     device: str,
     shard: int,
     n_shards: int,
     out: str | Path,
+    precision: str = "fp32",
 ) -> list[dict]:
-    """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically."""
+    """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
+
+    Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
+    run: the estimate differences two gradients. ``n_examples`` None: every training image.
+    """
+    if precision not in ESTIMATOR_PRECISIONS:
+        raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
     import json
 
     from signgeom.cifar.data import load_cifar10
@@ -259,9 +291,10 @@ def estimate_run(
     status = json.loads((run_dir / "status.json").read_text())
     epochs = shard_epochs(snapshot_epochs(run_dir), shard, n_shards)
     data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
-    chunks = make_chunks(data.train_x, data.train_y, n_examples, chunk_size)
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    chunks = make_chunks(data.train_x.to(dtype), data.train_y, n_examples, chunk_size)
     n_used = sum(int(y.shape[0]) for _, y in chunks)
-    net = build_model(model).to(dev)
+    net = build_model(model).to(device=dev, dtype=dtype)
     rows: list[dict] = []
     meter = ProgressMeter(total=len(epochs))
     log.info(
@@ -278,7 +311,7 @@ def estimate_run(
         if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
             log.warning("skipping non-finite snapshot at epoch %d", epoch)
             continue
-        net.load_state_dict(state)
+        net.load_state_dict(state)  # copies (and casts) into the fp32/fp64 parameters
         t0 = time.perf_counter()
         est = estimate_smoothness(
             net,
@@ -311,6 +344,7 @@ def estimate_run(
                 "reduction": reduction,
                 "bn_mode": bn_mode,
                 "n_examples": n_used,
+                "precision": precision,
                 "seconds": time.perf_counter() - t0,
             }
         )
@@ -330,31 +364,29 @@ def estimate_run(
     return rows
 
 
+def _optional_int(s: str) -> int | None:
+    return None if s.lower() == "none" else int(s)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Smoothness / improvement-ratio estimates.")
     p.add_argument("--model", required=True)
-    p.add_argument("--run-dir", required=True)
+    p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
     p.add_argument("--trajectory-optimizer", required=True)
-    p.add_argument("--alpha-gd", type=float, help="GD step size (or use --step-sizes)")
-    p.add_argument("--alpha-sign", type=float, help="signGD step size (or use --step-sizes)")
-    p.add_argument("--step-sizes", help="selection CSV; alphas = chosen lr of sgd / signsgd")
-    p.add_argument("--gammas", type=float, nargs="+", default=[1.0])
-    p.add_argument("--reduction", choices=REDUCTIONS, default="min")
-    p.add_argument("--bn-mode", choices=BN_MODES, default="batch_stats")
-    p.add_argument("--n-examples", type=int, default=10000)
-    p.add_argument("--chunk-size", type=int, default=1000)
+    p.add_argument("--step-sizes", required=True, help="selection CSV: chosen sgd/signsgd lr")
+    p.add_argument("--gammas", type=float, nargs="+", required=True)
+    p.add_argument("--reduction", choices=REDUCTIONS, required=True)
+    p.add_argument("--bn-mode", choices=BN_MODES, required=True)
+    p.add_argument("--n-examples", type=_optional_int, required=True, help="none = all")
+    p.add_argument("--chunk-size", type=int, required=True)
     p.add_argument("--data-dir", required=True)
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    p.add_argument("--shard", type=int, default=0)
-    p.add_argument("--n-shards", type=int, default=1)
+    p.add_argument("--device", choices=DEVICE_CHOICES, required=True)
+    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True)
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--n-shards", type=int, required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    alpha_gd, alpha_sign = a.alpha_gd, a.alpha_sign
-    if a.step_sizes:
-        alpha_gd, alpha_sign = step_sizes_from_csv(a.step_sizes, a.model)
-    if alpha_gd is None or alpha_sign is None:
-        p.error("give --alpha-gd and --alpha-sign, or --step-sizes")
+    alpha_gd, alpha_sign = step_sizes_from_csv(a.step_sizes, a.model)
     estimate_run(
         model=a.model,
         run_dir=a.run_dir,
@@ -371,6 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         shard=a.shard,
         n_shards=a.n_shards,
         out=a.out,
+        precision=a.precision,
     )
 
 

@@ -46,7 +46,8 @@ from signgeom.cifar.checkpoint import (
     atomic_write_json,
     torch_load,
 )
-from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.augment import AUGMENTERS, build_augmenter
+from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.progress import ProgressMeter, format_seconds
 from signgeom.cli import run_cli
 
@@ -77,6 +78,11 @@ class RunConfig:
     momentum: float
     train_limit: int | None
     test_limit: int | None
+    augmentation: str = "none"
+    precision: str = "fp32"
+    deterministic: bool = True
+    channels_last: bool = False
+    compile: bool = False
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -101,22 +107,29 @@ def train_epoch(
     y: torch.Tensor,
     batch_size: int,
     shuffle_seed: int,
+    augmentation: str = "none",
+    precision: str = "fp32",
 ) -> float:
     """One pass of minibatch steps; returns the size-weighted mean minibatch loss.
 
-    On CPU the loss is checked every step (free, no device to sync) and the epoch stops at
-    the first non-finite loss; on CUDA it is accumulated on the device and checked once.
+    The minibatch order and the augmentation draws come from one CPU generator seeded with
+    ``shuffle_seed``. On CPU the loss is checked every step (free, no device to sync) and the
+    epoch stops at the first non-finite loss; on CUDA it is accumulated on the device and
+    checked once, so the step loop never waits for the device.
     """
     net.train()
     n = x.shape[0]
     gen = torch.Generator().manual_seed(shuffle_seed)
     perm = torch.randperm(n, generator=gen).to(x.device)
+    augment = build_augmenter(augmentation)(n, gen, x.device)
     check_each_step = x.device.type == "cpu"
     loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
     seen = 0
     for start in range(0, n, batch_size):
         idx = perm[start : start + batch_size]
-        loss = F.cross_entropy(net(x.index_select(0, idx)), y.index_select(0, idx))
+        xb = augment(x.index_select(0, idx), idx)
+        with autocast(x.device, precision):
+            loss = F.cross_entropy(net(xb).float(), y.index_select(0, idx))
         loss_sum += loss.detach() * idx.numel()
         seen += idx.numel()
         if check_each_step and not math.isfinite(loss.item()):
@@ -129,7 +142,11 @@ def train_epoch(
 
 @torch.no_grad()
 def evaluate(
-    net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = EVAL_BATCH_SIZE,
+    precision: str = "fp32",
 ) -> tuple[float, float]:
     """Eval-mode mean cross-entropy and accuracy over ``(x, y)``."""
     was_training = net.training
@@ -137,7 +154,8 @@ def evaluate(
     loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
     for start in range(0, x.shape[0], batch_size):
-        out = net(x[start : start + batch_size])
+        with autocast(x.device, precision):
+            out = net(x[start : start + batch_size]).float()
         yb = y[start : start + batch_size]
         loss_sum += F.cross_entropy(out, yb, reduction="sum")
         correct += (out.argmax(1) == yb).sum()
@@ -174,9 +192,19 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["cpu"])
+    """Restore RNG states; ``torch.(cuda.)set_rng_state`` take CPU byte tensors only."""
+    torch.set_rng_state(state["cpu"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda"]])
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read ``checkpoint.pt`` onto the CPU, whatever device wrote it.
+
+    ``load_state_dict`` of the model and the optimizer copies tensors to the parameters'
+    device; RNG states must stay CPU byte tensors (a CUDA ``map_location`` broke resume).
+    """
+    return torch_load(path, map_location="cpu")
 
 
 def _float32_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -205,14 +233,33 @@ def train_run(
     device: str = "auto",
     out_dir: str | Path,
     snapshot_stride: int = 1,
+    augmentation: str = "none",
+    precision: str = "fp32",
+    deterministic: bool = True,
+    channels_last: bool = False,
+    compile: bool = False,
+    train_eval_every: int = 1,
+    train_eval_subset: int | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) one run; returns the dict written to ``status.json``."""
+    """Train (or resume) one run; returns the dict written to ``status.json``.
+
+    The eval-mode pass over the training set (``train_loss_eval``, ``train_acc``) runs at epoch
+    0, every ``train_eval_every`` epochs and at the last epoch, on the first
+    ``train_eval_subset`` training images (None: all); other rows hold NaN there. Test
+    accuracy is computed every epoch.
+    """
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
     from signgeom.cifar.optimizers import build_optimizer
 
-    if snapshot_stride < 1 or epochs < 0 or batch_size < 1:
-        raise ValueError("need snapshot_stride >= 1, epochs >= 0, batch_size >= 1")
+    if snapshot_stride < 1 or epochs < 0 or batch_size < 1 or train_eval_every < 1:
+        raise ValueError(
+            "need snapshot_stride >= 1, epochs >= 0, batch_size >= 1, train_eval_every >= 1"
+        )
+    if augmentation not in AUGMENTERS:
+        raise ValueError(f"unknown augmentation {augmentation!r}; known: {sorted(AUGMENTERS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = RunConfig(
@@ -224,8 +271,13 @@ def train_run(
         float(momentum),
         train_limit,
         test_limit,
+        augmentation,
+        precision,
+        bool(deterministic),
+        bool(channels_last),
+        bool(compile),
     )
-    dev = setup_device(device)
+    dev = setup_device(device, precision, deterministic)
     t_load = time.perf_counter()
     data = load_cifar10(batches_dir, device=dev, train_limit=train_limit, test_limit=test_limit)
     log.info(
@@ -236,13 +288,21 @@ def train_run(
         time.perf_counter() - t_load,
     )
 
+    if channels_last:
+        data.train_x = data.train_x.contiguous(memory_format=torch.channels_last)
+        data.test_x = data.test_x.contiguous(memory_format=torch.channels_last)
+    eval_x, eval_y = data.train_x[:train_eval_subset], data.train_y[:train_eval_subset]
+
     torch.manual_seed(cfg.seed)
     net = build_model(model).to(dev)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    fwd: nn.Module = torch.compile(net) if compile else net  # type: ignore[assignment]
     opt = build_optimizer(optimizer, net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     ckpt_path = out / "checkpoint.pt"
     metrics: list[dict[str, Any]] = []
     if ckpt_path.exists():
-        ckpt = torch_load(ckpt_path, map_location=dev)
+        ckpt = load_checkpoint(ckpt_path)
         if ckpt["config"] != asdict(cfg):
             raise ValueError(
                 f"{ckpt_path} was written by a run with another config ({ckpt['config']}; "
@@ -277,7 +337,7 @@ def train_run(
     if not metrics:  # epoch 0: the initial point
         t0 = time.perf_counter()
         loss0 = initial_train_loss(net, data.train_x, data.train_y, cfg.batch_size)
-        loss_eval, train_acc = evaluate(net, data.train_x, data.train_y)
+        loss_eval, train_acc = evaluate(net, eval_x, eval_y)
         _, test_acc = evaluate(net, data.test_x, data.test_y)
         metrics.append(
             {
@@ -307,14 +367,21 @@ def train_run(
             break
         t0 = time.perf_counter()
         train_loss = train_epoch(
-            net, opt, data.train_x, data.train_y, cfg.batch_size, epoch_seed(cfg.seed, epoch)
+            fwd,
+            opt,
+            data.train_x,
+            data.train_y,
+            cfg.batch_size,
+            epoch_seed(cfg.seed, epoch),
+            augmentation=augmentation,
+            precision=precision,
         )
         diverged = not (math.isfinite(train_loss) and params_finite(net))
-        if diverged:
-            loss_eval = train_acc = test_acc = float("nan")
-        else:
-            loss_eval, train_acc = evaluate(net, data.train_x, data.train_y)
-            _, test_acc = evaluate(net, data.test_x, data.test_y)
+        loss_eval = train_acc = test_acc = float("nan")
+        if not diverged:
+            if epoch % train_eval_every == 0 or epoch == epochs:
+                loss_eval, train_acc = evaluate(fwd, eval_x, eval_y, precision=precision)
+            _, test_acc = evaluate(fwd, data.test_x, data.test_y, precision=precision)
         seconds = time.perf_counter() - t0
         metrics.append(
             {
@@ -361,6 +428,8 @@ def train_run(
         "torch_version": torch.__version__,
         "epochs": epochs,
         "snapshot_stride": snapshot_stride,
+        "train_eval_every": train_eval_every,
+        "train_eval_subset": train_eval_subset,
         **asdict(cfg),
     }
     atomic_write_json(status, out / "status.json")
@@ -377,6 +446,12 @@ def _optional_int(s: str) -> int | None:
     return None if s.lower() in ("none", "0", "") else int(s)
 
 
+def _bool(s: str) -> bool:
+    if s.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+    return s.lower() == "true"
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True)
@@ -391,6 +466,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--test-limit", type=_optional_int, default=None, help="None/0 = all")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--snapshot-stride", type=int, default=1)
+    p.add_argument("--augmentation", choices=sorted(AUGMENTERS), required=True)
+    p.add_argument("--precision", choices=PRECISIONS, required=True)
+    p.add_argument("--deterministic", type=_bool, required=True, help="true|false")
+    p.add_argument("--channels-last", type=_bool, required=True, help="true|false")
+    p.add_argument("--compile", type=_bool, required=True, help="true|false")
+    p.add_argument("--train-eval-every", type=int, required=True)
+    p.add_argument("--train-eval-subset", type=_optional_int, required=True, help="none = all")
     p.add_argument("--out-dir", required=True)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -408,6 +490,13 @@ def main(argv: list[str] | None = None) -> None:
         device=a.device,
         out_dir=a.out_dir,
         snapshot_stride=a.snapshot_stride,
+        augmentation=a.augmentation,
+        precision=a.precision,
+        deterministic=a.deterministic,
+        channels_last=a.channels_last,
+        compile=a.compile,
+        train_eval_every=a.train_eval_every,
+        train_eval_subset=a.train_eval_subset,
     )
 
 
