@@ -148,9 +148,7 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
 def test_each_precision_mode_trains_with_finite_metrics(tmp_path, precision):
     kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
-    status = train_run(
-        **kw, batches_dir=DATA, device="cpu", out_dir=tmp_path, precision=precision
-    )
+    status = train_run(**kw, batches_dir=DATA, device="cpu", out_dir=tmp_path, precision=precision)
     assert status["status"] == "completed" and status["precision"] == precision
     m = pd.read_csv(tmp_path / "metrics.csv")
     assert m[["train_loss", "train_acc", "test_acc", "train_loss_eval"]].notna().all().all()

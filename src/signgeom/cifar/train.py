@@ -40,13 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signgeom.cifar.augment import AUGMENTERS, build_augmenter
 from signgeom.cifar.checkpoint import (
     atomic_torch_save,
     atomic_write_csv,
     atomic_write_json,
     torch_load,
 )
-from signgeom.cifar.augment import AUGMENTERS, build_augmenter
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.progress import ProgressMeter, format_seconds
 from signgeom.cli import run_cli
