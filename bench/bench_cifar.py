@@ -1,21 +1,33 @@
-"""Benchmark of the Figure 3 training step and smoothness estimate (prints a table).
+"""Benchmark of the Figure 3 training step and smoothness estimate (prints tables).
 
-1. Training throughput (images/s) at batch 1000, for both models: ``signgeom``'s training
-   epoch (on-device tensors, index slicing, our optimizers) against a plain reference loop
-   (``torch.utils.data.DataLoader`` over a ``TensorDataset``, ``torch.optim.SGD`` with
-   momentum 0.9). Both use the same data and model; after one warm-up epoch each, their epochs
-   alternate and the best of ``--repeats`` counts.
-2. Cost of one smoothness estimate (``1 + 2 len(gammas)`` full-batch gradient passes over the
-   estimation subset) in units of one training epoch, measured here and extrapolated to the
-   paper-scale config (``cifar.smoothness.n_examples`` of 50,000 training images).
+CPU and GPU:
+1. Training throughput (images/s) at batch 1000, both models: ``signgeom``'s training epoch
+   (strict fp32, deterministic; on-device tensors, index slicing, our optimizers) against a
+   plain reference loop (``DataLoader`` over a ``TensorDataset``, ``torch.optim.SGD`` with
+   momentum 0.9), alternated in ABBA order after one warm-up epoch each; best of ``--repeats``.
+2. One smoothness estimate (``1 + 2 len(gammas)`` full-batch gradient passes, strict fp32) in
+   units of one training epoch, here and extrapolated to the paper-scale config.
+
+GPU only (``--device cuda``):
+3. Training images/s of every numerics mode (fp32-deterministic, TF32, bf16; channels_last and
+   ``torch.compile`` on/off).
+4. Aggregate images/s with 1, 2, 4 and 8 training processes sharing the GPU.
+5. Estimate throughput per chunk size, and the projected GPU-hours of the paper-scale Figure 3
+   (config.yaml: grids, epochs, stride, estimation set) from the measured rates.
 
     python bench/bench_cifar.py [--train-images 4000] [--repeats 4] [--device cpu]
+    python bench/bench_cifar.py --device cuda --train-images 50000   # the bundled images, tiled
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,14 +35,39 @@ import yaml
 from torch.utils.data import DataLoader, TensorDataset
 
 from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.device import configure_numerics
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
 from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
-from signgeom.cifar.train import train_epoch
+from signgeom.cifar.train import evaluate, train_epoch
 from signgeom.workflow import REPO
 
 BATCH = 1000
 PAPER_TRAIN_IMAGES = 50_000
+PAPER_TEST_IMAGES = 10_000
+MODELS = ("cnn", "resnet20")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    precision: str
+    deterministic: bool
+    channels_last: bool = False
+    compile: bool = False
+
+
+MODES = (
+    Mode("fp32-det", "fp32", True),
+    Mode("fp32-det+CL", "fp32", True, channels_last=True),
+    Mode("tf32", "tf32", False),
+    Mode("tf32+CL", "tf32", False, channels_last=True),
+    Mode("bf16", "bf16", False),
+    Mode("bf16+CL", "bf16", False, channels_last=True),
+    Mode("tf32+CL+compile", "tf32", False, channels_last=True, compile=True),
+    Mode("bf16+CL+compile", "bf16", False, channels_last=True, compile=True),
+)
+MODE_BY_NAME = {m.name: m for m in MODES}
 
 
 def sync(device: torch.device) -> None:
@@ -38,16 +75,29 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def ours(model_name: str, x, y):
-    """One epoch of signgeom's training step (returns a callable running epoch ``e``)."""
+def load_images(data_dir: str, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` bundled training images, tiled when ``n`` exceeds them (speed only)."""
+    data = load_cifar10(data_dir, device=device, test_limit=1)
+    reps = -(-n // data.train_x.shape[0])
+    return data.train_x.repeat(reps, 1, 1, 1)[:n], data.train_y.repeat(reps)[:n]
+
+
+def trainer(model_name: str, x, y, mode: Mode = MODES[0]):
+    """signgeom's training epoch in ``mode`` (returns a callable running epoch ``e``)."""
+    configure_numerics(mode.precision, mode.deterministic)
     torch.manual_seed(0)
     net = build_model(model_name).to(x.device)
+    if mode.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    fwd = torch.compile(net) if mode.compile else net
     opt = build_optimizer("sgd", net.parameters(), lr=0.01)
-    return lambda epoch: train_epoch(net, opt, x, y, BATCH, shuffle_seed=epoch)
+    return lambda epoch: train_epoch(fwd, opt, x, y, BATCH, epoch, precision=mode.precision)
 
 
 def reference(model_name: str, x, y):
     """One epoch of the plain loop: DataLoader over a TensorDataset, torch.optim.SGD."""
+    configure_numerics("fp32", True)
     torch.manual_seed(0)
     net = build_model(model_name).to(x.device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -63,42 +113,173 @@ def reference(model_name: str, x, y):
     return epoch
 
 
-def throughputs(model_name: str, x, y, repeats: int) -> tuple[float, float]:
-    """Images/s (best epoch) of ours and of the reference: both warmed up by one epoch, then
-    timed in alternation, in ABBA order (whichever runs first in a round was measured slower
-    here, whatever it was), so that neither side is favoured."""
-    runners = {"ours": ours(model_name, x, y), "reference": reference(model_name, x, y)}
+def best_rates(runners: dict, n_images: int, device: torch.device, repeats: int) -> dict:
+    """Images/s (best epoch) of each runner: one warm-up epoch each, then timed epochs in
+    alternation, in ABBA order (whichever runs first in a round was measured slower on the
+    CPU), so that no runner is favoured."""
     best = dict.fromkeys(runners, float("inf"))
+    order = list(runners.items())
     for epoch in range(repeats + 1):
-        order = list(runners.items())
         for name, run in order if epoch % 2 == 0 else order[::-1]:
-            sync(x.device)
+            sync(device)
             start = time.perf_counter()
             run(epoch)
-            sync(x.device)
+            sync(device)
             if epoch > 0:  # epoch 0 is the warm-up
                 best[name] = min(best[name], time.perf_counter() - start)
-    return len(x) / best["ours"], len(x) / best["reference"]
+    return {name: n_images / t for name, t in best.items()}
 
 
-def smoothness_seconds(model_name: str, x, y, smooth: dict, n_examples: int) -> float:
+def estimate_seconds(model_name: str, x, y, smooth: dict, n_examples: int, chunk: int) -> float:
+    """Wall time of one strict-fp32 estimate over ``n_examples`` images in ``chunk``-chunks."""
+    configure_numerics("fp32", True)
     torch.manual_seed(0)
     net = build_model(model_name).to(x.device)
-    chunks = make_chunks(x, y, n_examples, smooth["chunk_size"])
+    chunks = make_chunks(x, y, n_examples, chunk)
+    kw = dict(alpha_gd=0.01, alpha_sign=1e-4, gammas=smooth["gammas"])
+    kw.update(reduction=smooth["reduction"], bn_mode=smooth["bn_mode"])
+    estimate_smoothness(net, F.cross_entropy, chunks[:1], **kw)  # warm-up
     sync(x.device)
     start = time.perf_counter()
-    estimate_smoothness(
-        net,
-        F.cross_entropy,
-        chunks,
-        alpha_gd=0.01,
-        alpha_sign=1e-4,
-        gammas=smooth["gammas"],
-        reduction=smooth["reduction"],
-        bn_mode=smooth["bn_mode"],
-    )
+    estimate_smoothness(net, F.cross_entropy, chunks, **kw)
     sync(x.device)
     return time.perf_counter() - start
+
+
+def eval_rate(model_name: str, x, y, mode: Mode) -> float:
+    """Images/s of the eval-mode pass (test accuracy / train-set evaluation)."""
+    configure_numerics(mode.precision, mode.deterministic)
+    net = build_model(model_name).to(x.device)
+    if mode.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    evaluate(net, x, y, precision=mode.precision)
+    sync(x.device)
+    start = time.perf_counter()
+    evaluate(net, x, y, precision=mode.precision)
+    sync(x.device)
+    return x.shape[0] / (time.perf_counter() - start)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One of several processes sharing the GPU: count images trained inside the window."""
+    device = torch.device("cuda")
+    x, y = load_images(args.data_dir, args.train_images, device)
+    run = trainer(args.worker, x, y, MODE_BY_NAME[args.mode])
+    run(0)  # warm-up
+    images, epoch = 0, 1
+    while time.time() < args.window_start:
+        run(epoch)
+        epoch += 1
+    sync(device)
+    t0 = time.time()
+    while time.time() < args.window_start + args.window:
+        run(epoch)
+        epoch += 1
+        images += x.shape[0]
+    sync(device)
+    print(json.dumps({"images": images, "seconds": time.time() - t0}))
+
+
+def shared_rate(model_name: str, mode: Mode, n_proc: int, args: argparse.Namespace) -> float:
+    """Aggregate images/s of ``n_proc`` training processes on one GPU (same time window)."""
+    start = time.time() + args.share_warmup
+    cmd = [sys.executable, __file__, "--worker", model_name, "--mode", mode.name]
+    cmd += ["--window-start", str(start), "--window", str(args.share_window)]
+    cmd += ["--train-images", str(args.share_images), "--data-dir", args.data_dir]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ})
+        for _ in range(n_proc)
+    ]
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return sum(r["images"] / r["seconds"] for r in results)
+
+
+def cpu_table(args, x, y, smooth, device) -> None:
+    """Today's CPU table: ours vs the reference loop, estimate cost in epochs."""
+    n_est = min(smooth["n_examples"] or len(x), len(x))
+    passes = 1 + 2 * len(smooth["gammas"])
+    print(
+        f"{'model':<9} {'ours [img/s]':>13} {'DataLoader [img/s]':>19} {'ratio':>6} "
+        f"{'estimate/epoch here':>20} {'paper-scale estimate/epoch':>27}"
+    )
+    for model_name in MODELS:
+        runners = {"ours": trainer(model_name, x, y), "reference": reference(model_name, x, y)}
+        rates = best_rates(runners, len(x), device, args.repeats)
+        est = estimate_seconds(model_name, x, y, smooth, n_est, smooth["chunk_size"])
+        epoch_here = len(x) / rates["ours"]
+        per_image_pass = est / (passes * n_est)
+        paper_n = smooth["n_examples"] or PAPER_TRAIN_IMAGES
+        paper_ratio = per_image_pass * passes * paper_n / (PAPER_TRAIN_IMAGES / rates["ours"])
+        print(
+            f"{model_name:<9} {rates['ours']:>13.0f} {rates['reference']:>19.0f}"
+            f" {rates['ours'] / rates['reference']:>5.2f}x {est / epoch_here:>19.2f}x"
+            f" {paper_ratio:>26.2f}x"
+        )
+    print(
+        f"(estimate: {passes} gradient passes over {n_est} images here, "
+        f"{smooth['n_examples'] or 'all'} at paper scale; gammas {smooth['gammas']})"
+    )
+
+
+def gpu_tables(args, x, y, smooth, device, paper: dict) -> None:
+    """Modes, the reference loop, sharing, estimates and the paper-scale projection."""
+    print("\n== training images/s at batch 1000, per mode ==")
+    rates: dict[str, dict[str, float]] = {}
+    for model_name in MODELS:
+        runners = {"reference (DataLoader, fp32-det)": reference(model_name, x, y)}
+        runners.update({m.name: trainer(model_name, x, y, m) for m in MODES})
+        rates[model_name] = best_rates(runners, len(x), device, args.repeats)
+    names = list(rates["cnn"])
+    print(f"{'mode':<34}" + "".join(f"{m:>12}" for m in MODELS))
+    for name in names:
+        print(f"{name:<34}" + "".join(f"{rates[m][name]:>12.0f}" for m in MODELS))
+
+    fast = MODE_BY_NAME[args.share_mode]
+    print(f"\n== aggregate training images/s, N processes sharing the GPU ({fast.name}) ==")
+    shared: dict[str, dict[int, float]] = {m: {} for m in MODELS}
+    print(f"{'N':<4}" + "".join(f"{m:>12}" for m in MODELS))
+    for n_proc in (1, 2, 4, 8):
+        for model_name in MODELS:
+            shared[model_name][n_proc] = shared_rate(model_name, fast, n_proc, args)
+        print(f"{n_proc:<4}" + "".join(f"{shared[m][n_proc]:>12.0f}" for m in MODELS))
+
+    print("\n== one strict-fp32 estimate (1 + 2 len(gammas) passes), per chunk size ==")
+    n_est = min(args.estimate_images, len(x))
+    est: dict[str, float] = {}
+    print(f"{'chunk':<7}" + "".join(f"{m + ' [s/50k]':>16}" for m in MODELS))
+    for chunk in (1000, 2500, 5000):
+        row = {}
+        for model_name in MODELS:
+            sec = estimate_seconds(model_name, x, y, smooth, n_est, chunk)
+            row[model_name] = sec * PAPER_TRAIN_IMAGES / n_est
+            est[model_name] = min(est.get(model_name, float("inf")), row[model_name])
+        print(f"{chunk:<7}" + "".join(f"{row[m]:>16.2f}" for m in MODELS))
+
+    print("\n== projected paper-scale Figure 3 (config.yaml) ==")
+    cifar = paper["cifar"]
+    ev = cifar["evaluation"]
+    total = 0.0
+    for model_name, spec in cifar["models"].items():
+        n_runs = sum(len(v) for v in spec["step_sizes"].values()) * len(cifar["seeds"])
+        best_n = max(shared[model_name], key=shared[model_name].get)
+        train_rate = shared[model_name][best_n]
+        ev_rate = eval_rate(model_name, x, y, fast) * train_rate / shared[model_name][1]
+        train_subset = ev["train_subset"] or PAPER_TRAIN_IMAGES
+        eval_images = PAPER_TEST_IMAGES + train_subset / ev["train_every"]
+        epoch_s = PAPER_TRAIN_IMAGES / train_rate + eval_images / ev_rate
+        train_h = n_runs * spec["epochs"] * epoch_s / 3600
+        n_estimates = 2 * (spec["epochs"] // cifar["smoothness"]["stride"] + 1)
+        n_paper = cifar["smoothness"]["n_examples"] or PAPER_TRAIN_IMAGES
+        est_h = n_estimates * est[model_name] * n_paper / PAPER_TRAIN_IMAGES / 3600
+        total += train_h + est_h
+        print(
+            f"{model_name}: {n_runs} runs x {spec['epochs']} epochs at {train_rate:.0f} img/s"
+            f" aggregate ({best_n} per GPU) + eval: {train_h:.2f} GPU-h; {n_estimates}"
+            f" estimates x {est[model_name] * n_paper / PAPER_TRAIN_IMAGES:.1f} s:"
+            f" {est_h:.2f} GPU-h"
+        )
+    print(f"total: {total:.2f} GPU-hours")
 
 
 def main() -> None:
@@ -107,39 +288,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=str(REPO / "data/cifar10-subset/cifar-10-batches-py"))
+    parser.add_argument("--share-mode", default="bf16+CL", choices=sorted(MODE_BY_NAME))
+    parser.add_argument("--share-images", type=int, default=20000)
+    parser.add_argument("--share-window", type=float, default=8.0)
+    parser.add_argument("--share-warmup", type=float, default=25.0)
+    parser.add_argument("--estimate-images", type=int, default=10000)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--window-start", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
     device = torch.device(args.device)
-    data = load_cifar10(args.data_dir, device=device, train_limit=args.train_images, test_limit=1)
-    x, y = data.train_x, data.train_y
-    smooth = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]["smoothness"]
-    n_est = min(smooth["n_examples"], len(x))
-    passes = 1 + 2 * len(smooth["gammas"])
+    x, y = load_images(args.data_dir, args.train_images, device)
+    paper = yaml.safe_load((REPO / "config.yaml").read_text())
+    smooth = paper["cifar"]["smoothness"]
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(
-        f"device {device}, torch threads {torch.get_num_threads()}, {len(x)} training images,"
-        f" batch {BATCH}, best of {args.repeats} epochs"
+        f"device {device} ({name}), torch {torch.__version__}, threads"
+        f" {torch.get_num_threads()}, {len(x)} training images, batch {BATCH},"
+        f" best of {args.repeats} epochs"
     )
-    print(
-        f"{'model':<9} {'ours [img/s]':>13} {'DataLoader [img/s]':>19} {'ratio':>6} "
-        f"{'estimate/epoch here':>20} {'paper-scale estimate/epoch':>27}"
-    )
-    for model_name in ("cnn", "resnet20"):
-        ours_rate, ref_rate = throughputs(model_name, x, y, args.repeats)
-        est = smoothness_seconds(model_name, x, y, smooth, n_est)
-        epoch_here = len(x) / ours_rate
-        # Paper scale: the estimate covers n_examples images, an epoch 50,000; cost per image
-        # of an estimate's gradient pass is the measured est / (passes * n_est).
-        per_image_pass = est / (passes * n_est)
-        paper_ratio = (
-            per_image_pass * passes * smooth["n_examples"] / (PAPER_TRAIN_IMAGES / ours_rate)
-        )
-        print(
-            f"{model_name:<9} {ours_rate:>13.0f} {ref_rate:>19.0f} {ours_rate / ref_rate:>5.2f}x"
-            f" {est / epoch_here:>19.2f}x {paper_ratio:>26.2f}x"
-        )
-    print(
-        f"(estimate: {passes} gradient passes over {n_est} images here, "
-        f"{smooth['n_examples']} at paper scale; gammas {smooth['gammas']})"
-    )
+    cpu_table(args, x, y, smooth, device)
+    if device.type == "cuda":
+        gpu_tables(args, x, y, smooth, device, paper)
 
 
 if __name__ == "__main__":

@@ -42,13 +42,11 @@ CLI_DEFAULTS = dict(
 def _cli(
     out_dir: Path, env_extra: dict[str, str] | None = None, **kw
 ) -> subprocess.CompletedProcess:
-    args = {**TINY, **CLI_DEFAULTS, **kw}
+    args = {"device": "cpu", **TINY, **CLI_DEFAULTS, **kw}
     cmd = [
         sys.executable,
         "-m",
         "signgeom.cifar.train",
-        "--device",
-        "cpu",
         "--data-dir",
         str(DATA),
         "--out-dir",
@@ -197,3 +195,24 @@ def test_keras_augmentation_changes_training_and_is_reproducible(tmp_path):
     assert runs[0]["final_train_loss"] == runs[1]["final_train_loss"]
     assert runs[0]["final_train_loss"] != runs[2]["final_train_loss"]
     assert runs[0]["augmentation"] == "keras"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_kill_and_resume_is_bitwise(tmp_path):
+    """On a GPU (strict fp32, deterministic kernels): kill after epoch 1, resume, and get the
+    uninterrupted run's metrics and snapshots exactly."""
+    kw = dict(device="cuda", epochs=3, train_limit=500, test_limit=200)
+    ref = _cli(tmp_path / "ref", **kw)
+    assert ref.returncode == 0, ref.stderr
+    killed = _cli(tmp_path / "run", {KILL_ENV: "1"}, **kw)
+    assert killed.returncode == 137, killed.stderr
+    resumed = _cli(tmp_path / "run", **kw)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stderr
+    a = pd.read_csv(tmp_path / "ref/metrics.csv").drop(columns="epoch_seconds")
+    b = pd.read_csv(tmp_path / "run/metrics.csv").drop(columns="epoch_seconds")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for epoch in range(4):
+        sa = torch.load(tmp_path / f"ref/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
+        sb = torch.load(tmp_path / f"run/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
+        assert all(torch.equal(sa[k], sb[k]) for k in sa), epoch

@@ -24,25 +24,32 @@ class _HeavyBall(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @staticmethod
-    def _direction(m: torch.Tensor) -> torch.Tensor:
+    def _directions(ms: list[torch.Tensor]) -> list[torch.Tensor]:
         raise NotImplementedError
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """One step for every parameter with a gradient, as multi-tensor (``_foreach``) ops:
+        a few kernels per step on CUDA instead of a few per parameter tensor; the same
+        element-wise arithmetic (on the CPU they loop over the tensors)."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = p.grad.detach().clone()
-                else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(p.grad)
-                p.add_(self._direction(state["momentum_buffer"]), alpha=-group["lr"])
+            params = [p for p in group["params"] if p.grad is not None]
+            fresh = [p for p in params if "momentum_buffer" not in self.state[p]]
+            for p in fresh:
+                self.state[p]["momentum_buffer"] = p.grad.detach().clone()
+            fresh_ids = {id(p) for p in fresh}
+            old = [p for p in params if id(p) not in fresh_ids]
+            if old:
+                bufs = [self.state[p]["momentum_buffer"] for p in old]
+                torch._foreach_mul_(bufs, group["momentum"])
+                torch._foreach_add_(bufs, [p.grad for p in old])
+            if params:
+                ms = [self.state[p]["momentum_buffer"] for p in params]
+                torch._foreach_add_(params, self._directions(ms), alpha=-group["lr"])
         return loss
 
 
@@ -50,8 +57,8 @@ class SGDMomentum(_HeavyBall):
     """Heavy-ball SGD: ``m <- mu * m + g`` (``m_1 = g_1``), ``x <- x - lr * m``."""
 
     @staticmethod
-    def _direction(m: torch.Tensor) -> torch.Tensor:
-        return m
+    def _directions(ms: list[torch.Tensor]) -> list[torch.Tensor]:
+        return ms
 
 
 class SignSGDMomentum(_HeavyBall):
@@ -61,8 +68,8 @@ class SignSGDMomentum(_HeavyBall):
     """
 
     @staticmethod
-    def _direction(m: torch.Tensor) -> torch.Tensor:
-        return torch.sign(m)
+    def _directions(ms: list[torch.Tensor]) -> list[torch.Tensor]:
+        return torch._foreach_sign(ms)
 
 
 def adam(params: Params, lr: float, momentum: float = 0.9) -> torch.optim.Adam:
