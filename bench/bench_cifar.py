@@ -163,7 +163,7 @@ def eval_rate(model_name: str, x, y, mode: Mode) -> float:
 
 def worker(args: argparse.Namespace) -> None:
     """One of several processes sharing the GPU: count images trained inside the window."""
-    device = torch.device("cuda")
+    device = torch.device(args.device)
     x, y = load_images(args.data_dir, args.train_images, device)
     run = trainer(args.worker, x, y, MODE_BY_NAME[args.mode])
     run(0)  # warm-up
@@ -187,6 +187,7 @@ def shared_rate(model_name: str, mode: Mode, n_proc: int, args: argparse.Namespa
     cmd = [sys.executable, __file__, "--worker", model_name, "--mode", mode.name]
     cmd += ["--window-start", str(start), "--window", str(args.share_window)]
     cmd += ["--train-images", str(args.share_images), "--data-dir", args.data_dir]
+    cmd += ["--device", args.device]
     procs = [
         subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ})
         for _ in range(n_proc)
@@ -293,6 +294,7 @@ def main() -> None:
     parser.add_argument("--share-window", type=float, default=8.0)
     parser.add_argument("--share-warmup", type=float, default=25.0)
     parser.add_argument("--estimate-images", type=int, default=10000)
+    parser.add_argument("--all-tables", action="store_true", help="GPU tables on any device")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, help=argparse.SUPPRESS)
@@ -311,8 +313,9 @@ def main() -> None:
         f" {torch.get_num_threads()}, {len(x)} training images, batch {BATCH},"
         f" best of {args.repeats} epochs"
     )
-    cpu_table(args, x, y, smooth, device)
-    if device.type == "cuda":
+    if device.type != "cuda":
+        cpu_table(args, x, y, smooth, device)
+    if device.type == "cuda" or args.all_tables:
         gpu_tables(args, x, y, smooth, device, paper)
 
 
