@@ -130,11 +130,15 @@ def best_rates(runners: dict, n_images: int, device: torch.device, repeats: int)
     return {name: n_images / t for name, t in best.items()}
 
 
-def estimate_seconds(model_name: str, x, y, smooth: dict, n_examples: int, chunk: int) -> float:
+def estimate_seconds(
+    model_name: str, x, y, smooth: dict, n_examples: int, chunk: int, channels_last: bool = False
+) -> float:
     """Wall time of one strict-fp32 estimate over ``n_examples`` images in ``chunk``-chunks."""
     configure_numerics("fp32", True)
     torch.manual_seed(0)
-    net = build_model(model_name).to(x.device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = build_model(model_name).to(x.device, memory_format=fmt)
+    x = x.contiguous(memory_format=fmt)
     chunks = make_chunks(x, y, n_examples, chunk)
     kw = dict(alpha_gd=0.01, alpha_sign=1e-4, gammas=smooth["gammas"])
     kw.update(reduction=smooth["reduction"], bn_mode=smooth["bn_mode"])
@@ -223,8 +227,11 @@ def cpu_table(args, x, y, smooth, device) -> None:
     )
 
 
-def gpu_tables(args, x, y, smooth, device, paper: dict) -> None:
+def gpu_tables(args, x, y, smooth, device, paper: dict, estimates_only: bool = False) -> None:
     """Modes, the reference loop, sharing, estimates and the paper-scale projection."""
+    if estimates_only:
+        estimate_table(args, x, y, smooth)
+        return
     print("\n== training images/s at batch 1000, per mode ==")
     rates: dict[str, dict[str, float]] = {}
     for model_name in MODELS:
@@ -245,18 +252,32 @@ def gpu_tables(args, x, y, smooth, device, paper: dict) -> None:
             shared[model_name][n_proc] = shared_rate(model_name, fast, n_proc, args)
         print(f"{n_proc:<4}" + "".join(f"{shared[m][n_proc]:>12.0f}" for m in MODELS))
 
+    est = estimate_table(args, x, y, smooth)
+    projection(paper, shared, est, x, y, fast)
+
+
+def estimate_table(args, x, y, smooth: dict) -> dict[str, float]:
+    """Seconds of one estimate over 50,000 images per chunk size and layout; the best of the
+    config's layout per model is returned."""
     print("\n== one strict-fp32 estimate (1 + 2 len(gammas) passes), per chunk size ==")
     n_est = min(args.estimate_images, len(x))
     est: dict[str, float] = {}
-    print(f"{'chunk':<7}" + "".join(f"{m + ' [s/50k]':>16}" for m in MODELS))
+    print(f"{'chunk':<13}" + "".join(f"{m + ' [s/50k]':>16}" for m in MODELS))
     for chunk in (1000, 2500, 5000):
-        row = {}
-        for model_name in MODELS:
-            sec = estimate_seconds(model_name, x, y, smooth, n_est, chunk)
-            row[model_name] = sec * PAPER_TRAIN_IMAGES / n_est
-            est[model_name] = min(est.get(model_name, float("inf")), row[model_name])
-        print(f"{chunk:<7}" + "".join(f"{row[m]:>16.2f}" for m in MODELS))
+        for cl in (False, True):
+            row = {}
+            for model_name in MODELS:
+                sec = estimate_seconds(model_name, x, y, smooth, n_est, chunk, cl)
+                row[model_name] = sec * PAPER_TRAIN_IMAGES / n_est
+                if cl == smooth.get("channels_last", False):
+                    est[model_name] = min(est.get(model_name, float("inf")), row[model_name])
+            label = f"{chunk}{' CL' if cl else ''}"
+            print(f"{label:<13}" + "".join(f"{row[m]:>16.2f}" for m in MODELS))
+    return est
 
+
+def projection(paper: dict, shared: dict, est: dict, x, y, fast: Mode) -> None:
+    """GPU-hours of the paper-scale Figure 3 from the measured rates."""
     print("\n== projected paper-scale Figure 3 (config.yaml) ==")
     cifar = paper["cifar"]
     ev = cifar["evaluation"]
@@ -295,6 +316,7 @@ def main() -> None:
     parser.add_argument("--share-warmup", type=float, default=25.0)
     parser.add_argument("--estimate-images", type=int, default=10000)
     parser.add_argument("--all-tables", action="store_true", help="GPU tables on any device")
+    parser.add_argument("--estimates-only", action="store_true", help="only the estimate table")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, help=argparse.SUPPRESS)
@@ -315,7 +337,9 @@ def main() -> None:
     )
     if device.type != "cuda":
         cpu_table(args, x, y, smooth, device)
-    if device.type == "cuda" or args.all_tables:
+    if args.estimates_only:
+        gpu_tables(args, x, y, smooth, device, paper, estimates_only=True)
+    elif device.type == "cuda" or args.all_tables:
         gpu_tables(args, x, y, smooth, device, paper)
 
 

@@ -126,6 +126,7 @@ rule cifar_smoothness:
         shards=SMOOTH["shards"],
         device=C["device"],
         precision=SMOOTH["precision"],
+        channels_last=flag(SMOOTH["channels_last"]),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
@@ -133,6 +134,7 @@ rule cifar_smoothness:
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
         " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
         " --data-dir {input.data} --device {params.device} --precision {params.precision}"
+        " --channels-last {params.channels_last}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 

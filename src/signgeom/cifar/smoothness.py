@@ -273,11 +273,13 @@ def estimate_run(
     n_shards: int,
     out: str | Path,
     precision: str = "fp32",
+    channels_last: bool = False,
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
 
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
+    ``channels_last`` (NHWC convolutions) is a layout choice: faster on GPUs, same precision.
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
@@ -292,9 +294,11 @@ def estimate_run(
     epochs = shard_epochs(snapshot_epochs(run_dir), shard, n_shards)
     data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
     dtype = torch.float64 if precision == "fp64" else torch.float32
-    chunks = make_chunks(data.train_x.to(dtype), data.train_y, n_examples, chunk_size)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
+    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
     n_used = sum(int(y.shape[0]) for _, y in chunks)
-    net = build_model(model).to(device=dev, dtype=dtype)
+    net = build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
     rows: list[dict] = []
     meter = ProgressMeter(total=len(epochs))
     log.info(
@@ -382,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--device", choices=DEVICE_CHOICES, required=True)
     p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True)
+    p.add_argument("--channels-last", choices=("true", "false"), required=True)
     p.add_argument("--shard", type=int, required=True)
     p.add_argument("--n-shards", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -404,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         n_shards=a.n_shards,
         out=a.out,
         precision=a.precision,
+        channels_last=a.channels_last == "true",
     )
 
 
