@@ -18,6 +18,7 @@ from signgeom.regression import (
     TableSpec,
     Tol,
     check_workdir,
+    column_spread,
     compare,
     numeric_difference,
     refresh,
@@ -290,3 +291,26 @@ def test_wrong_linf_fails_on_the_constants_alone(quadratic_reference):
     changed = quadratic_reference.copy()
     changed["Linf"] *= 1 + 1e-6
     assert failing_columns(quadratic_reference, changed) == {"Linf"}
+
+
+def test_the_numbers_of_an_avx512_cpu_pass(quadratic_reference):
+    """Issue 8: OpenBLAS's SkylakeX kernels moved this cell by rel. 1.0e-6 (failed at 1e-6)."""
+    changed = quadratic_reference.copy()
+    row = (changed["theta_index"] == 1) & (changed["ratio_index"] == 5)
+    assert np.isclose(changed.loc[row, "dist_sign_mean"].item(), 1.454536757e-06, rtol=1e-9)
+    changed.loc[row, "dist_sign_mean"] = 1.45453529e-06
+    changed.loc[row, "dist_ratio"] = 29957.88996
+    assert failing_columns(quadratic_reference, changed) == set()
+
+
+def test_column_spread_measures_each_column_in_its_tolerance_scale():
+    expected = table({(3, "R_hat"): 0.4})
+    actual = table({(3, "R_hat"): 0.41, (0, "acc"): 0.505, (1, "seconds"): 50.0})
+    spread = column_spread(expected, actual, SPEC).set_index("column")
+    assert set(spread.index) == {"R_hat", "d", "acc"}  # numeric, not keys, not wall-clock
+    assert spread.loc["R_hat", "max_rel"] == pytest.approx(0.025)
+    assert spread.loc["R_hat", "tol_used"] == pytest.approx(25)  # rel. 2.5e-2 / 1e-3
+    assert spread.loc["R_hat", "worst_row"] == "model=cnn, optimizer=signsgd, epoch=1"
+    assert spread.loc["acc", "max_abs"] == pytest.approx(0.005)
+    assert spread.loc["acc", "tol_used"] == pytest.approx(0.5)
+    assert spread.loc["d", "max_diff"] == 0
