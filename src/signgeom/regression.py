@@ -91,7 +91,7 @@ class TableSpec:
 # a column matched by no name or pattern gets the table's ``default``.
 #
 # Figure 2 (float64 NumPy). Grid coordinates, counts and gd_exact_fraction: exact by
-# construction. Constants (L2, Linf, ratios, bounds; the default): measured rel. 3.6e-15 at most
+# construction. Constants (L2, Linf, ratios, bounds; the default): measured rel. 4.1e-15 at most
 # (eigendecompositions and the sign-vector enumeration summed in another order) -> rel. 1e-12.
 # GD distances are linear in x0 and well conditioned: measured rel. 7.5e-14 -> 1e-11.
 # signGD distances are chaotic in the converged regime (dist_sign ~ 1e-9 after T = 100 steps):
@@ -120,7 +120,9 @@ QUADRATIC_SUMMARY = TableSpec(
     },
 )
 
-# Figure 3 (PyTorch on CPU, one thread per job in the quick preset). A run is bit-identical on
+# Figure 3: NOT yet set from measurement (see tests/regression/README.md; to do:
+# `python bench/regression_sensitivity.py --stage cifar`). The reasoning they rest on:
+# PyTorch on CPU, one thread per job in the quick preset. A run is bit-identical on
 # one machine and torch build, but convolution and matmul kernels (oneDNN/MKL) pick a reduction
 # order by CPU features (AVX2 vs AVX-512) and thread count, a rel. 1e-7 per float32 operation that
 # a few epochs of training amplify (signSGD flips the sign of near-zero gradient entries). Losses
