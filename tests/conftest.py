@@ -1,5 +1,9 @@
 """Shared fixtures: the quick preset, run once per test session and reused by every test that
-inspects its outputs (workflow checks, regression references, the SLURM comparison)."""
+inspects its outputs (workflow checks, regression references, the SLURM comparison).
+
+Markers (pyproject.toml) are also applied here, so a forgotten decorator cannot put a slow test
+into the fast set (``python -m pytest -m "not slow and not slurm"``): every test that uses the
+``quick_workflow`` fixture is ``slow``, every test under ``tests/slurm/`` is ``slurm``."""
 
 from __future__ import annotations
 
@@ -11,6 +15,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from workflow_helpers import QUICK, snakemake  # noqa: E402
+
+SLURM_DIR = Path(__file__).parent / "slurm"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "quick_workflow" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        if SLURM_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slurm)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ Without ``--workdir`` both run the quick preset into a temporary directory first
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import math
 import os
 import subprocess
@@ -41,10 +42,16 @@ REFERENCE_DIR = REPO / "tests" / "regression"
 
 @dataclass(frozen=True)
 class Tol:
-    """``|actual - expected| <= abs + rel * |expected|``; ``Tol()`` is an exact comparison."""
+    """``|a - e| <= abs + rel * |e|`` for expected ``e`` and actual ``a``; with ``log=True`` the
+    same on ``log10(e), log10(a)`` (positive values; ``abs`` only). ``Tol()`` is exact."""
 
     rel: float = 0.0
     abs: float = 0.0
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if self.log and (self.rel or not self.abs):
+            raise ValueError("a log10 tolerance is absolute: Tol(abs=..., log=True)")
 
     @property
     def exact(self) -> bool:
@@ -62,38 +69,60 @@ class TableSpec:
     reference: str  # file name in the reference directory
     keys: tuple[str, ...]  # columns that identify a row (compared exactly)
     default: Tol  # numeric columns not listed in ``tolerances``
-    tolerances: Mapping[str, Tol] = field(default_factory=dict)
+    tolerances: Mapping[str, Tol] = field(default_factory=dict)  # name or fnmatch pattern
     ignore: tuple[str, ...] = ()  # wall-clock columns: never compared, not stored
 
+    def tolerance(self, column: str) -> Tol:
+        """The column's tolerance: its own entry, else the first matching pattern (in order),
+        else ``default``. New columns are thus covered by a pattern or the default."""
+        if column in self.tolerances:
+            return self.tolerances[column]
+        for pattern, tol in self.tolerances.items():
+            if fnmatch.fnmatchcase(column, pattern):
+                return tol
+        return self.default
 
-# Tolerances. Non-numeric columns (status, aggregate, booleans) are always compared exactly.
+
+# Tolerances, set from measurement: `python bench/regression_sensitivity.py` reruns the quick
+# preset's stages under other BLAS/ATen/NumPy kernels, 2 threads and 2-ulp perturbed Hessians,
+# and prints each column's largest difference from the references (tests/regression/README.md
+# holds the measured numbers). Each tolerance is 100x the largest measured difference, rounded
+# up to a power of ten. Non-numeric columns (status, aggregate, booleans) are compared exactly;
+# a column matched by no name or pattern gets the table's ``default``.
 #
-# Figure 2 (float64 NumPy): grid coordinates, counts and the chosen aggregation are exact by
-# construction. The constants come from eigendecompositions and an enumeration of sign vectors
-# through BLAS matrix products: bit-identical on one machine, but another CPU or BLAS build sums
-# in another order, a few ulp (rel. 1e-12) at most; 1e-9 leaves room. The distances after
-# T = 100 GD/signGD steps accumulate such rounding over the steps, and signGD takes the sign of
-# gradient components that approach 0, so a flipped sign in one of the 1000 runs of a cell moves
-# the cell mean by far more than an ulp: rel. 1e-6 (a real change of the method moves them by
-# whole percents).
+# Figure 2 (float64 NumPy). Grid coordinates, counts and gd_exact_fraction: exact by
+# construction. Constants (L2, Linf, ratios, bounds; the default): measured rel. 4.1e-15 at most
+# (eigendecompositions and the sign-vector enumeration summed in another order) -> rel. 1e-12.
+# GD distances are linear in x0 and well conditioned: measured rel. 7.5e-14 -> 1e-11.
+# signGD distances are chaotic in the converged regime (dist_sign ~ 1e-9 after T = 100 steps):
+# a sign flip of a near-zero gradient entry in one of a cell's 1000 runs moves the cell mean.
+# They are compared as log10 (as the figure colours them) with an absolute tolerance. Measured:
+# 1.3e-11 decades here (OpenBLAS Sandybridge kernels), 4.4e-7 decades (rel. 1.0e-6) on an
+# AVX-512 CPU (issue 8, OpenBLAS SkylakeX kernels) -> 1e-4 decades (rel. 2.3e-4). A genuine
+# change still fails (tests/test_regression_compare.py): a signGD step 1% too long moves every
+# cell with theta > 0 by >= 4.5e-3 decades, an L_inf 1e-3 too large by >= 1.4e-4 decades (and
+# fails the Linf column at 1e-12 anyway).
+SIGN_DISTANCE = Tol(abs=1e-4, log=True)
 QUADRATIC_SUMMARY = TableSpec(
     output="results/quadratic/summary.csv",
     reference="quadratic_summary.csv",
     keys=("theta_index", "ratio_index"),
-    default=Tol(rel=1e-9),
+    default=Tol(rel=1e-12),
     tolerances={
         "theta": EXACT,
         "lambda_ratio": EXACT,
         "rotations": EXACT,
         "n_runs": EXACT,
         "gd_exact_fraction": EXACT,
-        "dist_gd_mean": Tol(rel=1e-6),
-        "dist_sign_mean": Tol(rel=1e-6),
-        "dist_ratio": Tol(rel=1e-6),
+        "dist_gd*": Tol(rel=1e-11),
+        "dist_sign*": SIGN_DISTANCE,
+        "dist_ratio*": SIGN_DISTANCE,
     },
 )
 
-# Figure 3 (PyTorch on CPU, one thread per job in the quick preset). A run is bit-identical on
+# Figure 3: NOT yet set from measurement (see tests/regression/README.md; to do:
+# `python bench/regression_sensitivity.py --stage cifar`). The reasoning they rest on:
+# PyTorch on CPU, one thread per job in the quick preset. A run is bit-identical on
 # one machine and torch build, but convolution and matmul kernels (oneDNN/MKL) pick a reduction
 # order by CPU features (AVX2 vs AVX-512) and thread count, a rel. 1e-7 per float32 operation that
 # a few epochs of training amplify (signSGD flips the sign of near-zero gradient entries). Losses
@@ -178,6 +207,13 @@ def numeric_difference(expected: float, actual: float, tol: Tol) -> tuple[bool, 
         return False, "(exact match required for NaN/inf)", rel
     if tol.exact:
         return False, f"(diff {abs(actual - expected):.1e}, exact match required)", rel
+    if tol.log:
+        if expected <= 0 or actual <= 0:
+            return False, "(log10 comparison needs positive values)", rel
+        diff = abs(math.log10(actual) - math.log10(expected))
+        if diff <= tol.abs:
+            return True, "", rel
+        return False, f"(log10 diff {diff:.1e} > tol {tol.abs:.0e})", rel
     diff = abs(actual - expected)
     bound = tol.abs + tol.rel * abs(expected)
     if diff <= bound:
@@ -224,14 +260,18 @@ def compare(
     for col in columns:
         if col not in actual:
             out.append(Difference(f"{name} column {col}: missing from the output", col))
-    for col in actual.columns:
+    for col in actual.columns:  # new: nothing to compare with until the references refresh
         if col not in expected and col not in spec.ignore:
-            out.append(Difference(f"{name} column {col}: not in the reference (new column)", col))
+            message = f"{name} column {col}: not in the reference (new column, not compared)"
+            out.append(Difference(message, col, beyond_tolerance=False))
     columns = [c for c in columns if c in actual]
 
     exp_keys = [tuple(r) for r in expected[keys].itertuples(index=False)]
     act_index = {tuple(r): i for i, r in enumerate(actual[keys].itertuples(index=False))}
     matched = set()
+    exp_values = {c: expected[c].to_numpy() for c in columns}
+    act_values = {c: actual[c].to_numpy() for c in columns}
+    numeric = {c: is_numeric(expected[c]) and is_numeric(actual[c]) for c in columns}
     for row, key in enumerate(exp_keys):
         where = f"{name} row {row} ({row_label(keys, key)})"
         if key not in act_index:
@@ -240,9 +280,9 @@ def compare(
         j = act_index[key]
         matched.add(j)
         for col in columns:
-            e, a = expected[col].iloc[row], actual[col].iloc[j]
-            tol = spec.tolerances.get(col, spec.default)
-            if is_numeric(expected[col]) and is_numeric(actual[col]):
+            e, a = exp_values[col][row], act_values[col][j]
+            tol = spec.tolerance(col)
+            if numeric[col]:
                 ok, why, rel = numeric_difference(float(e), float(a), tol)
                 moved = not (ok and why == "" and rel == 0.0)
                 if ok and not (report_all and moved):
@@ -267,6 +307,66 @@ def compare(
     return out
 
 
+def tol_label(tol: Tol) -> str:
+    if tol.exact:
+        return "exact"
+    if tol.log:
+        return f"log10 abs {tol.abs:.0e}"
+    return " + ".join(
+        part for part, v in ((f"abs {tol.abs:.0e}", tol.abs), (f"rel {tol.rel:.0e}", tol.rel)) if v
+    )
+
+
+def column_spread(expected: pd.DataFrame, actual: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """Per numeric column, how far ``actual`` moved from ``expected`` (rows matched by key).
+
+    ``max_abs``/``max_rel``: largest absolute/relative difference of finite values;
+    ``max_log10``: largest ``|log10 a - log10 e|`` where both are positive; ``max_diff``: the
+    largest difference in the scale the column's tolerance compares (log10 or linear);
+    ``tol_used``: the largest ``diff / (abs + rel |e|)`` (1 = at the tolerance). Values that are
+    equal (including inf = inf, NaN = NaN) count as 0; unequal non-finite values as inf.
+    """
+    keys = list(spec.keys)
+    both = expected.merge(actual, on=keys, suffixes=("_e", "_a"))
+    rows = []
+    for col in expected.columns:
+        if col in keys or col in spec.ignore or col not in actual:
+            continue
+        if not (is_numeric(expected[col]) and is_numeric(actual[col])):
+            continue
+        e = both[f"{col}_e"].to_numpy(float)
+        a = both[f"{col}_a"].to_numpy(float)
+        tol = spec.tolerance(col)
+        same = (e == a) | (np.isnan(e) & np.isnan(a))
+        finite = np.isfinite(e) & np.isfinite(a)
+        broken = ~same & ~finite
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff_abs = np.where(same, 0.0, np.where(finite, np.abs(a - e), np.inf))
+            diff_rel = np.where(same, 0.0, diff_abs / np.abs(e))
+            positive = finite & (e > 0) & (a > 0)
+            diff_log = np.where(
+                same, 0.0, np.where(positive, np.abs(np.log10(a) - np.log10(e)), np.inf)
+            )
+            diff = diff_log if tol.log else diff_abs
+            bound = tol.abs if tol.log else tol.abs + tol.rel * np.abs(e)
+            used = np.where(same, 0.0, diff / bound)
+        used = np.where(broken, np.inf, used)
+        worst = int(np.argmax(used)) if len(used) else 0
+        rows.append(
+            {
+                "column": col,
+                "tolerance": tol_label(tol),
+                "max_abs": float(np.max(diff_abs, initial=0.0)),
+                "max_rel": float(np.max(diff_rel, initial=0.0)),
+                "max_log10": float(np.max(diff_log, initial=0.0)),
+                "max_diff": float(np.max(diff, initial=0.0)),
+                "tol_used": float(np.max(used, initial=0.0)),
+                "worst_row": row_label(keys, both[keys].iloc[worst]) if len(used) else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def reference_table(table: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """What is stored as the reference: the table without its wall-clock columns."""
     return table.drop(columns=[c for c in spec.ignore if c in table])
@@ -276,13 +376,20 @@ def check_workdir(
     workdir: str | Path,
     references: str | Path = REFERENCE_DIR,
     tables: Sequence[TableSpec] = TABLES,
+    notes: list[str] | None = None,
 ) -> list[str]:
-    """Messages of every number of ``workdir``'s outputs that moved beyond its tolerance."""
+    """Messages of every number of ``workdir``'s outputs that moved beyond its tolerance.
+
+    Output columns that the references lack do not fail; they are appended to ``notes``."""
     messages = []
     for spec in tables:
         expected = read_table(Path(references) / spec.reference)
         actual = read_table(Path(workdir) / spec.output)
-        messages += [d.message for d in compare(expected, actual, spec) if d.beyond_tolerance]
+        for d in compare(expected, actual, spec):
+            if d.beyond_tolerance:
+                messages.append(d.message)
+            elif notes is not None:
+                notes.append(d.message)
     return messages
 
 
@@ -357,12 +464,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             refresh(workdir, args.references)
             print("review with `git diff tests/regression/` and commit the references")
             return 0
+        notes: list[str] = []
         try:
-            messages = check_workdir(workdir, args.references)
+            messages = check_workdir(workdir, args.references, notes=notes)
         except ValueError as err:  # a missing or unreadable table, named
             print(f"error: {err}", file=sys.stderr)
             return 2
-        for message in messages:
+        for message in notes + messages:
             print(message)
         print(
             f"{len(messages)} number(s) moved beyond tolerance" if messages else "all numbers match"
