@@ -18,16 +18,16 @@ from snakemake_executor_plugin_slurm.utils import set_gres_string
 from signgeom.workflow import REPO
 
 PAPER_PROFILE = REPO / "profiles" / "slurm"
-# The selected cnn SGD trajectory: two training jobs (one per optimizer), the step-size
-# selection and one smoothness job.
-SMOOTHNESS_TARGET = "results/cifar/smoothness/cnn/sgd/shard0.csv"
+# Two cnn training jobs (one per optimizer) and the local step-size selection.
 SELECTION_TARGET = "results/cifar/cnn/step_sizes.csv"
 
 
 def gpu_config(path: Path, runs_per_gpu: int) -> Path:
-    """Override of the quick preset: one GPU per job, one step size per optimizer, 1 epoch."""
+    """Override of the quick preset: one GPU per job, one step size per optimizer, one epoch on
+    300 images."""
     override = {
         "cifar": {
+            "data": {"train_limit": 300, "test_limit": 100},
             "models": {
                 "cnn": {
                     "epochs": 1,
@@ -35,7 +35,6 @@ def gpu_config(path: Path, runs_per_gpu: int) -> Path:
                     "step_sizes": {"sgd": [0.01], "signsgd": [0.0001]},
                 }
             },
-            "smoothness": {"n_examples": 128, "chunk_size": 128, "shards": 1},
         },
         "resources": {"gpu": 1, "runs_per_gpu": runs_per_gpu},
     }
