@@ -54,6 +54,8 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["quadratic"].update(family="flat"), "quadratic.family"),
         (lambda c: c["quadratic"]["lambda_ratio"].update(max=12.0), "quadratic.lambda_ratio.max"),
         (lambda c: c["resources"].update(gpus=1), "resources.gpus"),
+        (lambda c: c["resources"].update(runs_per_gpu=0), "resources.runs_per_gpu"),
+        (lambda c: c["resources"].update(gpu=2, runs_per_gpu=4), "resources.runs_per_gpu"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

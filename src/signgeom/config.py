@@ -70,6 +70,12 @@ def semantic_errors(config: dict) -> list[str]:
             f"config key 'quadratic.lambda_ratio.max': lambda_max/lambda_bar must stay below "
             f"d = {dim} (got {quad['lambda_ratio']['max']})"
         )
+    res = config["resources"]
+    if res["runs_per_gpu"] > 1 and res["gpu"] > 1:
+        messages.append(
+            f"config key 'resources.runs_per_gpu': {res['runs_per_gpu']} training jobs share "
+            f"one GPU, so resources.gpu must be 0 or 1 (got {res['gpu']})"
+        )
     cifar = config["cifar"]
     if cifar["data"]["source"] == "local" and not cifar["data"].get("local_dir"):
         messages.append(

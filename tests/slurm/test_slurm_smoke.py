@@ -39,6 +39,27 @@ def test_cluster_runs_plain_sbatch(slurm_cluster, tmp_path):
     assert (tmp_path / f"{jid}.out").read_text().strip()
 
 
+def test_cluster_schedules_gpu_requests(slurm_cluster, tmp_path):
+    """The node's placeholder GPUs (gres.conf) are scheduled as a whole GPU or a shard."""
+    node = slurm_cluster.slurm("scontrol", "show", "node").stdout
+    assert "Gres=gpu:2,shard:4" in node.split(), node
+    requests = {"--gpus=1": ("TresPerJob", "gres:gpu:1", "gpu:1")}
+    requests["--gres=shard:1"] = ("TresPerNode", "gres:shard:1", "shard:1")
+    jobs = {
+        flag: slurm_cluster.sbatch(
+            flag, "-o", str(tmp_path / "%j.out"), "--wrap", "echo $SLURM_GPUS_ON_NODE"
+        )
+        for flag in requests
+    }
+    for flag, jid in jobs.items():
+        state = slurm_cluster.wait_for_state(jid, ("COMPLETED", "FAILED", "CANCELLED"), timeout=60)
+        assert state == "COMPLETED"
+        job = slurm_cluster.slurm("scontrol", "-d", "show", "job", jid).stdout.split()
+        key, request, allocated = requests[flag]
+        assert f"{key}={request}" in job and f"JOB_GRES={allocated}" in job, job
+        assert (tmp_path / f"{jid}.out").read_text().strip() == "1"  # SLURM_GPUS_ON_NODE
+
+
 def test_toy_workflow_through_slurm_plugin(slurm_cluster, tmp_path: Path):
     (tmp_path / "Snakefile").write_text(TOY_SNAKEFILE)
     t0 = time.monotonic()

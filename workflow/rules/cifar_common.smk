@@ -48,14 +48,28 @@ def flag(value):
     return "true" if value else "false"
 
 
+GPUS = config["resources"]["gpu"]
+RUNS_PER_GPU = config["resources"]["runs_per_gpu"] if GPUS else 1
+SHARED_GPU = RUNS_PER_GPU > 1
+# Locally, --resources gpu=N also caps gpu_slots at N x runs_per_gpu (unless given).
+if "gpu" in workflow.global_resources and "gpu_slots" not in workflow.global_resources:
+    _gpu_limit = workflow.global_resources["gpu"].value
+    if isinstance(_gpu_limit, int):
+        workflow.register_resource("gpu_slots", _gpu_limit * RUNS_PER_GPU)
+
+
 def job_resources(kind):
+    """Resources of a training or smoothness job: memory, CPUs, runtime and GPUs.
+
+    A job on a whole GPU asks for gpu (sbatch --gpus=N) and holds runs_per_gpu gpu_slots per
+    GPU; a training job sharing a GPU (runs_per_gpu > 1) asks instead for one GPU shard
+    (sbatch --gres=shard:1) and holds one slot, so runs_per_gpu of them fill one GPU.
+    """
     res = config["resources"][kind]
-    return dict(
-        gpu=config["resources"]["gpu"],
-        mem_mb=res["mem_mb"],
-        cpus_per_task=res["cpus"],
-        runtime=runtime_for(kind),
-    )
+    out = dict(mem_mb=res["mem_mb"], cpus_per_task=res["cpus"], runtime=runtime_for(kind))
+    if kind == "train" and SHARED_GPU:
+        return dict(out, gres="shard:1", gpu_slots=1)
+    return dict(out, gpu=GPUS, gpu_slots=GPUS * RUNS_PER_GPU)
 
 
 def selected_run(wc):
