@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from signgeom import norms
 from signgeom.norms import (
     DimensionTooLargeError,
     brute_force_inf_to_one_norm,
@@ -147,3 +148,21 @@ def test_psd_path_refuses_dimension_above_limit():
         psd_inf_to_one_norm(np.eye(9), max_dim=8)
     with pytest.raises(DimensionTooLargeError, match="max_dim = 8"):
         exact_inf_to_one_norm(np.eye(9), max_dim=8)
+
+
+@pytest.mark.parametrize("kind", ["random", "diagonal", "rank_one", "tiny", "huge", "zero"])
+def test_float32_screened_path_gives_the_float64_maximum(monkeypatch, kind):
+    # Small tiles and low block so that d = 13 takes the screened path (2^8 high rows, 16 a tile).
+    monkeypatch.setattr(norms, "_PSD_LOW_BITS", 4)
+    monkeypatch.setattr(norms, "_PSD_TILE_ELEMENTS", 1 << 8)
+    rng = np.random.default_rng(11)
+    d = 13
+    h = {
+        "random": random_psd(rng, d),
+        "diagonal": np.diag(rng.uniform(1, 2, d)),  # every sign vector ties: all rows rechecked
+        "rank_one": np.outer(*[rng.standard_normal(d)] * 2) + 1e-3 * np.eye(d),
+        "tiny": 1e-200 * random_psd(rng, d),
+        "huge": 1e200 * random_psd(rng, d),
+        "zero": np.zeros((d, d)),
+    }[kind]
+    assert psd_inf_to_one_norm(h) == pytest.approx(brute_force_inf_to_one_norm(h), rel=1e-13)

@@ -150,7 +150,9 @@ def psd_inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> 
     with ``q_L = s_L^T H_LL s_L`` and ``q_H = s_H^T H_HH s_H``. All ``2^(d-1)`` quadratic forms
     are then one matrix product ``(2^m, k + 2) @ (k + 2, 2^k)`` (BLAS), computed in tiles that
     are reduced by ``max`` as they are produced. Cost ``O((k + 2) 2^(d-1))`` flops and
-    ``O(d 2^(d/2))`` memory; small matrices are batched into one product per tile.
+    ``O(d 2^(d/2))`` memory; small matrices are batched into one product per tile, and large
+    ones are screened in float32 first (:func:`_screened_max`; the result is still the float64
+    maximum).
 
     Args:
         h: symmetric PSD matrices ``(..., d, d)`` (not checked here: see :func:`is_psd` and
@@ -190,17 +192,59 @@ def psd_inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> 
             [2.0 * (high.T @ np.swapaxes(lh, 1, 2)), np.ones((nb, n_high, 1)), q_high[..., None]],
             axis=2,
         )  # (b, 2^m, k + 2)
+        if nb == 1 and n_high > rows:  # large d: screen in float32, confirm in float64
+            result[m0] = _screened_max(left[0], right[0], rows)
+            continue
         best = np.full(nb, -np.inf)
         for h0 in range(0, n_high, rows):
             r = right[:, h0 : h0 + rows]
             tile = buffer[: nb * r.shape[1] * n_low].reshape(nb, r.shape[1], n_low)
-            if nb == 1:  # large d: a plain 2-D BLAS product
-                np.matmul(r[0], left[0], out=tile[0])
-            else:
-                np.matmul(r, left, out=tile)  # (b, rows, 2^k): every s^T H s of the tile
+            np.matmul(r, left, out=tile)  # (b, rows, 2^k): every s^T H s of the tile
             np.maximum(best, tile.reshape(nb, -1).max(axis=1), out=best)
         result[m0 : m0 + nb] = best
     return result.reshape(batch_shape)
+
+
+def _screened_max(left: np.ndarray, right: np.ndarray, rows: int) -> float:
+    """``max(right @ left)`` exactly as in float64, at about float32 cost.
+
+    ``left = [s_L; q_L; 1]`` ``(k + 2, 2^k)`` and ``right = [2 c; 1; q_H]`` ``(2^m, k + 2)`` as in
+    :func:`psd_inf_to_one_norm`. Both are scaled by a power of two (exact) to ``max|.| <= 1``
+    and every row maximum is first computed in float32. An entry of the product is a dot product
+    of ``n = k + 2`` terms, so its float32 error (inputs rounded, any summation order) is below
+    ``err = (n + 2) 2^-23 sum_i |r_i l_i|`` (twice the textbook ``gamma_n`` bound), with
+    ``sum_i |r_i l_i| <= ||2 c||_1 + max|q_L| + |q_H|``. A row whose float32 maximum plus
+    ``err`` is below the largest float32 maximum minus its ``err`` cannot hold the maximum;
+    the remaining rows are recomputed in float64. Worst case (all rows tie, e.g. a diagonal
+    ``H``): every row is recomputed, 1.5 times the float64 cost.
+    """
+    k = left.shape[0] - 2
+    # Scale each factor separately by a power of two: the product scales exactly.
+    sl = 2.0 ** -np.ceil(np.log2(np.abs(left).max()))
+    sr = 2.0 ** -np.ceil(np.log2(np.abs(right).max()))
+    l32 = (left * sl).astype(np.float32)
+    r32 = (right * sr).astype(np.float32)
+    n_high = right.shape[0]
+    row_max = np.empty(n_high, np.float32)
+    tile = np.empty((rows, left.shape[1]), np.float32)
+    for h0 in range(0, n_high, rows):
+        t = tile[: min(rows, n_high - h0)]
+        np.matmul(r32[h0 : h0 + rows], l32, out=t)
+        t.max(axis=1, out=row_max[h0 : h0 + rows])
+    bound = (
+        np.abs(right[:, :k]).sum(axis=1) + np.abs(left[k]).max() + np.abs(right[:, k + 1])
+    ) * (sl * sr)
+    err = (k + 4) * 2.0**-23 * bound + 1e-30  # + underflow margin
+    approx = row_max.astype(np.float64)
+    threshold = float(np.max(approx - err))
+    if not np.isfinite(threshold):
+        candidates = np.arange(n_high)
+    else:
+        candidates = np.flatnonzero(approx + err >= threshold)
+    best = -np.inf
+    for c0 in range(0, len(candidates), rows):
+        best = max(best, float((right[candidates[c0 : c0 + rows]] @ left).max()))
+    return best
 
 
 def exact_inf_to_one_norm(
