@@ -54,6 +54,16 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["quadratic"].update(family="flat"), "quadratic.family"),
         (lambda c: c["quadratic"]["lambda_ratio"].update(max=12.0), "quadratic.lambda_ratio.max"),
         (lambda c: c["resources"].update(gpus=1), "resources.gpus"),
+        (
+            lambda c: c["quadratic"].update(starts_per_rotation="fresh"),
+            "quadratic.starts_per_rotation",
+        ),
+        (lambda c: c["quadratic"]["bootstrap"].update(level=1.0), "quadratic.bootstrap.level"),
+        (
+            lambda c: c["quadratic"]["bootstrap"].update(resamples=5),
+            "quadratic.bootstrap.resamples",
+        ),
+        (lambda c: c["quadratic"].update(max_exact_dim=40), "quadratic.max_exact_dim"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):
