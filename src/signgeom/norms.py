@@ -18,9 +18,9 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 DEFAULT_MAX_EXACT_DIM = 30
-"""Largest dimension for which the exact norms enumerate (2^29 sign vectors). On a 2-core CPU
-the PSD path takes about 1 s per matrix at d = 30 (and 15 ms at d = 24); the general path is
-about 10x slower per sign vector (see ``bench/bench_linf.py``)."""
+"""Largest dimension for which the exact norms enumerate (2^29 sign vectors). On a busy 2-core
+CPU the PSD path takes about 1.5 s per matrix at d = 30 (35 ms at d = 24); the general path is
+about 40x slower (see ``bench/bench_linf.py``)."""
 
 PSD_TOL = 1e-10
 """Relative tolerance of :func:`is_psd`: ``lambda_min >= -PSD_TOL * max |lambda|``."""
