@@ -56,6 +56,16 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["resources"].update(gpus=1), "resources.gpus"),
         (lambda c: c["resources"].update(runs_per_gpu=0), "resources.runs_per_gpu"),
         (lambda c: c["resources"].update(gpu=2, runs_per_gpu=4), "resources.runs_per_gpu"),
+        (
+            lambda c: c["quadratic"].update(starts_per_rotation="fresh"),
+            "quadratic.starts_per_rotation",
+        ),
+        (lambda c: c["quadratic"]["bootstrap"].update(level=1.0), "quadratic.bootstrap.level"),
+        (
+            lambda c: c["quadratic"]["bootstrap"].update(resamples=5),
+            "quadratic.bootstrap.resamples",
+        ),
+        (lambda c: c["quadratic"].update(max_exact_dim=40), "quadratic.max_exact_dim"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

@@ -6,10 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from signgeom import norms
 from signgeom.norms import (
     DimensionTooLargeError,
     brute_force_inf_to_one_norm,
+    exact_inf_to_one_norm,
     inf_to_one_norm,
+    is_psd,
     lambda_max,
     prop3_bound,
     psd_inf_to_one_norm,
@@ -93,3 +96,73 @@ def test_prop3_bound_is_tight_for_diagonal_and_rho_diag_extremes():
     ones = np.ones((4, 4))  # rank one, all entries equal: rho_diag = 1/d
     assert rho_diag(ones) == pytest.approx(0.25)
     assert inf_to_one_norm(ones) == pytest.approx(16.0)  # s = 1: ||1 1^T 1||_1 = d^2
+
+
+def brute_force_max_quadratic_form(h):
+    signs = sign_vectors(h.shape[-1])
+    return float(np.einsum("in,ij,jn->n", signs, h, signs).max())
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 7, 12, 13, 14, 15, 17])
+def test_psd_path_matches_brute_force(d):
+    # d >= 14 has a high block (12 low signs + the fixed last sign); d = 12 batches matrices.
+    rng = np.random.default_rng(100 + d)
+    stack = np.stack([random_psd(rng, d) for _ in range(3)])
+    expected = [brute_force_inf_to_one_norm(h) for h in stack]
+    np.testing.assert_allclose(psd_inf_to_one_norm(stack), expected, rtol=1e-12)
+    np.testing.assert_allclose(exact_inf_to_one_norm(stack), expected, rtol=1e-12)
+
+
+def test_psd_path_batches_many_small_matrices_in_one_tile():
+    rng = np.random.default_rng(5)
+    stack = np.stack([random_psd(rng, 6) for _ in range(300)]).reshape(3, 100, 6, 6)
+    out = psd_inf_to_one_norm(stack)
+    assert out.shape == (3, 100)
+    for idx in [(0, 0), (1, 57), (2, 99)]:
+        assert out[idx] == pytest.approx(brute_force_inf_to_one_norm(stack[idx]), rel=1e-12)
+
+
+def test_non_psd_matrix_takes_the_general_path():
+    # Indefinite H: max_s s^T H s is NOT the norm; the dispatcher must not use it.
+    h = np.array([[1.0, 2.0, 0.0], [2.0, -3.0, 1.0], [0.0, 1.0, 0.5]])
+    assert not is_psd(h)
+    norm = brute_force_inf_to_one_norm(h)
+    assert brute_force_max_quadratic_form(h) < norm - 1.0
+    assert exact_inf_to_one_norm(h) == pytest.approx(norm, rel=1e-13)
+    rng = np.random.default_rng(3)
+    mixed = np.stack([random_psd(rng, 9), -random_psd(rng, 9), rng.standard_normal((9, 9))])
+    np.testing.assert_array_equal(is_psd(mixed), [True, False, False])
+    expected = [brute_force_inf_to_one_norm(m) for m in mixed]
+    np.testing.assert_allclose(exact_inf_to_one_norm(mixed), expected, rtol=1e-13)
+
+
+def test_psd_check_tolerates_round_off_only():
+    h = np.diag([1.0, 1.0, 0.0])
+    assert is_psd(h - 1e-14 * np.eye(3))  # round-off below zero: PSD
+    assert not is_psd(h - 1e-6 * np.eye(3))
+    assert not is_psd(np.array([[1.0, 0.5], [0.4, 1.0]]))  # not symmetric
+
+
+def test_psd_path_refuses_dimension_above_limit():
+    with pytest.raises(DimensionTooLargeError, match="d = 9 exceeds the limit max_dim = 8"):
+        psd_inf_to_one_norm(np.eye(9), max_dim=8)
+    with pytest.raises(DimensionTooLargeError, match="max_dim = 8"):
+        exact_inf_to_one_norm(np.eye(9), max_dim=8)
+
+
+@pytest.mark.parametrize("kind", ["random", "diagonal", "rank_one", "tiny", "huge", "zero"])
+def test_float32_screened_path_gives_the_float64_maximum(monkeypatch, kind):
+    # Small tiles and low block so that d = 13 takes the screened path (2^8 high rows, 16 a tile).
+    monkeypatch.setattr(norms, "_PSD_LOW_BITS", 4)
+    monkeypatch.setattr(norms, "_PSD_TILE_ELEMENTS", 1 << 8)
+    rng = np.random.default_rng(11)
+    d = 13
+    h = {
+        "random": random_psd(rng, d),
+        "diagonal": np.diag(rng.uniform(1, 2, d)),  # every sign vector ties: all rows rechecked
+        "rank_one": np.outer(*[rng.standard_normal(d)] * 2) + 1e-3 * np.eye(d),
+        "tiny": 1e-200 * random_psd(rng, d),
+        "huge": 1e200 * random_psd(rng, d),
+        "zero": np.zeros((d, d)),
+    }[kind]
+    assert psd_inf_to_one_norm(h) == pytest.approx(brute_force_inf_to_one_norm(h), rel=1e-13)

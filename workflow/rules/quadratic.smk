@@ -86,10 +86,11 @@ rule quadratic_runs:
         starts=Q["starts"],
         steps=Q["steps"],
         seed=config["seed"],
+        starts_per_rotation=Q["starts_per_rotation"],
     shell:
         "python -m signgeom.quadratic.runs --hessians {input.hessians} --constants {input.constants}"
         " --starts {params.starts} --steps {params.steps} --seed {params.seed}"
-        " --out {output} 2> {log}"
+        " --starts-per-rotation {params.starts_per_rotation} --out {output} 2> {log}"
 
 
 rule quadratic_summary:
@@ -112,9 +113,13 @@ rule quadratic_summary:
         "../envs/signgeom.yaml"
     params:
         aggregate=Q["aggregate"],
+        resamples=Q["bootstrap"]["resamples"],
+        level=Q["bootstrap"]["level"],
+        seed=config["seed"],
     shell:
         "python -m signgeom.quadratic.summary --constants {input.constants} --runs {input.runs}"
-        " --aggregate {params.aggregate} --out {output} 2> {log}"
+        " --aggregate {params.aggregate} --resamples {params.resamples} --level {params.level}"
+        " --seed {params.seed} --out {output} 2> {log}"
 
 
 rule figure2:

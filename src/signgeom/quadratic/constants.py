@@ -1,7 +1,9 @@
 """Smoothness constants of every Hessian of the grid.
 
 Per Hessian: ``L_2 = lambda_max(H)``, the exact ``L_inf = ||H||_{inf,1}``, ``rho_diag(H)`` and
-the Prop. 3 bound ``rho_diag^-1 sum(lambda)``; one row per (theta, ratio, rotation).
+the Prop. 3 bound ``rho_diag^-1 sum(lambda)``; one row per (theta, ratio, rotation). ``L_inf``
+takes the PSD path ``max_s s^T H s`` for Hessians that pass the PSD check (column ``psd``) and
+the general ``max_s ||H s||_1`` otherwise (:func:`signgeom.norms.exact_inf_to_one_norm`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tqdm import tqdm
 
 from signgeom.cli import run_cli
 from signgeom.io import atomic_output
-from signgeom.norms import inf_to_one_norm, lambda_max, prop3_bound, rho_diag
+from signgeom.norms import exact_inf_to_one_norm, is_psd, lambda_max, prop3_bound, rho_diag
 from signgeom.quadratic.hessians import HessianGrid
 
 log = logging.getLogger(__name__)
@@ -43,17 +45,20 @@ def grid_index(grid: HessianGrid) -> pd.DataFrame:
 
 
 def smoothness_constants(grid: HessianGrid, max_exact_dim: int, chunk: int = 256) -> pd.DataFrame:
-    """Table of ``L2, Linf, linf_over_l2, rho_diag, prop3_bound`` per Hessian of the grid."""
+    """Table of ``L2, Linf, linf_over_l2, rho_diag, prop3_bound, psd`` per Hessian of the grid."""
     flat = grid.hessians.reshape(-1, grid.dim, grid.dim)
     linf = np.empty(len(flat))
     for start in tqdm(range(0, len(flat), chunk), desc="exact L_inf", unit="chunk", mininterval=1):
-        linf[start : start + chunk] = inf_to_one_norm(flat[start : start + chunk], max_exact_dim)
+        linf[start : start + chunk] = exact_inf_to_one_norm(
+            flat[start : start + chunk], max_exact_dim
+        )
     table = grid_index(grid)
     table["L2"] = lambda_max(flat)
     table["Linf"] = linf
     table["linf_over_l2"] = linf / table["L2"]
     table["rho_diag"] = rho_diag(flat)
     table["prop3_bound"] = prop3_bound(flat)
+    table["psd"] = is_psd(flat)
     return table
 
 

@@ -5,6 +5,17 @@ starting points.
 * signGD (steepest descent for the max-norm): ``x+ = x - (||g||_1 / L_inf) sign(g)``.
 
 The distance to the minimiser after ``T`` steps, ``||x_T||_2``, is recorded per run.
+
+Starting points ``x0 ~ N(0, I)`` (``quadratic.starts_per_rotation``):
+
+* ``independent`` (default): rotation draw ``r`` has its own starts ``x0[r, k]``, seeded by
+  ``(seed, r)``; a cell has ``rotations x starts`` distinct runs even where every rotation
+  gives the same Hessian (``theta = 0``).
+* ``shared``: every rotation reuses the same starts ``x0[k]`` (the original design).
+
+Either way the same ``(rotation r, start k)`` draw is used in every cell (common random
+numbers), and the starts of a rotation are a prefix-stable stream: raising ``starts`` keeps the
+first ones.
 """
 
 from __future__ import annotations
@@ -50,9 +61,28 @@ def final_distances(
     return np.linalg.norm(x_gd, axis=-1), np.linalg.norm(x_sign, axis=-1)
 
 
-def starting_points(starts: int, dim: int, seed: int) -> np.ndarray:
-    """``x0 ~ N(0, I)``: ``(starts, dim)``, the same starts for every Hessian."""
-    return np.random.default_rng(np.random.SeedSequence([seed, 1])).standard_normal((starts, dim))
+STARTS_PER_ROTATION = ("independent", "shared")
+
+
+def starting_points(
+    starts: int, dim: int, seed: int, rotations: int = 1, mode: str = "independent"
+) -> np.ndarray:
+    """``x0 ~ N(0, I)`` of shape ``(rotations, starts, dim)`` (see the module docstring)."""
+    if mode == "shared":
+        x0 = np.random.default_rng(np.random.SeedSequence([seed, 1])).standard_normal((starts, dim))
+        return np.broadcast_to(x0, (rotations, starts, dim))
+    if mode == "independent":
+        return np.stack(
+            [
+                np.random.default_rng(np.random.SeedSequence([seed, 1, r])).standard_normal(
+                    (starts, dim)
+                )
+                for r in range(rotations)
+            ]
+        )
+    raise ValueError(
+        f"quadratic.starts_per_rotation: unknown mode {mode!r}; use one of {STARTS_PER_ROTATION}"
+    )
 
 
 def run_grid(
@@ -61,6 +91,7 @@ def run_grid(
     starts: int,
     steps: int,
     seed: int,
+    starts_per_rotation: str = "independent",
     chunk: int = 512,
 ) -> pd.DataFrame:
     """Per-run table: one row per (Hessian, start) with both final distances."""
@@ -73,12 +104,13 @@ def run_grid(
         )
     l2 = order["L2"].to_numpy()
     linf = order["Linf"].to_numpy()
-    x0 = starting_points(starts, grid.dim, seed)
+    rotation = order["rotation"].to_numpy()
+    x0 = starting_points(starts, grid.dim, seed, grid.hessians.shape[2], starts_per_rotation)
     d_gd = np.empty((len(flat), starts))
     d_sign = np.empty((len(flat), starts))
     for s in tqdm(range(0, len(flat), chunk), desc="GD/signGD runs", unit="chunk", mininterval=1):
         sl = slice(s, s + chunk)
-        d_gd[sl], d_sign[sl] = final_distances(flat[sl], x0, l2[sl], linf[sl], steps)
+        d_gd[sl], d_sign[sl] = final_distances(flat[sl], x0[rotation[sl]], l2[sl], linf[sl], steps)
     index = order[INDEX_COLUMNS + ["theta", "lambda_ratio"]].reset_index(drop=True)
     runs = index.loc[index.index.repeat(starts)].reset_index(drop=True)
     runs["start"] = np.tile(np.arange(starts), len(flat))
@@ -94,10 +126,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--starts", type=int, required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--starts-per-rotation", choices=STARTS_PER_ROTATION, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     grid = HessianGrid.load(args.hessians)
-    runs = run_grid(grid, read_table(args.constants), args.starts, args.steps, args.seed)
+    runs = run_grid(
+        grid,
+        read_table(args.constants),
+        args.starts,
+        args.steps,
+        args.seed,
+        args.starts_per_rotation,
+    )
     with atomic_output(args.out) as tmp:
         runs.to_parquet(tmp, index=False)
     log.info("wrote %d runs to %s", len(runs), args.out)

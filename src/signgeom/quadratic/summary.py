@@ -10,6 +10,14 @@
 A GD run that lands exactly on ``x* = 0`` (identity Hessian: one step suffices) makes the ratio
 ``+inf`` (``1`` if signGD is exactly there too). This is explicit: such cells get
 ``dist_ratio = inf`` and ``gd_exact_fraction > 0``, never a NaN.
+
+Uncertainty (``quadratic.bootstrap``): a two-level bootstrap over a cell's runs, laid out as
+``rotations x starts``. One resample draws ``R`` rotations with replacement and, for each drawn
+rotation, ``S`` of its starts with replacement; the aggregate of the resample is one bootstrap
+value. ``dist_ratio_lo, dist_ratio_hi`` are the ``(1 -/+ level)/2`` percentiles (inverted-CDF,
+no interpolation, so infinite values stay infinite) of ``resamples`` values. A resample is a
+vector of multiplicities over the ``R S`` runs; the same multiplicities are used in every cell
+(common random numbers, like the runs), seeded by ``(seed, 2)``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 
 AGGREGATES = ("ratio_of_means", "geometric_mean", "median")
 CELL = ["theta_index", "ratio_index"]
+RUN = ["rotation", "start"]
 
 
 def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -54,12 +63,79 @@ def aggregate_ratio(dist_sign: np.ndarray, dist_gd: np.ndarray, how: str) -> flo
     raise ValueError(f"quadratic.aggregate: unknown aggregation {how!r}; use one of {AGGREGATES}")
 
 
-def summarise(constants: pd.DataFrame, runs: pd.DataFrame, how: str) -> pd.DataFrame:
-    """One row per (theta, lambda_ratio) cell. Constants are averaged over rotation draws."""
+def bootstrap_weights(
+    rotations: int, starts: int, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Multiplicities ``(resamples, rotations * starts)`` of the two-level bootstrap.
+
+    Each row sums to ``rotations * starts``. A rotation drawn ``c`` times contributes ``c``
+    independent multinomial draws of its starts, i.e. one ``Multinomial(c S, 1/S)``.
+    """
+    rot = rng.multinomial(rotations, np.full(rotations, 1.0 / rotations), size=resamples)
+    w = rng.multinomial(rot * starts, np.full(starts, 1.0 / starts))  # (B, R, S)
+    return w.reshape(resamples, rotations * starts)
+
+
+def weighted_aggregate(
+    dist_sign: np.ndarray, dist_gd: np.ndarray, weights: np.ndarray, how: str
+) -> np.ndarray:
+    """:func:`aggregate_ratio` of runs repeated by ``weights``, for every row of ``weights``.
+
+    ``dist_sign, dist_gd``: ``(n, cells)``; ``weights``: ``(B, n)`` integer multiplicities, each
+    row summing to ``n``. Returns ``(B, cells)``; row ``b`` equals :func:`aggregate_ratio` of
+    the runs listed ``weights[b]`` times each.
+    """
+    w = weights.astype(np.float64)
+    if how == "ratio_of_means":
+        return safe_ratio(w @ dist_sign, w @ dist_gd)
+    ratios = safe_ratio(dist_sign, dist_gd)
+    if how == "geometric_mean":
+        with np.errstate(divide="ignore"):
+            logs = np.log(ratios)
+        finite = np.isfinite(logs)
+        out = np.exp((w @ np.where(finite, logs, 0.0)) / weights[0].sum())
+        pos, neg = w @ (logs == np.inf), w @ (logs == -np.inf)
+        out[neg > 0] = 0.0
+        out[pos > 0] = np.inf
+        out[(pos > 0) & (neg > 0)] = np.nan  # as np.exp(np.mean([inf, -inf]))
+        return out
+    if how == "median":
+        n = int(weights[0].sum())
+        ranks = np.array([(n - 1) // 2 + 1, n // 2 + 1])  # 1-based; equal for odd n
+        out = np.empty((weights.shape[0], ratios.shape[1]))
+        for c in range(ratios.shape[1]):
+            order = np.argsort(ratios[:, c], kind="stable")
+            cum = np.cumsum(weights[:, order], axis=1)  # (B, n)
+            at = np.stack([(cum >= r).argmax(axis=1) for r in ranks])
+            out[:, c] = 0.5 * (ratios[order[at[0]], c] + ratios[order[at[1]], c])
+        return out
+    raise ValueError(f"quadratic.aggregate: unknown aggregation {how!r}; use one of {AGGREGATES}")
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``((1 - level)/2, (1 + level)/2)`` percentiles over axis 0 (inverted CDF)."""
+    if not 0 < level < 1:
+        raise ValueError(f"quadratic.bootstrap.level: {level} is not in (0, 1)")
+    q = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0, method="inverted_cdf")
+    return q[0], q[1]
+
+
+def summarise(
+    constants: pd.DataFrame,
+    runs: pd.DataFrame,
+    how: str,
+    resamples: int = 1000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per (theta, lambda_ratio) cell. Constants are averaged over rotation draws;
+    ``dist_ratio`` comes with its bootstrap interval ``dist_ratio_lo, dist_ratio_hi``."""
     if how not in AGGREGATES:
         raise ValueError(
             f"quadratic.aggregate: unknown aggregation {how!r}; use one of {AGGREGATES}"
         )
+    if resamples < 1:
+        raise ValueError(f"quadratic.bootstrap.resamples: {resamples} must be at least 1")
     for name, table in (("constants", constants), ("runs", runs)):
         values = table.select_dtypes("number")
         if values.isna().any().any():
@@ -78,26 +154,51 @@ def summarise(constants: pd.DataFrame, runs: pd.DataFrame, how: str) -> pd.DataF
         prop3_bound=("prop3_bound", "mean"),
         rotations=("rotation", "nunique"),
     )
-    rows = []
-    for key, cell in runs.groupby(CELL, sort=True):
-        sign, gd = cell["dist_sign"].to_numpy(), cell["dist_gd"].to_numpy()
-        rows.append(
-            {
-                "theta_index": key[0],
-                "ratio_index": key[1],
-                "dist_gd_mean": gd.mean(),
-                "dist_sign_mean": sign.mean(),
-                "dist_ratio": aggregate_ratio(sign, gd, how),
-                "gd_exact_fraction": float(np.mean(gd == 0)),
-                "n_runs": len(cell),
-            }
-        )
-    dist = pd.DataFrame(rows).set_index(CELL)
-    if len(dist) != len(const):
-        raise ValueError(f"runs cover {len(dist)} cells but constants cover {len(const)}")
+    sign, gd, cells = run_matrix(runs)
+    if len(cells) != len(const):
+        raise ValueError(f"runs cover {len(cells)} cells but constants cover {len(const)}")
+    weights = bootstrap_weights(
+        runs["rotation"].nunique(),
+        runs["start"].nunique(),
+        resamples,
+        np.random.default_rng(np.random.SeedSequence([seed, 2])),
+    )
+    lo, hi = percentile_interval(weighted_aggregate(sign, gd, weights, how), level)
+    dist = pd.DataFrame(
+        {
+            "dist_gd_mean": gd.mean(axis=0),
+            "dist_sign_mean": sign.mean(axis=0),
+            "dist_ratio": [aggregate_ratio(sign[:, c], gd[:, c], how) for c in range(len(cells))],
+            "dist_ratio_lo": lo,
+            "dist_ratio_hi": hi,
+            "gd_exact_fraction": np.mean(gd == 0, axis=0),
+            "n_runs": len(sign),
+        },
+        index=cells,
+    )
     table = const.join(dist).reset_index()
     table["aggregate"] = how
+    table["ci_level"] = level
     return table
+
+
+def run_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.MultiIndex]:
+    """``(dist_sign, dist_gd)`` as ``(rotations * starts, cells)`` arrays (rows in
+    ``(rotation, start)`` order) and the cells' index; every cell must have every run."""
+    ordered = runs.sort_values(CELL + RUN, kind="stable")
+    cells = pd.MultiIndex.from_frame(ordered[CELL].drop_duplicates())
+    n_rot, n_start = runs["rotation"].nunique(), runs["start"].nunique()
+    per_cell = n_rot * n_start
+    if len(ordered) != len(cells) * per_cell or ordered.duplicated(CELL + RUN).any():
+        raise ValueError(
+            f"runs table: expected every cell to have {n_rot} rotations x {n_start} starts "
+            f"({per_cell} runs), got {len(ordered)} runs over {len(cells)} cells"
+        )
+
+    def matrix(column: str) -> np.ndarray:
+        return ordered[column].to_numpy(np.float64).reshape(len(cells), per_cell).T
+
+    return matrix("dist_sign"), matrix("dist_gd"), cells
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -105,9 +206,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--constants", type=Path, required=True)
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--aggregate", choices=AGGREGATES, required=True)
+    parser.add_argument("--resamples", type=int, required=True)
+    parser.add_argument("--level", type=float, required=True)
+    parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    table = summarise(read_table(args.constants), read_table(args.runs), args.aggregate)
+    table = summarise(
+        read_table(args.constants),
+        read_table(args.runs),
+        args.aggregate,
+        args.resamples,
+        args.level,
+        args.seed,
+    )
     with atomic_output(args.out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.17g")
     log.info("wrote %d cells to %s", len(table), args.out)
