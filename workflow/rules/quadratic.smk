@@ -6,45 +6,9 @@ cluster run submits it as one job, never thousands.
 
 One chain per spectrum family (quadratic.families). The first family keeps the plain paths
 (results/quadratic/*, figures/figure2.*, figures/bounds.*); every other family f writes
-results/quadratic/f/* and figures/figure2_f.*, figures/bounds_f.* (wildcards fdir, fsuffix).
+results/quadratic/<family>/* and figures/figure2_<family>.*, figures/bounds_<family>.*
+(wildcards fdir, fsuffix; see common.smk).
 """
-
-import re
-
-Q = config["quadratic"]
-QDIR = "results/quadratic"
-FAMILIES = Q["families"]
-FAMILY_DIR = {f: "" if i == 0 else f"/{f}" for i, f in enumerate(FAMILIES)}
-FAMILY_SUFFIX = {f: "" if i == 0 else f"_{f}" for i, f in enumerate(FAMILIES)}
-DIR_FAMILY = {v: f for f, v in FAMILY_DIR.items()}
-SUFFIX_FAMILY = {v: f for f, v in FAMILY_SUFFIX.items()}
-FIGURE_EXTS = ["pdf", "png"]
-
-
-def family_figures(name):
-    """One figure of every family: figures/<name><suffix>.{pdf,png}."""
-    return [f"figures/{name}{s}.{ext}" for s in FAMILY_SUFFIX.values() for ext in FIGURE_EXTS]
-
-
-def family_results(name):
-    """One result file of every family: results/quadratic<dir>/<name>."""
-    return [f"{QDIR}{d}/{name}" for d in FAMILY_DIR.values()]
-
-
-def family_input(name):
-    """Input function: the result file of the family named by the job's fsuffix wildcard."""
-    return lambda wc: f"{QDIR}{FAMILY_DIR[SUFFIX_FAMILY[wc.fsuffix]]}/{name}"
-
-
-def one_of(values):
-    """A wildcard regex matching exactly these strings (the empty one included)."""
-    return "(?:" + "|".join(re.escape(v) for v in values) + ")"
-
-
-wildcard_constraints:
-    fdir=one_of(FAMILY_DIR.values()),
-    fsuffix=one_of(FAMILY_SUFFIX.values()),
-
 
 FIGURE2 = family_figures("figure2")
 BOUNDS = family_figures("bounds")
@@ -64,11 +28,11 @@ QUAD_RESOURCES = dict(
 
 rule quadratic_hessians:
     output:
-        f"{QDIR}{{fdir}}/hessians.npz",
+        f"{QDIR}/{{fdir}}hessians.npz",
     log:
-        "logs/quadratic{fdir}/hessians.log",
+        "logs/quadratic/{fdir}hessians.log",
     benchmark:
-        "benchmarks/quadratic{fdir}/hessians.tsv"
+        "benchmarks/quadratic/{fdir}hessians.tsv"
     group:
         "quadratic"
     conda:
@@ -94,11 +58,11 @@ rule quadratic_constants:
     input:
         rules.quadratic_hessians.output,
     output:
-        f"{QDIR}{{fdir}}/constants.csv",
+        f"{QDIR}/{{fdir}}constants.csv",
     log:
-        "logs/quadratic{fdir}/constants.log",
+        "logs/quadratic/{fdir}constants.log",
     benchmark:
-        "benchmarks/quadratic{fdir}/constants.tsv"
+        "benchmarks/quadratic/{fdir}constants.tsv"
     group:
         "quadratic"
     conda:
@@ -118,11 +82,11 @@ rule quadratic_runs:
         hessians=rules.quadratic_hessians.output,
         constants=rules.quadratic_constants.output,
     output:
-        f"{QDIR}{{fdir}}/runs.parquet",
+        f"{QDIR}/{{fdir}}runs.parquet",
     log:
-        "logs/quadratic{fdir}/runs.log",
+        "logs/quadratic/{fdir}runs.log",
     benchmark:
-        "benchmarks/quadratic{fdir}/runs.tsv"
+        "benchmarks/quadratic/{fdir}runs.tsv"
     group:
         "quadratic"
     conda:
@@ -146,15 +110,15 @@ rule quadratic_summary:
         runs=rules.quadratic_runs.output,
     output:
         report(
-            f"{QDIR}{{fdir}}/summary.csv",
+            f"{QDIR}/{{fdir}}summary.csv",
             caption="../report/summary.rst",
             category="Figure 2",
             subcategory="Tables",
         ),
     log:
-        "logs/quadratic{fdir}/summary.log",
+        "logs/quadratic/{fdir}summary.log",
     benchmark:
-        "benchmarks/quadratic{fdir}/summary.tsv"
+        "benchmarks/quadratic/{fdir}summary.tsv"
     localrule: True
     conda:
         "../envs/signgeom.yaml"
@@ -165,7 +129,7 @@ rule quadratic_summary:
         " --aggregate {params.aggregate} --out {output} 2> {log}"
 
 
-rule figure2:
+rule figure2_family:
     input:
         family_input("summary.csv"),
     output:
@@ -194,15 +158,15 @@ rule quadratic_separable:
         constants=rules.quadratic_constants.output,
     output:
         report(
-            f"{QDIR}{{fdir}}/separable.csv",
+            f"{QDIR}/{{fdir}}separable.csv",
             caption="../report/separable.rst",
             category="Proposition 5",
             subcategory="Tables",
         ),
     log:
-        "logs/quadratic{fdir}/separable.log",
+        "logs/quadratic/{fdir}separable.log",
     benchmark:
-        "benchmarks/quadratic{fdir}/separable.tsv"
+        "benchmarks/quadratic/{fdir}separable.tsv"
     group:
         "quadratic"
     conda:
@@ -220,7 +184,7 @@ rule quadratic_separable:
         " --out {output} 2> {log}"
 
 
-rule bounds_figure:
+rule bounds_family:
     input:
         family_input("separable.csv"),
     output:
@@ -242,6 +206,20 @@ rule bounds_figure:
     shell:
         "python -m signgeom.plotting.bounds --separable {input} --family {params.family}"
         " --out {output} 2> {log}"
+
+
+rule figure2:
+    """Target: Figure 2 of every family."""
+    input:
+        FIGURE2,
+    localrule: True
+
+
+rule bounds:
+    """Target: the bounds figure of every family."""
+    input:
+        BOUNDS,
+    localrule: True
 
 
 TWO_D_PARAMS = {key: config["two_d"][key] for key in ("lambda_min", "lambda_max", "angles_deg")}
