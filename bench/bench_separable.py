@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=["one_outlier", "power_law"])
     parser.add_argument("--solvers", nargs="+", default=["clarabel"])
     parser.add_argument("--ratio-max", type=float, default=None, help="override lambda_ratio.max")
+    parser.add_argument("--out-dir", type=Path, default=None, help="write <family>.csv tables here")
     args = parser.parse_args()
     q = yaml.safe_load((REPO / "config.yaml").read_text())["quadratic"]
     thetas = np.linspace(q["theta"]["min"], q["theta"]["max"], q["theta"]["num"])
@@ -45,6 +47,9 @@ def main() -> None:
             table = separable_table(grid, constants, solver, tol)
             wall = time.perf_counter() - start
             check_chain(table, tol)
+            if args.out_dir is not None:
+                args.out_dir.mkdir(parents=True, exist_ok=True)
+                table.to_csv(args.out_dir / f"{family}.csv", index=False, float_format="%.17g")
             gap = ((table["Lsep"] - table["Lsep_lower"]) / table["Lsep"]).max()
             print(
                 f"{family:>14} {solver:>9} {len(table):>5} {wall:>9.1f} "
