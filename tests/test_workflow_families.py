@@ -84,3 +84,22 @@ def test_an_infeasible_family_fails_before_any_job(tmp_path):
     out = done.stdout + done.stderr
     assert "config key 'quadratic.lambda_ratio.max'" in out and "'three_outliers'" in out
     assert not (tmp_path / "results").exists()
+
+
+def test_report_has_the_new_figures_with_family_captions(two_families, tmp_path):
+    report = tmp_path / "report.html"
+    targets = ["figure1", "figure4", "figure2", "bounds"]
+    config = two_families / "tiny.yaml"
+    done = snakemake(two_families, "--configfile", str(config), *targets, "--report", str(report))
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = report.read_text()
+    for name in (
+        "figure1.png",
+        "figure4.png",
+        "bounds.png",
+        "bounds_power_law.png",
+        "separable.csv",
+    ):
+        assert f"filename={name};base64," in html
+    assert "<strong>Figure 1.</strong>" in html and "<strong>Figure 4.</strong>" in html
+    assert "spectrum family power_law" in html

@@ -149,7 +149,8 @@ rule figure2_family:
     params:
         family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
     shell:
-        "python -m signgeom.plotting.figure2 --summary {input} --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure2 --summary {input} --family {params.family}"
+        " --out {output} 2> {log}"
 
 
 rule quadratic_separable:
