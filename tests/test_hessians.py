@@ -88,7 +88,7 @@ def test_linf_over_l2_grows_away_from_axis_alignment(grid):
 
 
 def test_unknown_family_is_named():
-    with pytest.raises(ValueError, match="quadratic.family: unknown spectrum family 'flat'"):
+    with pytest.raises(ValueError, match="quadratic.families: unknown spectrum family 'flat'"):
         build_grid(D, np.array([0.0]), np.array([2.0]), rotations=1, seed=0, family="flat")
 
 

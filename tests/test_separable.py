@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from signgeom.norms import inf_to_one_norm, lambda_max, prop3_bound
+from signgeom.plotting.bounds import draw_bounds
+from signgeom.plotting.bounds import main as bounds_main
 from signgeom.quadratic.constants import smoothness_constants
 from signgeom.quadratic.hessians import build_grid
 from signgeom.quadratic.separable import (
@@ -106,3 +108,13 @@ def test_mismatched_constants_are_refused(grid_table):
     constants = pd.DataFrame(grid_table).iloc[::-1]
     with pytest.raises(ValueError, match="does not match the Hessian grid"):
         separable_table(grid, constants, "clarabel", TOL)
+
+
+def test_bounds_figure_is_written_and_refuses_a_bad_table(grid_table, tmp_path):
+    table = tmp_path / "separable.csv"
+    grid_table.to_csv(table, index=False)
+    out = [tmp_path / "bounds.png", tmp_path / "bounds.pdf"]
+    bounds_main(["--separable", str(table), "--family", "power_law", "--out", *map(str, out)])
+    assert all(p.stat().st_size > 1000 for p in out)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        draw_bounds(grid_table.drop(columns="lsep_over_linf"), "power_law")

@@ -165,7 +165,7 @@ def family_spectrum(family: str, ratio: float, dim: int) -> np.ndarray:
     """Eigenvalues of ``family`` at ``lambda_max / lambda_bar = ratio``."""
     if family not in SPECTRUM_FAMILIES:
         raise ValueError(
-            f"quadratic.family: unknown spectrum family {family!r}; "
+            f"quadratic.families: unknown spectrum family {family!r}; "
             f"known: {sorted(SPECTRUM_FAMILIES)}"
         )
     try:
@@ -269,7 +269,7 @@ def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--family", default="one_outlier", choices=sorted(SPECTRUM_FAMILIES))
+    parser.add_argument("--family", required=True, choices=sorted(SPECTRUM_FAMILIES))
     parser.add_argument(
         "--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
     )
