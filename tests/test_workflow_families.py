@@ -90,7 +90,7 @@ def test_report_has_the_new_figures_with_family_captions(two_families, tmp_path)
     report = tmp_path / "report.html"
     targets = ["figure1", "figure4", "figure2", "bounds"]
     config = two_families / "tiny.yaml"
-    done = snakemake(two_families, "--configfile", str(config), *targets, "--report", str(report))
+    done = snakemake(two_families, *targets, "--report", str(report), "--configfile", str(config))
     assert done.returncode == 0, done.stderr[-3000:]
     html = report.read_text()
     for name in (
