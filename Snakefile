@@ -29,6 +29,8 @@ include: "workflow/rules/provenance.smk"
 rule all:
     default_target: True
     input:
+        FIGURES_2D,
         FIGURE2,
+        BOUNDS,
         FIGURE3,
         PROVENANCE_FILES,

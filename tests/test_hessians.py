@@ -6,9 +6,11 @@ import pytest
 from signgeom.norms import inf_to_one_norm
 from signgeom.quadratic.constants import smoothness_constants
 from signgeom.quadratic.hessians import (
+    SPECTRUM_FAMILIES,
     HessianGrid,
     build_grid,
     check_spectra,
+    family_spectrum,
     fractional_rotation,
     haar_rotation,
     hessian_for_cell,
@@ -86,7 +88,7 @@ def test_linf_over_l2_grows_away_from_axis_alignment(grid):
 
 
 def test_unknown_family_is_named():
-    with pytest.raises(ValueError, match="quadratic.family: unknown spectrum family 'flat'"):
+    with pytest.raises(ValueError, match="quadratic.families: unknown spectrum family 'flat'"):
         build_grid(D, np.array([0.0]), np.array([2.0]), rotations=1, seed=0, family="flat")
 
 
@@ -110,3 +112,48 @@ def test_corrupted_grid_file_is_reported(tmp_path):
     path.write_bytes(b"not a zip archive")
     with pytest.raises(ValueError, match="not a valid Hessian grid file"):
         HessianGrid.load(path)
+
+
+# Spectrum families: max/mean = ratio exactly over each family's feasible range, clear errors
+# outside it. Upper end of the range at d = 12: (value, attained?).
+FEASIBLE_MAX = {
+    "one_outlier": (12.0, False),
+    "power_law": (12.0, False),
+    "two_outliers": (6.0, True),
+    "three_outliers": (4.0, True),
+    "bulk_outliers": (6.0, True),
+}
+
+
+def test_every_registered_family_is_covered():
+    assert set(SPECTRUM_FAMILIES) == set(FEASIBLE_MAX)
+
+
+@pytest.mark.parametrize("family", sorted(FEASIBLE_MAX))
+def test_family_has_the_prescribed_max_over_mean(family):
+    top, attained = FEASIBLE_MAX[family]
+    ratios = [1.0, 1.5, 2.0, 3.0, 3.9, top if attained else top * (1 - 1e-6)]
+    for ratio in ratios:
+        eig = family_spectrum(family, ratio, D)
+        assert eig.shape == (D,) and np.all(np.diff(eig) >= 0) and eig[0] >= 0
+        assert eig.max() / eig.mean() == pytest.approx(ratio, rel=1e-12)
+    np.testing.assert_array_equal(family_spectrum(family, 1.0, D), np.ones(D))
+    beyond = top * (1 + 1e-9) if attained else top
+    with pytest.raises(ValueError, match=rf"spectrum family '{family}'.*feasible range is \[1, "):
+        family_spectrum(family, beyond, D)
+    with pytest.raises(ValueError, match="infeasible"):
+        family_spectrum(family, 0.9, D)
+
+
+def test_k_outlier_limit_is_a_rank_k_spectrum():
+    np.testing.assert_array_equal(family_spectrum("three_outliers", 4.0, D), [0.0] * 9 + [1.0] * 3)
+
+
+def test_families_give_different_hessians_with_the_same_rotations():
+    thetas, ratios = np.array([0.0, 0.4]), np.array([1.0, 3.0])
+    grids = {f: build_grid(D, thetas, ratios, 2, 7, f) for f in ("one_outlier", "power_law")}
+    a, b = grids["one_outlier"], grids["power_law"]
+    np.testing.assert_array_equal(a.rotation_seeds, b.rotation_seeds)
+    np.testing.assert_array_equal(a.hessians[:, 0], b.hessians[:, 0])  # ratio 1: both identity
+    assert not np.allclose(a.hessians[:, 1], b.hessians[:, 1])
+    check_spectra(b)

@@ -233,7 +233,9 @@ def sign_means(reference, hessian_change=None, linf_factor=1.0):
         row = reference.set_index(["theta_index", "ratio_index"]).loc[(i, j)]
         h = np.stack(
             [
-                hessian_for_cell(row["theta"], row["lambda_ratio"], q["dim"], int(s), q["family"])
+                hessian_for_cell(
+                    row["theta"], row["lambda_ratio"], q["dim"], int(s), q["families"][0]
+                )
                 for s in rotation_seeds(seed, int(row["rotations"]))
             ]
         )

@@ -29,7 +29,7 @@ def write_config(path: Path, overrides: dict) -> Path:
 TINY_QUADRATIC = {
     "quadratic": {
         "dim": 5,
-        "family": "one_outlier",
+        "families": ["one_outlier"],
         "theta": {"min": 0.0, "max": 0.5, "num": 3},
         "lambda_ratio": {"min": 1.0, "max": 4.0, "num": 3},
         "rotations": 2,

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from signgeom.quadratic.hessians import SPECTRUM_FAMILIES
+from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, family_spectrum
 from signgeom.workflow import REPO
 
 SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -50,11 +50,18 @@ def semantic_errors(config: dict) -> list[str]:
     messages = []
     quad = config["quadratic"]
     dim = quad["dim"]
-    if quad["family"] not in SPECTRUM_FAMILIES:
-        messages.append(
-            f"config key 'quadratic.family': unknown spectrum family {quad['family']!r}; "
-            f"known: {sorted(SPECTRUM_FAMILIES)}"
-        )
+    for i, family in enumerate(quad["families"]):
+        if family not in SPECTRUM_FAMILIES:
+            messages.append(
+                f"config key 'quadratic.families.{i}': unknown spectrum family {family!r}; "
+                f"known: {sorted(SPECTRUM_FAMILIES)}"
+            )
+            continue
+        for end in ("min", "max"):  # every family's feasible ratios form an interval
+            try:
+                family_spectrum(family, quad["lambda_ratio"][end], dim)
+            except ValueError as err:
+                messages.append(f"config key 'quadratic.lambda_ratio.{end}': {err}")
     if dim > quad["max_exact_dim"]:
         messages.append(
             f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf, which "
@@ -65,10 +72,11 @@ def semantic_errors(config: dict) -> list[str]:
         rng = quad[name]
         if rng["min"] > rng["max"]:
             messages.append(f"config key 'quadratic.{name}': min {rng['min']} > max {rng['max']}")
-    if quad["lambda_ratio"]["max"] >= dim:
+    two_d = config["two_d"]
+    if min(two_d["lambda_max"]) < two_d["lambda_min"]:
         messages.append(
-            f"config key 'quadratic.lambda_ratio.max': lambda_max/lambda_bar must stay below "
-            f"d = {dim} (got {quad['lambda_ratio']['max']})"
+            f"config key 'two_d.lambda_max': every value must be >= two_d.lambda_min = "
+            f"{two_d['lambda_min']} (got {two_d['lambda_max']})"
         )
     res = config["resources"]
     if res["runs_per_gpu"] > 1 and res["gpu"] > 1:

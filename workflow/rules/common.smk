@@ -1,6 +1,7 @@
 """Configuration checks (before any job runs) and helpers shared by the rules."""
 
 import os
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -28,3 +29,42 @@ def runtime_for(kind):
     """Runtime in minutes for a job kind, growing with each retry (attempt 1, 2, ...)."""
     base = config["resources"][kind]["runtime_min"]
     return lambda wildcards, attempt: base * attempt
+
+
+# Spectrum families (quadratic.families): the first keeps the plain paths, every other family
+# gets a subdirectory of results/quadratic and a suffix _<family> on its figures
+# (wildcards: fdir is "" or "<family>/", fsuffix is "" or "_<family>").
+Q = config["quadratic"]
+QDIR = "results/quadratic"
+FAMILIES = Q["families"]
+FAMILY_DIR = {f: "" if i == 0 else f"{f}/" for i, f in enumerate(FAMILIES)}
+FAMILY_SUFFIX = {f: "" if i == 0 else f"_{f}" for i, f in enumerate(FAMILIES)}
+DIR_FAMILY = {v: f for f, v in FAMILY_DIR.items()}
+SUFFIX_FAMILY = {v: f for f, v in FAMILY_SUFFIX.items()}
+FIGURE_EXTS = ["pdf", "png"]
+
+
+def family_figures(name):
+    """One figure of every family: figures/<name><suffix>.{pdf,png}."""
+    return [f"figures/{name}{s}.{ext}" for s in FAMILY_SUFFIX.values() for ext in FIGURE_EXTS]
+
+
+def family_results(name):
+    """One result file of every family: results/quadratic/<fdir><name>."""
+    return [f"{QDIR}/{d}{name}" for d in FAMILY_DIR.values()]
+
+
+def family_input(name):
+    """Input function: the result file of the family named by the job's fsuffix wildcard."""
+    return lambda wc: f"{QDIR}/{FAMILY_DIR[SUFFIX_FAMILY[wc.fsuffix]]}{name}"
+
+
+def one_of(values):
+    """A wildcard regex matching exactly these strings (the empty one included)."""
+    alternatives = "|".join(re.escape(v) for v in values)
+    return f"(?:{alternatives})"
+
+
+wildcard_constraints:
+    fdir=one_of(FAMILY_DIR.values()),
+    fsuffix=one_of(FAMILY_SUFFIX.values()),

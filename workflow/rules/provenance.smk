@@ -8,14 +8,9 @@ expensive job rerun; it is rewritten whenever those files or the configuration c
 from signgeom.provenance import write_provenance
 
 PROVENANCE = {
-    QDIR: [
-        *rules.quadratic_hessians.output,
-        *rules.quadratic_constants.output,
-        *rules.quadratic_runs.output,
-        *rules.quadratic_summary.output,
-    ],
+    QDIR: QUADRATIC_RESULTS,
     CDIR: list(rules.cifar_tables.output),
-    "figures": FIGURE2 + FIGURE3,
+    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 

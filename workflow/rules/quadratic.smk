@@ -1,12 +1,23 @@
-"""Figure 2: Hessian grid -> exact smoothness constants -> GD/signGD runs -> summary -> figure.
+"""Figure 2: Hessian grid -> exact smoothness constants -> GD/signGD runs -> summary -> figure;
+Proposition 5: separable smoothness L_sep and the bound chain -> bounds figure; Figures 1 and 4.
 
 The quadratic stage is vectorised: one job per step, all in the SLURM group "quadratic", so a
 cluster run submits it as one job, never thousands.
+
+One chain per spectrum family (quadratic.families). The first family keeps the plain paths
+(results/quadratic/*, figures/figure2.*, figures/bounds.*); every other family f writes
+results/quadratic/<family>/* and figures/figure2_<family>.*, figures/bounds_<family>.*
+(wildcards fdir, fsuffix; see common.smk).
 """
 
-Q = config["quadratic"]
-QDIR = "results/quadratic"
-FIGURE2 = ["figures/figure2.pdf", "figures/figure2.png"]
+FIGURE2 = family_figures("figure2")
+BOUNDS = family_figures("bounds")
+FIGURES_2D = [f"figures/{name}.{ext}" for name in ("figure1", "figure4") for ext in FIGURE_EXTS]
+QUADRATIC_RESULTS = [
+    path
+    for name in ("hessians.npz", "constants.csv", "runs.parquet", "summary.csv", "separable.csv")
+    for path in family_results(name)
+]
 QUAD_THREADS = config["resources"]["quadratic"]["cpus"]
 # CPUs via threads (not cpus_per_task, which SLURM group jobs sum over their members).
 QUAD_RESOURCES = dict(
@@ -17,11 +28,11 @@ QUAD_RESOURCES = dict(
 
 rule quadratic_hessians:
     output:
-        f"{QDIR}/hessians.npz",
+        f"{QDIR}/{{fdir}}hessians.npz",
     log:
-        "logs/quadratic/hessians.log",
+        "logs/quadratic/{fdir}hessians.log",
     benchmark:
-        "benchmarks/quadratic/hessians.tsv"
+        "benchmarks/quadratic/{fdir}hessians.tsv"
     group:
         "quadratic"
     conda:
@@ -31,13 +42,14 @@ rule quadratic_hessians:
         **QUAD_RESOURCES,
     params:
         dim=Q["dim"],
-        family=Q["family"],
+        family=lambda wc: DIR_FAMILY[wc.fdir],
         theta=f"{Q['theta']['min']} {Q['theta']['max']} {Q['theta']['num']}",
         ratio=f"{Q['lambda_ratio']['min']} {Q['lambda_ratio']['max']} {Q['lambda_ratio']['num']}",
         rotations=Q["rotations"],
         seed=config["seed"],
     shell:
-        "python -m signgeom.quadratic.hessians --dim {params.dim} --theta {params.theta}"
+        "python -m signgeom.quadratic.hessians --dim {params.dim} --family {params.family}"
+        " --theta {params.theta}"
         " --ratio {params.ratio} --rotations {params.rotations} --seed {params.seed}"
         " --out {output} 2> {log}"
 
@@ -46,11 +58,11 @@ rule quadratic_constants:
     input:
         rules.quadratic_hessians.output,
     output:
-        f"{QDIR}/constants.csv",
+        f"{QDIR}/{{fdir}}constants.csv",
     log:
-        "logs/quadratic/constants.log",
+        "logs/quadratic/{fdir}constants.log",
     benchmark:
-        "benchmarks/quadratic/constants.tsv"
+        "benchmarks/quadratic/{fdir}constants.tsv"
     group:
         "quadratic"
     conda:
@@ -70,11 +82,11 @@ rule quadratic_runs:
         hessians=rules.quadratic_hessians.output,
         constants=rules.quadratic_constants.output,
     output:
-        f"{QDIR}/runs.parquet",
+        f"{QDIR}/{{fdir}}runs.parquet",
     log:
-        "logs/quadratic/runs.log",
+        "logs/quadratic/{fdir}runs.log",
     benchmark:
-        "benchmarks/quadratic/runs.tsv"
+        "benchmarks/quadratic/{fdir}runs.tsv"
     group:
         "quadratic"
     conda:
@@ -99,15 +111,15 @@ rule quadratic_summary:
         runs=rules.quadratic_runs.output,
     output:
         report(
-            f"{QDIR}/summary.csv",
+            f"{QDIR}/{{fdir}}summary.csv",
             caption="../report/summary.rst",
             category="Figure 2",
             subcategory="Tables",
         ),
     log:
-        "logs/quadratic/summary.log",
+        "logs/quadratic/{fdir}summary.log",
     benchmark:
-        "benchmarks/quadratic/summary.tsv"
+        "benchmarks/quadratic/{fdir}summary.tsv"
     localrule: True
     conda:
         "../envs/signgeom.yaml"
@@ -122,17 +134,142 @@ rule quadratic_summary:
         " --seed {params.seed} --out {output} 2> {log}"
 
 
-rule figure2:
+rule figure2_family:
     input:
-        rules.quadratic_summary.output,
+        family_input("summary.csv"),
     output:
-        report(FIGURE2, caption="../report/figure2.rst", category="Figure 2", subcategory="Figure"),
+        report(
+            [f"figures/figure2{{fsuffix}}.{ext}" for ext in FIGURE_EXTS],
+            caption="../report/figure2.rst",
+            category="Figure 2",
+            subcategory="Figure",
+        ),
     log:
-        "logs/figures/figure2.log",
+        "logs/figures/figure2{fsuffix}.log",
     benchmark:
-        "benchmarks/figures/figure2.tsv"
+        "benchmarks/figures/figure2{fsuffix}.tsv"
     localrule: True
     conda:
         "../envs/signgeom.yaml"
+    params:
+        family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
     shell:
-        "python -m signgeom.plotting.figure2 --summary {input} --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure2 --summary {input} --family {params.family}"
+        " --out {output} 2> {log}"
+
+
+rule quadratic_separable:
+    input:
+        hessians=rules.quadratic_hessians.output,
+        constants=rules.quadratic_constants.output,
+    output:
+        report(
+            f"{QDIR}/{{fdir}}separable.csv",
+            caption="../report/separable.rst",
+            category="Proposition 5",
+            subcategory="Tables",
+        ),
+    log:
+        "logs/quadratic/{fdir}separable.log",
+    benchmark:
+        "benchmarks/quadratic/{fdir}separable.tsv"
+    group:
+        "quadratic"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: QUAD_THREADS
+    resources:
+        **QUAD_RESOURCES,
+    params:
+        family=lambda wc: DIR_FAMILY[wc.fdir],
+        solver=Q["separable"]["solver"],
+        tol=Q["separable"]["tol"],
+    shell:
+        "python -m signgeom.quadratic.separable --hessians {input.hessians}"
+        " --constants {input.constants} --solver {params.solver} --tol {params.tol}"
+        " --out {output} 2> {log}"
+
+
+rule bounds_family:
+    input:
+        family_input("separable.csv"),
+    output:
+        report(
+            [f"figures/bounds{{fsuffix}}.{ext}" for ext in FIGURE_EXTS],
+            caption="../report/bounds.rst",
+            category="Proposition 5",
+            subcategory="Figure",
+        ),
+    log:
+        "logs/figures/bounds{fsuffix}.log",
+    benchmark:
+        "benchmarks/figures/bounds{fsuffix}.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
+    shell:
+        "python -m signgeom.plotting.bounds --separable {input} --family {params.family}"
+        " --out {output} 2> {log}"
+
+
+rule figure2:
+    """Target: Figure 2 of every family."""
+    input:
+        FIGURE2,
+    localrule: True
+
+
+rule bounds:
+    """Target: the bounds figure of every family."""
+    input:
+        BOUNDS,
+    localrule: True
+
+
+TWO_D_PARAMS = {key: config["two_d"][key] for key in ("lambda_min", "lambda_max", "angles_deg")}
+
+
+rule figure1:
+    output:
+        report(
+            [f"figures/figure1.{ext}" for ext in FIGURE_EXTS],
+            caption="../report/figure1.rst",
+            category="Figures 1 and 4",
+        ),
+    log:
+        "logs/figures/figure1.log",
+    benchmark:
+        "benchmarks/figures/figure1.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **TWO_D_PARAMS,
+    shell:
+        "python -m signgeom.plotting.figure1 --lambda-min {params.lambda_min}"
+        " --lambda-max {params.lambda_max} --angles-deg {params.angles_deg}"
+        " --out {output} 2> {log}"
+
+
+rule figure4:
+    output:
+        report(
+            [f"figures/figure4.{ext}" for ext in FIGURE_EXTS],
+            caption="../report/figure4.rst",
+            category="Figures 1 and 4",
+        ),
+    log:
+        "logs/figures/figure4.log",
+    benchmark:
+        "benchmarks/figures/figure4.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **TWO_D_PARAMS,
+    shell:
+        "python -m signgeom.plotting.figure4 --lambda-min {params.lambda_min}"
+        " --lambda-max {params.lambda_max} --angles-deg {params.angles_deg}"
+        " --out {output} 2> {log}"

@@ -121,6 +121,7 @@ def draw_figure2(summary: pd.DataFrame, title: str | None = None) -> plt.Figure:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", type=Path, required=True)
+    parser.add_argument("--family", required=True, help="spectrum family, shown in the title")
     parser.add_argument(
         "--out",
         type=Path,
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="output files; the format follows the suffix (.pdf, .png)",
     )
     args = parser.parse_args(argv)
-    fig = draw_figure2(read_table(args.summary))
+    fig = draw_figure2(read_table(args.summary), title=f"spectrum family {args.family}")
     save_figure(fig, args.out)
 
 

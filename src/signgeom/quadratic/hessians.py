@@ -7,9 +7,21 @@ from the real Schur form ``R = Q T Q^T``: ``T`` is block diagonal with 2x2 rotat
 the spectrum ``Lambda``.
 
 The spectrum comes from a *family* (registry :data:`SPECTRUM_FAMILIES`, config key
-``quadratic.family``) that maps the y-axis value ``r = lambda_max / lambda_bar`` and ``d`` to the
-eigenvalues. The paper's family ``one_outlier`` is ``diag(1, ..., 1, lambda_max)`` with
-``lambda_max = r (d - 1) / (d - r)``. A new family is one function and one registry entry.
+``quadratic.families``) that maps the y-axis value ``r = lambda_max / lambda_bar`` and ``d`` to the
+eigenvalues, with ``max / mean = r`` exactly. Since ``mean >= max / d``, ``r <= d`` always; each
+family has its own feasible range and refuses other ratios with a ``ValueError``:
+
+* ``one_outlier`` (the paper): ``(1, ..., 1, lambda_max)``, ``lambda_max = r (d-1)/(d-r)``;
+  ``1 <= r < d``.
+* ``two_outliers``, ``three_outliers``: ``k`` equal outliers at 1 above a flat bulk at
+  ``b = (d/r - k)/(d - k)``; ``1 <= r <= d/k`` (the bulk is 0 at ``r = d/k``).
+* ``power_law``: ``lambda_i = i^-alpha`` (``i = 1..d``), ``alpha >= 0`` solved for ``r``;
+  ``1 <= r < d``.
+* ``bulk_outliers``: ``(1 - t) 1 + t u``, the flat spectrum moved towards a network-like shape
+  ``u`` (outliers 1 and 1/2, a bulk spread evenly over ``[0, 0.1]``) with
+  ``t = (1 - 1/r)/(1 - mean(u))``; ``1 <= r <= 1/mean(u)`` (6 at ``d = 12``).
+
+A new family is one function ``f(ratio, dim)`` and one registry entry.
 """
 
 from __future__ import annotations
@@ -18,10 +30,12 @@ import argparse
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import scipy.linalg
+import scipy.optimize
 from scipy.stats import special_ortho_group
 
 from signgeom.cli import run_cli
@@ -70,14 +84,78 @@ def lambda_max_for_ratio(ratio: float | np.ndarray, dim: int) -> np.ndarray:
 
 def one_outlier_spectrum(ratio: float, dim: int) -> np.ndarray:
     """The paper's family: eigenvalues ``(1, ..., 1, lambda_max)`` with ``lambda_max/lambda_bar =
-    ratio``."""
+    ratio``; ``1 <= ratio < d``."""
+    _check_ratio(ratio, dim, float(dim), closed=False)
     eig = np.ones(dim)
     eig[-1] = float(lambda_max_for_ratio(ratio, dim))
     return eig
 
 
+def _check_ratio(ratio: float, dim: int, upper: float, closed: bool) -> None:
+    """Raise unless ``1 <= ratio <= upper`` (``< upper`` unless ``closed``), naming the range."""
+    if ratio >= 1 and (ratio <= upper if closed else ratio < upper):
+        return
+    bracket = "]" if closed else ")"
+    raise ValueError(
+        f"lambda_max/lambda_bar = {ratio:g} is infeasible at d = {dim}; "
+        f"the feasible range is [1, {upper:.6g}{bracket}"
+    )
+
+
+def mixture_spectrum(ratio: float, dim: int, shape: np.ndarray) -> np.ndarray:
+    """``(1 - t) 1 + t u`` for a shape ``u`` in ``[0, 1]`` with ``max u = 1``, mean ``mu``.
+
+    The maximum stays 1 and the mean is ``1 - t (1 - mu)``, so ``t = (1 - 1/r)/(1 - mu)`` gives
+    ``max/mean = r`` in closed form, for ``1 <= r <= 1/mu`` (``t = 1``: the shape itself).
+    """
+    shape = np.sort(np.asarray(shape, dtype=np.float64))
+    mu = float(shape.mean())
+    _check_ratio(ratio, dim, dim / float(shape.sum()), closed=True)
+    t = min(1.0, (1.0 - 1.0 / ratio) / (1.0 - mu))
+    return (1.0 - t) + t * shape
+
+
+def k_outliers_spectrum(ratio: float, dim: int, k: int) -> np.ndarray:
+    """``k`` equal outliers at 1 above a flat bulk ``b = (d/r - k)/(d - k)``: ``1 <= r <= d/k``."""
+    if not 1 <= k < dim:
+        raise ValueError(f"k outliers need 1 <= k < d = {dim}, got k = {k}")
+    shape = np.concatenate([np.zeros(dim - k), np.ones(k)])
+    return mixture_spectrum(ratio, dim, shape)
+
+
+def bulk_outliers_spectrum(ratio: float, dim: int) -> np.ndarray:
+    """Outliers 1 and 1/2 above a bulk spread evenly over ``[0, 0.1]``, mixed with the flat
+    spectrum (see :func:`mixture_spectrum`); ``1 <= r <= 1/mean(u)``."""
+    if dim < 3:
+        raise ValueError(f"spectrum family 'bulk_outliers' needs d >= 3, got d = {dim}")
+    shape = np.concatenate([np.linspace(0.0, 0.1, dim - 2), [0.5, 1.0]])
+    return mixture_spectrum(ratio, dim, shape)
+
+
+def power_law_spectrum(ratio: float, dim: int) -> np.ndarray:
+    """``lambda_i = i^-alpha``, ``i = 1..d``: ``max/mean = d / sum_i i^-alpha`` grows from 1
+    (``alpha = 0``) towards ``d`` (``alpha -> inf``); ``alpha`` is the root for ``ratio``."""
+    _check_ratio(ratio, dim, float(dim), closed=False)
+    i = np.arange(1, dim + 1, dtype=np.float64)
+    if ratio == 1.0:
+        return np.ones(dim)
+
+    def excess(alpha: float) -> float:  # increasing in alpha
+        return dim / np.sum(i**-alpha) - ratio
+
+    hi = 1.0
+    while excess(hi) <= 0:
+        hi *= 2.0
+    alpha = scipy.optimize.brentq(excess, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return np.sort(i**-alpha)
+
+
 SPECTRUM_FAMILIES: dict[str, Callable[[float, int], np.ndarray]] = {
     "one_outlier": one_outlier_spectrum,
+    "two_outliers": partial(k_outliers_spectrum, k=2),
+    "three_outliers": partial(k_outliers_spectrum, k=3),
+    "power_law": power_law_spectrum,
+    "bulk_outliers": bulk_outliers_spectrum,
 }
 """Spectrum families: ``name -> f(ratio, dim)`` returning ``dim`` eigenvalues, ascending, with
 ``max / mean = ratio``."""
@@ -87,10 +165,14 @@ def family_spectrum(family: str, ratio: float, dim: int) -> np.ndarray:
     """Eigenvalues of ``family`` at ``lambda_max / lambda_bar = ratio``."""
     if family not in SPECTRUM_FAMILIES:
         raise ValueError(
-            f"quadratic.family: unknown spectrum family {family!r}; "
+            f"quadratic.families: unknown spectrum family {family!r}; "
             f"known: {sorted(SPECTRUM_FAMILIES)}"
         )
-    return SPECTRUM_FAMILIES[family](ratio, dim)
+    try:
+        eig = SPECTRUM_FAMILIES[family](ratio, dim)
+    except ValueError as err:
+        raise ValueError(f"spectrum family {family!r}: {err}") from None
+    return np.sort(eig)
 
 
 def rotated_hessian(rotation_power: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
@@ -187,7 +269,7 @@ def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--family", default="one_outlier", choices=sorted(SPECTRUM_FAMILIES))
+    parser.add_argument("--family", required=True, choices=sorted(SPECTRUM_FAMILIES))
     parser.add_argument(
         "--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
     )
