@@ -1,6 +1,7 @@
 """Collect the per-job CIFAR outputs into the result tables of Figure 3.
 
-* ``step_sizes.csv``: the per-model selections, concatenated;
+* ``step_sizes.csv``: the per-model selections, concatenated, with ``final_test_acc``: the
+  selected run's test accuracy at its last epoch (mean over seeds), the paper's ~85% anchor;
 * ``smoothness.csv``: the smoothness shards, concatenated and sorted by (model, optimizer,
   epoch); an epoch estimated twice (overlapping shards) is an error;
 * ``metrics.csv``: every run's per-epoch metrics with its status and whether it was selected.
@@ -51,6 +52,14 @@ def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame
     return table[first + [c for c in table.columns if c not in first]].sort_values(first)
 
 
+def with_final_test_acc(step_sizes: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """``step_sizes`` plus the selected runs' last-epoch test accuracy (mean over seeds)."""
+    last = metrics.dropna(subset=["test_acc"]).sort_values("epoch").groupby(RUN_KEY).tail(1)
+    acc = last.groupby(["model", "optimizer", "lr"])["test_acc"].mean().rename("final_test_acc")
+    out = step_sizes.merge(acc.reset_index(), on=["model", "optimizer", "lr"], how="left")
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step-sizes", nargs="+", required=True)
@@ -61,10 +70,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out-metrics", type=Path, required=True)
     args = parser.parse_args(argv)
     step_sizes = pd.concat([read_table(p) for p in args.step_sizes], ignore_index=True)
+    metrics = collect_metrics(args.status, step_sizes)
     outputs = {
-        args.out_step_sizes: step_sizes,
+        args.out_step_sizes: with_final_test_acc(step_sizes, metrics),
         args.out_smoothness: combine_smoothness(args.shards),
-        args.out_metrics: collect_metrics(args.status, step_sizes),
+        args.out_metrics: metrics,
     }
     for path, table in outputs.items():
         with atomic_output(path) as tmp:
