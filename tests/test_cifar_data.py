@@ -220,3 +220,12 @@ def test_a_bad_pipeline_copy_says_delete_it(tmp_path, subset_copy):
     _truncate(dest / "test_batch")
     with pytest.raises(CifarDataError, match=rf"test_batch.*Delete {dest} and rerun"):
         prepare_cifar10(tmp_path / "dest", "local", subset_copy)
+
+
+def test_cli_relative_local_dir_is_relative_to_the_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the workflow's working directory is anywhere
+    args = ["--dest", "d", "--source", "local", "--local-dir", "data/cifar10-subset"]
+    assert data.main(args) == 0
+    assert (tmp_path / "d/cifar-10-batches-py/test_batch").read_bytes() == (
+        SUBSET / "test_batch"
+    ).read_bytes()

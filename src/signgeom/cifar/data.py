@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torchvision.datasets import utils as tv_utils
 
+from signgeom.workflow import REPO
+
 BATCHES_DIRNAME = "cifar-10-batches-py"
 TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES: tuple[str, ...] = ("test_batch",)
@@ -279,11 +281,24 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: prepare the data directory and print its verified path."""
     parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
-    parser.add_argument("--source", choices=("download", "local"), required=True)
-    parser.add_argument("--local-dir", type=Path, default=None)
+    parser.add_argument(
+        "--source", choices=("download", "local"), required=True, help="where the files come from"
+    )
+    parser.add_argument(
+        "--local-dir", type=Path, default=None, help="source copy, for --source local"
+    )
+    parser.add_argument(
+        "--base-dir",
+        type=Path,
+        default=REPO,
+        help="a relative --local-dir is relative to this (default: the repository, %(default)s)",
+    )
     args = parser.parse_args(argv)
+    local_dir = args.local_dir
+    if local_dir is not None and not local_dir.is_absolute():
+        local_dir = args.base_dir / local_dir
     try:
-        print(prepare_cifar10(args.dest, args.source, args.local_dir))
+        print(prepare_cifar10(args.dest, args.source, local_dir))
     except CifarDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
