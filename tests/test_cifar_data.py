@@ -168,3 +168,64 @@ def test_cli(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "missing" in err and "Traceback" not in err
+
+
+class _RunsCode:
+    """Unpickling this calls ``os.system`` (what a crafted batch file can do to plain pickle)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("where", ["data_batch_1", "batches.meta"])
+def test_a_batch_file_that_runs_code_is_refused_and_nothing_is_published(
+    tmp_path, subset_copy, where
+):
+    marker = tmp_path / "marker"
+    (subset_copy / where).write_bytes(pickle.dumps({b"data": _RunsCode(marker), b"labels": []}))
+    with pytest.raises(CifarDataError, match=rf"{where} in {subset_copy}.*refused global"):
+        prepare_cifar10(tmp_path / "dest", "local", subset_copy)
+    assert not marker.exists()
+    assert not (tmp_path / "dest" / "cifar-10-batches-py").exists()
+    if where.startswith("data_batch"):
+        with pytest.raises(CifarDataError, match=where):
+            load_split(subset_copy, "train")  # the training jobs' reader is the same
+        assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_numpy_arrays_of_any_protocol_are_admitted(subset_copy, protocol):
+    data_ = np.arange(2 * 3072, dtype=np.int64).astype(np.uint8).reshape(2, 3072)
+    batch = {b"data": data_, b"labels": [1, 9]}
+    (subset_copy / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=protocol))
+    x, y = load_split(subset_copy, "train", limit=2)
+    assert torch.equal(x.reshape(2, 3072), torch.from_numpy(data_)) and y.tolist() == [1, 9]
+
+
+def test_a_bad_source_copy_is_not_to_be_deleted(tmp_path, subset_copy):
+    _truncate(subset_copy / "test_batch")
+    with pytest.raises(CifarDataError) as err:
+        prepare_cifar10(tmp_path / "dest", "local", subset_copy)
+    msg = str(err.value)
+    assert "your source copy" in msg and "Delete" not in msg and str(subset_copy) in msg
+
+
+def test_a_bad_pipeline_copy_says_delete_it(tmp_path, subset_copy):
+    dest = prepare_cifar10(tmp_path / "dest", "local", subset_copy)
+    _truncate(dest / "test_batch")
+    with pytest.raises(CifarDataError, match=rf"test_batch.*Delete {dest} and rerun"):
+        prepare_cifar10(tmp_path / "dest", "local", subset_copy)
+
+
+def test_cli_relative_local_dir_is_relative_to_the_repository(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the workflow's working directory is anywhere
+    args = ["--dest", "d", "--source", "local", "--local-dir", "data/cifar10-subset"]
+    assert data.main(args) == 0
+    assert (tmp_path / "d/cifar-10-batches-py/test_batch").read_bytes() == (
+        SUBSET / "test_batch"
+    ).read_bytes()

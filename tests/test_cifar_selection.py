@@ -96,3 +96,18 @@ def test_load_runs_from_status_and_metrics(tmp_path):
     runs = load_runs(sorted(tmp_path.rglob("status.json")))
     out = select_step_sizes(runs, epoch=1)
     assert out["lr"].tolist() == [0.1] and bool(out["at_grid_edge"].iloc[0])
+
+
+def test_a_run_whose_loss_went_up_is_never_selected():
+    rows = _run("cnn", "signsgd", 1e-4, 0, [2.3, 2.2, 2.25])
+    rows += _run("cnn", "signsgd", 10.0, 0, [2.3, 2e16, 2e6])  # finite, "completed"
+    chosen = select_step_sizes(pd.DataFrame(rows), epoch=2)
+    assert chosen["lr"].tolist() == [1e-4]
+    assert chosen["n_candidates"].tolist() == [1]
+
+
+def test_a_grid_where_no_loss_decreased_stops_with_the_divergence_message():
+    rows = _run("cnn", "signsgd", 10.0, 0, [2.3, 2e16, 2e6])
+    rows += _run("cnn", "signsgd", 100.0, 0, [2.3, 2e22, 2.3])  # no change is no decrease
+    with pytest.raises(AllRunsDivergedError, match="all step sizes diverged.*cnn.*signsgd"):
+        select_step_sizes(pd.DataFrame(rows), epoch=2)

@@ -73,9 +73,25 @@ def test_shipped_configs_are_valid(config):
             "quadratic.bootstrap.resamples",
         ),
         (lambda c: c["quadratic"].update(max_exact_dim=40), "quadratic.max_exact_dim"),
+        (
+            lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(sgd=[0.1, float("inf")]),
+            "cifar.models.cnn.step_sizes.sgd.1",
+        ),
+        (lambda c: c["cifar"].update(momentum=float("nan")), "cifar.momentum"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):
     edit(config)
     with pytest.raises(ConfigError, match=f"config key '{key}'"):
         validate_config(config)
+
+
+@pytest.mark.parametrize("text, fixed", [("1e-2", "1.0e-2"), ("3E5", "3.0e+5"), ("5e+3", "5.0e+3")])
+def test_a_number_yaml_reads_as_a_string_gets_how_to_write_it(config, text, fixed):
+    edit = yaml.safe_load(f"cifar: {{models: {{cnn: {{step_sizes: {{sgd: [{text}]}}}}}}}}")
+    assert edit["cifar"]["models"]["cnn"]["step_sizes"]["sgd"] == [text]  # YAML 1.1: a string
+    with pytest.raises(ConfigError) as err:
+        validate_config(merged(config, edit))
+    assert "config key 'cifar.models.cnn.step_sizes.sgd.0'" in str(err.value)
+    assert f"write {fixed}" in str(err.value)
+    assert yaml.safe_load(f"x: {fixed}")["x"] == float(text)  # the advice is right

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_helpers import QUICK, snakemake
+from workflow_helpers import QUICK, quick_run, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +46,10 @@ def test_every_job_wrote_a_log_and_a_benchmark(quick_workflow):
     logs = list((quick_workflow / "logs").rglob("*.log"))
     benchmarks = list((quick_workflow / "benchmarks").rglob("*.tsv"))
     assert len(logs) == len(benchmarks) >= 20
-    train_log = (quick_workflow / "logs/cifar/train/cnn/sgd/lr0.01_seed0.log").read_text()
+    run = quick_run("cnn", "sgd", 0.01)
+    train_log = (quick_workflow / f"logs/cifar/train/{run}.log").read_text()
     assert "img/s" in train_log and "ETA" in train_log
-    status = json.loads(
-        (quick_workflow / "results/cifar/runs/cnn/sgd/lr0.01_seed0/status.json").read_text()
-    )
+    status = json.loads((quick_workflow / f"results/cifar/runs/{run}/status.json").read_text())
     assert status["status"] == "completed" and status["epochs_completed"] == 3
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from signgeom.workflow import QUICK_PRESET, SNAKEFILE, snakemake_command
+from signgeom.cifar.runid import run_dir_name, run_fields
+from signgeom.workflow import QUICK_PRESET, REPO, SNAKEFILE, snakemake_command
 
-__all__ = ["QUICK", "SNAKEFILE", "TINY_QUADRATIC", "snakemake", "write_config"]
+__all__ = ["QUICK", "SNAKEFILE", "TINY_QUADRATIC", "quick_run", "snakemake", "write_config"]
 QUICK = QUICK_PRESET
 
 
@@ -19,6 +20,24 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.Comp
     cmd = snakemake_command(workdir, *args)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        both_dicts = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merge(base[key], value) if both_dicts else value
+    return out
+
+
+def quick_run(model: str, optimizer: str, lr: float, seed: int = 0) -> str:
+    """``runs/<model>/<optimizer>/<name>`` (relative to the workdir) of a quick-preset run,
+    and the stem of its log: ``<model>/<optimizer>/<name>``."""
+    config = _merge(
+        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
+    )
+    name = run_dir_name(run_fields(config["cifar"], model, optimizer, lr, seed))
+    return f"{model}/{optimizer}/{name}"
 
 
 def write_config(path: Path, overrides: dict) -> Path:

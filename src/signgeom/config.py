@@ -6,6 +6,8 @@ Every problem is reported with its dotted config key, e.g.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,30 @@ def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
+def _yaml_number_hint(value: Any) -> str:
+    """For a string that YAML 1.1 did not read as a number (``1e-2``): how to write it."""
+    match = re.fullmatch(r"\s*([-+]?\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)\s*", str(value))
+    if not isinstance(value, str) or match is None:
+        return ""
+    whole, frac, sign, exp = match.groups()
+    fixed = f"{whole}.{frac or '0'}e{sign or '+'}{exp}"
+    return (
+        f" (YAML reads {value} as a string: write {fixed}, with a decimal point and a signed "
+        "exponent)"
+    )
+
+
+def nonfinite_errors(config: Any, path: tuple = ()) -> list[str]:
+    """Every ``.inf`` / ``.nan`` in the config (the schema's number type admits them)."""
+    if isinstance(config, dict):
+        return [m for k, v in config.items() for m in nonfinite_errors(v, (*path, k))]
+    if isinstance(config, list):
+        return [m for i, v in enumerate(config) for m in nonfinite_errors(v, (*path, i))]
+    if isinstance(config, float) and not math.isfinite(config):
+        return [f"config key '{_key(path)}': {config} is not a finite number"]
+    return []
+
+
 def schema_errors(config: dict, schema: dict) -> list[str]:
     """Messages ``config key 'a.b': <problem>`` for every schema violation."""
     validator = jsonschema.Draft202012Validator(schema)
@@ -41,8 +67,9 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
                 f"config key '{_key([*err.absolute_path, err.instance])}': {err.message}"
             )
             continue
-        messages.append(f"config key '{_key(err.absolute_path)}': {err.message}")
-    return messages
+        hint = _yaml_number_hint(err.instance) if err.validator == "type" else ""
+        messages.append(f"config key '{_key(err.absolute_path)}': {err.message}{hint}")
+    return messages + nonfinite_errors(config)
 
 
 def semantic_errors(config: dict) -> list[str]:

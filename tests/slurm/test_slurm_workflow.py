@@ -20,7 +20,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slurm.conftest import slurm_submissions  # noqa: E402
-from workflow_helpers import QUICK, SNAKEFILE, snakemake  # noqa: E402
+from workflow_helpers import QUICK, SNAKEFILE, quick_run, snakemake  # noqa: E402
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -76,7 +76,8 @@ def test_quick_preset_through_slurm_equals_local_run(slurm_cluster, quick_workfl
         assert (workdir / "figures" / figure).stat().st_size > 1000
 
 
-RUN = "results/cifar/runs/cnn/sgd/lr0.01_seed0"
+RUN_NAME = quick_run("cnn", "sgd", 0.01)
+RUN = f"results/cifar/runs/{RUN_NAME}"
 
 
 def metrics_rows(path: Path) -> int:
@@ -120,7 +121,7 @@ def test_cancelled_training_job_is_retried_and_resumes(slurm_cluster, tmp_path):
     train_jobs = [s["slurm"] for s in slurm_submissions(text) if "/rule_cifar_train/" in s["log"]]
     assert len(train_jobs) == 2 and train_jobs[0] == first, text[-4000:]
     assert slurm_cluster.jobs()[first]["state"] == "CANCELLED"
-    train_log = (slurm_dir / "logs/cifar/train/cnn/sgd/lr0.01_seed0.log").read_text()
+    train_log = (slurm_dir / f"logs/cifar/train/{RUN_NAME}.log").read_text()
     assert "resumed from" in train_log
 
     local_dir = tmp_path / "local"

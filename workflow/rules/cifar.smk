@@ -12,6 +12,7 @@ wildcard_constraints:
     optimizer="[a-z0-9_]+",
     lr=r"[0-9.e+-]+",
     seed=r"\d+",
+    run_id=r"[0-9a-f]+",
     shard=r"\d+",
 
 
@@ -28,11 +29,9 @@ rule cifar_data:
     params:
         dest=lambda wc, output: os.path.dirname(output[0]),
         source=C["data"]["source"],
-        local=(
-            f"--local-dir {repo_path(C['data']['local_dir'])}"
-            if C["data"].get("local_dir")
-            else ""
-        ),
+        # As configured: signgeom.cifar.data resolves a relative local_dir against the
+        # repository, so params (rerun triggers) do not depend on where the checkout lives.
+        local=(f"--local-dir {C['data']['local_dir']}" if C["data"].get("local_dir") else ""),
     shell:
         "python -m signgeom.cifar.data --dest {params.dest} --source {params.source} {params.local}"
         " 2> {log}"
@@ -42,11 +41,11 @@ rule cifar_train:
     input:
         CIFAR_BATCHES,
     output:
-        f"{CDIR}/runs/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}/status.json",
+        f"{CDIR}/runs/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}_{{run_id}}/status.json",
     log:
-        f"logs/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.log",
+        "logs/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_{run_id}.log",
     benchmark:
-        f"benchmarks/cifar/train/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}.tsv"
+        "benchmarks/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_{run_id}.tsv"
     conda:
         "../envs/signgeom.yaml"
     threads: config["resources"]["train"]["cpus"]
@@ -56,6 +55,7 @@ rule cifar_train:
         epochs=lambda wc: C["models"][wc.model]["epochs"],
         batch_size=C["batch_size"],
         momentum=C["momentum"],
+        divergence_factor=C["divergence_factor"],
         train_limit=limit_arg(C["data"]["train_limit"]),
         test_limit=limit_arg(C["data"]["test_limit"]),
         device=C["device"],
@@ -72,12 +72,14 @@ rule cifar_train:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
         " --optimizer {wildcards.optimizer} --lr {wildcards.lr} --seed {wildcards.seed}"
         " --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --momentum {params.momentum} --data-dir {input} --train-limit {params.train_limit}"
+        " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
+        " --data-dir {input} --train-limit {params.train_limit}"
         " --test-limit {params.test_limit} --device {params.device}"
         " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
         " --precision {params.precision} --deterministic {params.deterministic}"
         " --channels-last {params.channels_last} --compile {params.compile}"
         " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
+        " --run-id {wildcards.run_id}"
         " --out-dir {params.out_dir} 2>> {log}"
 
 

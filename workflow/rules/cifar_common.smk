@@ -5,6 +5,8 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 
 import pandas as pd
 
+from signgeom.cifar.runid import run_dir_name, run_fields
+
 C = config["cifar"]
 CDIR = "results/cifar"
 CIFAR_ROOT = "data/cifar10"
@@ -19,13 +21,12 @@ ESTIMATION_EXAMPLES = (
 )
 
 
-def lr_tag(lr):
-    """The step size as it appears in paths: shortest round-trip float text."""
-    return repr(float(lr))
-
-
 def run_status(model, optimizer, lr, seed):
-    return f"{CDIR}/runs/{model}/{optimizer}/lr{lr_tag(lr)}_seed{seed}/status.json"
+    """``runs/<model>/<optimizer>/lr<lr>_seed<seed>_<run id>/status.json``; the run id hashes
+    every setting that shapes the trajectory (signgeom.cifar.runid), so a changed config
+    trains new runs next to the old ones."""
+    name = run_dir_name(run_fields(C, model, optimizer, lr, seed))
+    return f"{CDIR}/runs/{model}/{optimizer}/{name}/status.json"
 
 
 def model_runs(model):

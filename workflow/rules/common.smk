@@ -19,12 +19,6 @@ except ConfigError as err:
 validate(config, str(SCHEMA))
 
 
-def repo_path(path):
-    """A config path: absolute as given, relative ones against the repository root."""
-    path = Path(path)
-    return str(path if path.is_absolute() else REPO / path)
-
-
 def runtime_for(kind):
     """Runtime in minutes for a job kind, growing with each retry (attempt 1, 2, ...)."""
     base = config["resources"][kind]["runtime_min"]

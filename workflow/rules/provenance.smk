@@ -29,7 +29,8 @@ rule provenance:
     localrule: True
     params:
         config=config,
-        configfiles=[str(p) for p in workflow.configfiles],
-        repo=str(REPO),
     run:
-        write_provenance(output[0], params.config, params.repo, input, params.configfiles, log[0])
+        # The repository and config file paths are read here, not params: params holding
+        # absolute paths would rerun this rule whenever the checkout moves.
+        configfiles = [str(p) for p in workflow.configfiles]
+        write_provenance(output[0], params.config, str(REPO), input, configfiles, log[0])

@@ -15,11 +15,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torchvision.datasets import utils as tv_utils
+
+from signgeom.workflow import REPO
 
 BATCHES_DIRNAME = "cifar-10-batches-py"
 TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -34,9 +36,30 @@ ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
 
-_FIX = (
-    "Delete the directory and rerun the `cifar_data` rule, "
-    "or point cifar.data.local_dir at a complete copy."
+# What to do about a bad file depends on whose directory it is: the pipeline's own copy can be
+# deleted and remade, the user's source copy (cifar.data.local_dir) must not be.
+FIX_COPY = "Delete {dir} and rerun the `cifar_data` rule; it is remade from cifar.data.source."
+FIX_SOURCE = (
+    "{dir} is your source copy (cifar.data.local_dir) and was left as it is; nothing was "
+    "copied. Restore the file from the official archive ({url}) or point "
+    "cifar.data.local_dir at a complete copy."
+)
+FIX_DOWNLOAD = "The downloaded archive is malformed and was discarded; rerun to download it again."
+
+# The only globals the official format needs: NumPy array reconstruction (pickles written by
+# NumPy 1 name numpy.core, NumPy 2 numpy._core; protocol 5 uses _frombuffer), and bytes as
+# Python 3 writes them at protocol 2 (_codecs.encode). Everything else, e.g. os.system or
+# builtins.eval, is refused: a batch file must not be able to run code.
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("_codecs", "encode"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 )
 
 
@@ -44,20 +67,36 @@ class CifarDataError(ValueError):
     """A CIFAR-10 file is missing, corrupted or malformed; the message says how to fix it."""
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler admitting only containers, strings, numbers and NumPy arrays."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refused global {module}.{name} (a CIFAR-10 batch holds only dicts, lists, "
+                "strings, numbers and NumPy arrays)"
+            )
+        return super().find_class(module, name)
+
+
+def _advice(template: str, directory: Path) -> str:
+    return template.format(dir=directory, url=URL)
+
+
 def _unpickle(path: Path) -> dict[str, object]:
-    """Unpickle one batch file; keys are returned as ``str`` whatever the pickle protocol."""
+    """Unpickle one batch file (restricted); keys are returned as ``str`` (any protocol)."""
     if not path.is_file():
-        raise CifarDataError(f"{path.name} is missing from {path.parent}. {_FIX}")
+        raise CifarDataError(f"{path.name} is missing from {path.parent}.")
     try:
         with path.open("rb") as fh:
-            obj = pickle.load(fh, encoding="latin1")
+            obj = _BatchUnpickler(fh, encoding="latin1").load()
     except Exception as exc:  # truncated pickles raise EOFError, UnpicklingError, ValueError...
         raise CifarDataError(
-            f"{path.name} in {path.parent} is truncated or corrupted "
-            f"(could not unpickle: {exc!r}). {_FIX}"
+            f"{path.name} in {path.parent} is truncated or corrupted, or not in the "
+            f"official CIFAR-10 python format (could not unpickle: {exc})."
         ) from exc
     if not isinstance(obj, dict):
-        raise CifarDataError(f"{path.name} in {path.parent} is not a CIFAR-10 batch dict. {_FIX}")
+        raise CifarDataError(f"{path.name} in {path.parent} is not a CIFAR-10 batch dict.")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
@@ -69,30 +108,34 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     ok = isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
     if not ok or data.shape[1] != 3072:
         shape = getattr(data, "shape", None)
-        raise CifarDataError(f"{where} has no uint8 `data` of shape (n, 3072) ({shape}). {_FIX}")
+        raise CifarDataError(f"{where} has no uint8 `data` of shape (n, 3072) ({shape}).")
     try:
         labels_arr = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError) as exc:
-        raise CifarDataError(f"{where} has unreadable `labels`. {_FIX}") from exc
+        raise CifarDataError(f"{where} has unreadable `labels`.") from exc
     if labels_arr.shape != (data.shape[0],):
-        raise CifarDataError(
-            f"{where} has {labels_arr.shape} labels for {data.shape[0]} images. {_FIX}"
-        )
+        raise CifarDataError(f"{where} has {labels_arr.shape} labels for {data.shape[0]} images.")
     if labels_arr.size and (labels_arr.min() < 0 or labels_arr.max() > 9):
-        raise CifarDataError(f"{where} has labels outside 0..9. {_FIX}")
+        raise CifarDataError(f"{where} has labels outside 0..9.")
     return data, labels_arr
 
 
-def verify_batches_dir(path: Path | str) -> Path:
-    """Check that every file of ``REQUIRED_FILES`` exists and is a well-formed batch."""
+def verify_batches_dir(path: Path | str, advice: str | None = None) -> Path:
+    """Check that every file of ``REQUIRED_FILES`` exists and is a well-formed batch.
+
+    ``advice`` is appended to an error: what to do (default: delete this copy and remake it).
+    """
     path = Path(path)
-    if not path.is_dir():
-        raise CifarDataError(f"CIFAR-10 directory {path} does not exist. {_FIX}")
-    for name in (*TRAIN_FILES, *TEST_FILES):
-        _read_batch(path / name)
-    meta = _unpickle(path / META_FILE)
-    if len(meta.get("label_names", ())) != 10:
-        raise CifarDataError(f"{META_FILE} in {path} does not list 10 label names. {_FIX}")
+    try:
+        if not path.is_dir():
+            raise CifarDataError(f"CIFAR-10 directory {path} does not exist.")
+        for name in (*TRAIN_FILES, *TEST_FILES):
+            _read_batch(path / name)
+        meta = _unpickle(path / META_FILE)
+        if len(meta.get("label_names", ())) != 10:
+            raise CifarDataError(f"{META_FILE} in {path} does not list 10 label names.")
+    except CifarDataError as exc:
+        raise CifarDataError(f"{exc} {advice or _advice(FIX_COPY, path)}") from exc
     return path
 
 
@@ -111,7 +154,10 @@ def load_split(
     for name in files:
         if limit is not None and count >= limit:
             break
-        data, lab = _read_batch(Path(batches_dir) / name)
+        try:
+            data, lab = _read_batch(Path(batches_dir) / name)
+        except CifarDataError as exc:
+            raise CifarDataError(f"{exc} {_advice(FIX_COPY, Path(batches_dir))}") from exc
         datas.append(data)
         labels.append(lab)
         count += len(lab)
@@ -159,9 +205,9 @@ def load_cifar10(
     return CifarTensors(*out)
 
 
-def _publish(tmp_batches: Path, dest: Path) -> None:
+def _publish(tmp_batches: Path, dest: Path, advice: str) -> None:
     """Verify ``tmp_batches`` and atomically rename it to ``dest``."""
-    verify_batches_dir(tmp_batches)
+    verify_batches_dir(tmp_batches, advice)
     os.rename(tmp_batches, dest)
 
 
@@ -180,6 +226,7 @@ def prepare_cifar10(
     dest = dest_root / BATCHES_DIRNAME
     if dest.exists():
         return verify_batches_dir(dest)
+    src = None
     if source == "local":
         src = _resolve_local(local_dir)
     elif source != "download":
@@ -194,7 +241,7 @@ def prepare_cifar10(
                 shutil.copyfile(src / name, staged / name)
         else:
             staged = _download(tmp)
-        _publish(staged, dest)
+        _publish(staged, dest, _advice(FIX_SOURCE, src) if src else FIX_DOWNLOAD)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
@@ -211,7 +258,8 @@ def _resolve_local(local_dir: Path | str | None) -> Path:
             f"`{BATCHES_DIRNAME}` directory (or its parent)."
         )
     nested = local_dir / BATCHES_DIRNAME
-    return verify_batches_dir(nested if nested.is_dir() else local_dir)
+    src = nested if nested.is_dir() else local_dir
+    return verify_batches_dir(src, _advice(FIX_SOURCE, src))
 
 
 def _download(tmp: Path) -> Path:
@@ -233,11 +281,24 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: prepare the data directory and print its verified path."""
     parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
-    parser.add_argument("--source", choices=("download", "local"), required=True)
-    parser.add_argument("--local-dir", type=Path, default=None)
+    parser.add_argument(
+        "--source", choices=("download", "local"), required=True, help="where the files come from"
+    )
+    parser.add_argument(
+        "--local-dir", type=Path, default=None, help="source copy, for --source local"
+    )
+    parser.add_argument(
+        "--base-dir",
+        type=Path,
+        default=REPO,
+        help="a relative --local-dir is relative to this (default: the repository, %(default)s)",
+    )
     args = parser.parse_args(argv)
+    local_dir = args.local_dir
+    if local_dir is not None and not local_dir.is_absolute():
+        local_dir = args.base_dir / local_dir
     try:
-        print(prepare_cifar10(args.dest, args.source, args.local_dir))
+        print(prepare_cifar10(args.dest, args.source, local_dir))
     except CifarDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

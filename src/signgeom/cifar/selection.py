@@ -8,9 +8,11 @@ Rules:
 - If a run stopped before ``E`` (a config's epoch larger than what ran), the loss at its
   last completed epoch is used and the ``epoch_used`` column says which epoch that was.
 - Diverged runs (status ``"diverged"``, any ``diverged`` row, or a non-finite loss at the
-  epoch used) are excluded. If any seed of a learning rate diverged, that learning rate is
-  excluded altogether (an unstable step size is not a candidate); the decrease of the
-  remaining learning rates is the mean over their seeds.
+  epoch used) are excluded, and so are runs whose loss did not decrease (decrease <= 0: a
+  step size that made things worse is never "best", however finite its loss). If any seed of
+  a learning rate is excluded, that learning rate is excluded altogether (an unstable step
+  size is not a candidate); the decrease of the remaining learning rates is the mean over
+  their seeds.
 - The grid (for ``at_grid_edge``) is every learning rate tried for the (model, optimizer),
   diverged ones included; a warning is logged when the choice is its smallest or largest.
 - If no learning rate of a (model, optimizer) is left, ``AllRunsDivergedError`` is raised.
@@ -52,7 +54,7 @@ class AllRunsDivergedError(ValueError):
 
 
 def _run_decrease(metrics: pd.DataFrame, epoch: int) -> tuple[float, int, bool]:
-    """(initial loss - loss at ``epoch`` or the last epoch, epoch used, diverged flag)."""
+    """(initial loss - loss at ``epoch`` or the last epoch, epoch used, excluded flag)."""
     m = metrics.sort_values("epoch")
     diverged = bool(m["diverged"].astype(bool).any()) if "diverged" in m else False
     finite = m[~m["diverged"].astype(bool)] if "diverged" in m else m
@@ -61,7 +63,7 @@ def _run_decrease(metrics: pd.DataFrame, epoch: int) -> tuple[float, int, bool]:
     initial = float(finite["train_loss"].iloc[0])
     at = finite[finite["epoch"] <= epoch].iloc[-1]
     loss = float(at["train_loss"])
-    bad = diverged or not (math.isfinite(loss) and math.isfinite(initial))
+    bad = diverged or not (math.isfinite(loss) and math.isfinite(initial) and loss < initial)
     return initial - loss, int(at["epoch"]), bad
 
 
@@ -102,7 +104,8 @@ def select_step_sizes(runs: pd.DataFrame, epoch: int) -> pd.DataFrame:
         if cand.empty:
             raise AllRunsDivergedError(
                 f"all step sizes diverged for model={model!r}, optimizer={opt!r} "
-                f"(grid {grid}); extend the grid to smaller step sizes"
+                f"(grid {grid}); extend the grid to smaller step sizes (a run counts as "
+                "diverged if its loss became non-finite, blew up or did not decrease)"
             )
         best_lr = float(cand["decrease"].idxmax())
         best = cand.loc[best_lr]

@@ -233,10 +233,11 @@ def make_chunks(
 
 
 def snapshot_epochs(run_dir: str | Path) -> list[int]:
-    """Sorted epochs of ``run_dir/snapshots/epoch_XXXX.pt``."""
-    return sorted(
-        int(p.stem.split("_")[1]) for p in (Path(run_dir) / "snapshots").glob("epoch_*.pt")
-    )
+    """The run's snapshot epochs at its configured epochs and stride (``status.json``); older
+    snapshots on disk (a run once trained further or at a finer stride) are not used."""
+    import json
+
+    return sorted(json.loads((Path(run_dir) / "status.json").read_text())["snapshot_epochs"])
 
 
 def shard_epochs(epochs: Sequence[int], shard: int, n_shards: int) -> list[int]:

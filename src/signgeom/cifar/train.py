@@ -10,14 +10,23 @@ Outputs in ``out_dir``:
   forked and batch-norm buffers restored, so training itself is unaffected.
   ``train_loss_eval``, ``train_acc`` and ``test_acc`` use eval mode, no grad.
 - ``snapshots/epoch_XXXX.pt``: float32 state_dict at epoch 0, every ``snapshot_stride``
-  epochs and at the last finite epoch (used by the smoothness estimator; no retraining).
+  epochs and at epoch ``epochs`` (used by the smoothness estimator; no retraining).
 - ``checkpoint.pt``: model, optimizer, finished epochs, metrics, RNG states; written
-  atomically after every epoch. A rerun resumes from it and rewrites ``metrics.csv``.
+  atomically after every epoch. A rerun resumes from it and rewrites ``metrics.csv``; an
+  unreadable one is set aside (``checkpoint.pt.corrupt-<time>``) and the run starts afresh.
 - ``status.json``: written last (Snakemake output marker).
 
+The outputs describe exactly epochs ``0..epochs`` at ``snapshot_stride``: a run resumed with
+more epochs trains on; one whose checkpoint holds more epochs reports only the first
+``epochs`` (nothing is deleted); if a snapshot due at the current stride is missing (the stride
+was lowered), the checkpoint is set aside and the run retrains from epoch 0 (deterministic).
+``status.json`` lists the snapshot epochs the smoothness estimator uses.
+
 Minibatch order of epoch ``e`` is ``randperm`` from a generator seeded by ``(seed, e)``,
-so it never depends on history. Divergence (non-finite loss or parameters) stops the
-run; the run still finishes with status ``"diverged"`` and exit code 0.
+so it never depends on history. Divergence stops the run: a non-finite loss or parameters,
+or a finite epoch loss above ``divergence_factor`` times the epoch-0 loss (a blow-up, e.g.
+signSGD at step size 10 reaching losses of 1e16). The run still finishes with status
+``"diverged"`` and exit code 0.
 
 Test-only hook: if the environment variable ``SIGNGEOM_TEST_KILL_AFTER_EPOCH=k`` is set,
 the process calls ``os._exit(137)`` right after the checkpoint of epoch ``k`` is written
@@ -45,10 +54,12 @@ from signgeom.cifar.checkpoint import (
     atomic_torch_save,
     atomic_write_csv,
     atomic_write_json,
-    torch_load,
+    load_checkpoint,
+    set_aside,
 )
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.progress import ProgressMeter, format_seconds
+from signgeom.cifar.runid import run_id
 from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
@@ -68,7 +79,9 @@ EVAL_BATCH_SIZE = 1000
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run's trajectory (checked on resume)."""
+    """Everything that determines a run's trajectory (checked on resume). Its hash names the
+    run directory in the workflow (``signgeom.cifar.runid``): a new field here needs its
+    config key in ``runid.run_fields``."""
 
     model: str
     optimizer: str
@@ -78,6 +91,7 @@ class RunConfig:
     momentum: float
     train_limit: int | None
     test_limit: int | None
+    divergence_factor: float
     augmentation: str = "none"
     precision: str = "fp32"
     deterministic: bool = True
@@ -92,6 +106,32 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 def snapshot_path(out_dir: str | Path, epoch: int) -> Path:
     return Path(out_dir) / "snapshots" / f"epoch_{epoch:04d}.pt"
+
+
+def is_diverged(train_loss: float, initial_loss: float, factor: float) -> bool:
+    """Non-finite, or above ``factor`` times the epoch-0 loss (a finite blow-up)."""
+    return not math.isfinite(train_loss) or train_loss > factor * initial_loss
+
+
+def snapshot_due(epoch: int, epochs: int, stride: int) -> bool:
+    """Snapshots are kept at epoch 0, every ``stride``-th epoch and the last epoch."""
+    return epoch % stride == 0 or epoch == epochs
+
+
+def reported_metrics(metrics: list[dict[str, Any]], epochs: int) -> list[dict[str, Any]]:
+    """The rows of epochs ``0..epochs`` (a checkpoint may hold more than configured now)."""
+    return [m for m in metrics if m["epoch"] <= epochs]
+
+
+def missing_snapshots(out_dir: Path, metrics: list[dict[str, Any]], epochs: int, stride: int):
+    """Finite reported epochs whose snapshot is due at ``stride`` but absent."""
+    return [
+        m["epoch"]
+        for m in reported_metrics(metrics, epochs)
+        if not m["diverged"]
+        and snapshot_due(m["epoch"], epochs, stride)
+        and not snapshot_path(out_dir, m["epoch"]).exists()
+    ]
 
 
 def params_finite(net: nn.Module) -> bool:
@@ -198,15 +238,6 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda"]])
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read ``checkpoint.pt`` onto the CPU, whatever device wrote it.
-
-    ``load_state_dict`` of the model and the optimizer copies tensors to the parameters'
-    device; RNG states must stay CPU byte tensors (a CUDA ``map_location`` broke resume).
-    """
-    return torch_load(path, map_location="cpu")
-
-
 def _float32_state(net: nn.Module) -> dict[str, torch.Tensor]:
     return {
         k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu().clone()
@@ -216,6 +247,40 @@ def _float32_state(net: nn.Module) -> dict[str, torch.Tensor]:
 
 def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
+
+
+def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, expected: str | None) -> None:
+    """Reject bad arguments before anything is created on disk."""
+    from signgeom.cifar.models import MODELS
+    from signgeom.cifar.optimizers import OPTIMIZERS
+
+    problems = []
+    if cfg.model not in MODELS:
+        problems.append(f"model {cfg.model!r} is not one of {sorted(MODELS)}")
+    if cfg.optimizer not in OPTIMIZERS:
+        problems.append(f"optimizer {cfg.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        problems.append(f"lr must be finite and > 0, got {cfg.lr}")
+    if not 0 <= cfg.momentum < 1:
+        problems.append(f"momentum must be in [0, 1), got {cfg.momentum}")
+    if not cfg.divergence_factor > 1:
+        problems.append(f"divergence_factor must be > 1, got {cfg.divergence_factor}")
+    if epochs < 0 or snapshot_stride < 1 or cfg.batch_size < 1:
+        problems.append(
+            f"need epochs >= 0, snapshot_stride >= 1, batch_size >= 1 "
+            f"(got {epochs}, {snapshot_stride}, {cfg.batch_size})"
+        )
+    for name in ("train_limit", "test_limit"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            problems.append(f"{name} must be None or >= 1, got {getattr(cfg, name)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    if expected is not None and expected != run_id(asdict(cfg)):
+        raise ValueError(
+            f"run id {expected!r} (the run directory's name) is not the hash "
+            f"{run_id(asdict(cfg))!r} of this run's settings {asdict(cfg)}: the workflow and "
+            "signgeom.cifar.runid.run_fields disagree with the arguments passed to training"
+        )
 
 
 def train_run(
@@ -240,6 +305,8 @@ def train_run(
     compile: bool = False,
     train_eval_every: int = 1,
     train_eval_subset: int | None = None,
+    divergence_factor: float = 10.0,
+    expected_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) one run; returns the dict written to ``status.json``.
 
@@ -247,21 +314,20 @@ def train_run(
     0, every ``train_eval_every`` epochs and at the last epoch, on the first
     ``train_eval_subset`` training images (None: all); other rows hold NaN there. Test
     accuracy is computed every epoch.
+
+    ``expected_run_id`` (from the workflow's run directory name) must equal the hash of this
+    run's ``RunConfig``: a mismatch means the workflow and this CLI disagree on the settings.
     """
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
     from signgeom.cifar.optimizers import build_optimizer
 
-    if snapshot_stride < 1 or epochs < 0 or batch_size < 1 or train_eval_every < 1:
-        raise ValueError(
-            "need snapshot_stride >= 1, epochs >= 0, batch_size >= 1, train_eval_every >= 1"
-        )
+    if train_eval_every < 1:
+        raise ValueError(f"train_eval_every must be >= 1, got {train_eval_every}")
     if augmentation not in AUGMENTERS:
         raise ValueError(f"unknown augmentation {augmentation!r}; known: {sorted(AUGMENTERS)}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     cfg = RunConfig(
         model,
         optimizer,
@@ -271,12 +337,14 @@ def train_run(
         float(momentum),
         train_limit,
         test_limit,
+        float(divergence_factor),
         augmentation,
         precision,
         bool(deterministic),
         bool(channels_last),
         bool(compile),
     )
+    _validate(cfg, epochs, snapshot_stride, expected_run_id)
     dev = setup_device(device, precision, deterministic)
     t_load = time.perf_counter()
     data = load_cifar10(batches_dir, device=dev, train_limit=train_limit, test_limit=test_limit)
@@ -287,6 +355,8 @@ def train_run(
         dev,
         time.perf_counter() - t_load,
     )
+    out = Path(out_dir)  # created only once the arguments and the data are known to be good
+    out.mkdir(parents=True, exist_ok=True)
 
     if channels_last:
         data.train_x = data.train_x.contiguous(memory_format=torch.channels_last)
@@ -301,8 +371,21 @@ def train_run(
     opt = build_optimizer(optimizer, net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     ckpt_path = out / "checkpoint.pt"
     metrics: list[dict[str, Any]] = []
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_checkpoint(ckpt_path)
+    if ckpt is not None and (
+        missing := missing_snapshots(out, ckpt["metrics"], epochs, snapshot_stride)
+    ):
+        aside = set_aside(ckpt_path, "restride")
+        log.warning(
+            "snapshots of epochs %s (stride %d) are missing; %s set aside as %s, retraining "
+            "from epoch 0",
+            missing,
+            snapshot_stride,
+            ckpt_path,
+            aside,
+        )
+        ckpt = None
+    if ckpt is not None:
         if ckpt["config"] != asdict(cfg):
             raise ValueError(
                 f"{ckpt_path} was written by a run with another config ({ckpt['config']}; "
@@ -313,6 +396,10 @@ def train_run(
         _set_rng_state(ckpt["rng"])
         metrics = list(ckpt["metrics"])
         log.info("resumed from %s at epoch %d", ckpt_path, ckpt["epoch"])
+        if ckpt["epoch"] > epochs:
+            log.info(
+                "the checkpoint holds %d epochs; reporting the first %d", ckpt["epoch"], epochs
+            )
 
     def save_checkpoint(epoch: int, done: bool) -> None:
         atomic_torch_save(
@@ -357,10 +444,11 @@ def train_run(
         )
         maybe_kill(0)
     else:
-        atomic_write_csv(metrics, METRIC_COLUMNS, out / "metrics.csv")
+        atomic_write_csv(reported_metrics(metrics, epochs), METRIC_COLUMNS, out / "metrics.csv")
 
     start_epoch = metrics[-1]["epoch"] + 1
-    diverged = bool(metrics[-1]["diverged"])
+    diverged = bool(reported_metrics(metrics, epochs)[-1]["diverged"])
+    loss0 = metrics[0]["train_loss"]
     meter = ProgressMeter(total=epochs, done=start_epoch - 1)
     for epoch in range(start_epoch, epochs + 1):
         if diverged:  # never train on from non-finite parameters
@@ -376,7 +464,7 @@ def train_run(
             augmentation=augmentation,
             precision=precision,
         )
-        diverged = not (math.isfinite(train_loss) and params_finite(net))
+        diverged = is_diverged(train_loss, loss0, cfg.divergence_factor) or not params_finite(net)
         loss_eval = train_acc = test_acc = float("nan")
         if not diverged:
             if epoch % train_eval_every == 0 or epoch == epochs:
@@ -394,7 +482,7 @@ def train_run(
                 "train_loss_eval": loss_eval,
             }
         )
-        if not diverged and (epoch % snapshot_stride == 0 or epoch == epochs):
+        if not diverged and snapshot_due(epoch, epochs, snapshot_stride):
             atomic_torch_save(_float32_state(net), snapshot_path(out, epoch))
         save_checkpoint(epoch, diverged or epoch == epochs)
         meter.update(epoch)
@@ -410,6 +498,7 @@ def train_run(
         )
         maybe_kill(epoch)
 
+    metrics = reported_metrics(metrics, epochs)
     last = metrics[-1]
     finite_rows = [m for m in metrics if not m["diverged"]]
     status = {
@@ -420,9 +509,9 @@ def train_run(
         "final_train_loss": _finite_or_none(last["train_loss"]),
         "last_finite_train_loss": finite_rows[-1]["train_loss"],
         "final_test_acc": _finite_or_none(finite_rows[-1]["test_acc"]),
-        "snapshot_epochs": sorted(
-            int(p.stem.split("_")[1]) for p in (out / "snapshots").glob("epoch_*.pt")
-        ),
+        "snapshot_epochs": [
+            m["epoch"] for m in finite_rows if snapshot_due(m["epoch"], epochs, snapshot_stride)
+        ],
         "total_epoch_seconds": sum(m["epoch_seconds"] for m in metrics),
         "device": str(dev),
         "torch_version": torch.__version__,
@@ -430,6 +519,7 @@ def train_run(
         "snapshot_stride": snapshot_stride,
         "train_eval_every": train_eval_every,
         "train_eval_subset": train_eval_subset,
+        "run_id": run_id(asdict(cfg)),
         **asdict(cfg),
     }
     atomic_write_json(status, out / "status.json")
@@ -452,29 +542,55 @@ def _bool(s: str) -> bool:
     return s.lower() == "true"
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The training CLI: every option described; models and optimizers listed in ``--help``."""
+    from signgeom.cifar.models import MODELS
+    from signgeom.cifar.optimizers import OPTIMIZERS
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True)
-    p.add_argument("--optimizer", required=True)
-    p.add_argument("--lr", type=float, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--batch-size", type=int, default=1000)
-    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--model", required=True, choices=sorted(MODELS), help="architecture")
+    p.add_argument("--optimizer", required=True, choices=sorted(OPTIMIZERS), help="update rule")
+    p.add_argument("--lr", type=float, required=True, help="step size (> 0)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
+    p.add_argument("--epochs", type=int, required=True, help="epochs to train (resumes)")
+    p.add_argument("--batch-size", type=int, default=1000, help="minibatch size")
+    p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball momentum / beta1")
     p.add_argument("--data-dir", required=True, help="directory with the data_batch_* files")
-    p.add_argument("--train-limit", type=_optional_int, default=None, help="None/0 = all")
-    p.add_argument("--test-limit", type=_optional_int, default=None, help="None/0 = all")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    p.add_argument("--snapshot-stride", type=int, default=1)
-    p.add_argument("--augmentation", choices=sorted(AUGMENTERS), required=True)
-    p.add_argument("--precision", choices=PRECISIONS, required=True)
+    p.add_argument("--train-limit", type=_optional_int, default=None, help="first N; None/0 = all")
+    p.add_argument("--test-limit", type=_optional_int, default=None, help="first N; None/0 = all")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train")
+    p.add_argument("--snapshot-stride", type=int, default=1, help="keep parameters every N epochs")
+    p.add_argument(
+        "--divergence-factor",
+        type=float,
+        default=10.0,
+        help="diverged when the epoch loss exceeds this times the epoch-0 loss",
+    )
+    p.add_argument(
+        "--run-id", default=None, help="expected hash of the run's settings (from the workflow)"
+    )
+    p.add_argument(
+        "--augmentation", choices=sorted(AUGMENTERS), required=True, help="training augmentation"
+    )
+    p.add_argument("--precision", choices=PRECISIONS, required=True, help="training precision")
     p.add_argument("--deterministic", type=_bool, required=True, help="true|false")
-    p.add_argument("--channels-last", type=_bool, required=True, help="true|false")
-    p.add_argument("--compile", type=_bool, required=True, help="true|false")
-    p.add_argument("--train-eval-every", type=int, required=True)
-    p.add_argument("--train-eval-subset", type=_optional_int, required=True, help="none = all")
-    p.add_argument("--out-dir", required=True)
-    a = p.parse_args(argv)
+    p.add_argument("--channels-last", type=_bool, required=True, help="NHWC layout: true|false")
+    p.add_argument("--compile", type=_bool, required=True, help="torch.compile: true|false")
+    p.add_argument(
+        "--train-eval-every", type=int, required=True, help="train-set evaluation every N epochs"
+    )
+    p.add_argument(
+        "--train-eval-subset",
+        type=_optional_int,
+        required=True,
+        help="first N training images for that evaluation; none = all",
+    )
+    p.add_argument("--out-dir", required=True, help="run directory (created after validation)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     train_run(
         model=a.model,
@@ -497,6 +613,8 @@ def main(argv: list[str] | None = None) -> None:
         compile=a.compile,
         train_eval_every=a.train_eval_every,
         train_eval_subset=a.train_eval_subset,
+        divergence_factor=a.divergence_factor,
+        expected_run_id=a.run_id,
     )
 
 

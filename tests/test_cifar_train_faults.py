@@ -1,0 +1,165 @@
+"""Training faults: finite blow-ups, changed epochs/stride on an existing run, unreadable
+checkpoints, failed writes, bad arguments, and the run identity shared with the workflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from signgeom.cifar import checkpoint
+from signgeom.cifar.models import MODELS
+from signgeom.cifar.optimizers import OPTIMIZERS
+from signgeom.cifar.runid import run_dir_name, run_fields, run_id
+from signgeom.cifar.train import RunConfig, build_parser, main, train_run
+from signgeom.cli import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data/cifar10-subset/cifar-10-batches-py"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
+TINY = dict(
+    model="cnn",
+    optimizer="sgd",
+    lr=0.01,
+    seed=1,
+    batch_size=25,
+    train_limit=50,
+    test_limit=20,
+    batches_dir=DATA,
+    device="cpu",
+)
+COMPARED = ["epoch", "train_loss", "train_acc", "test_acc", "diverged", "train_loss_eval"]
+
+
+def _status(run: Path) -> dict:
+    return json.loads((run / "status.json").read_text())
+
+
+def test_a_finite_blow_up_is_diverged(tmp_path):
+    # signSGD at step size 1 reaches a finite training loss of ~1e11 in one epoch.
+    status = train_run(**{**TINY, "optimizer": "signsgd", "lr": 1.0}, epochs=1, out_dir=tmp_path)
+    m = pd.read_csv(tmp_path / "metrics.csv")
+    assert m["train_loss"].iloc[1] > 10 * m["train_loss"].iloc[0]
+    assert status["status"] == "diverged" and status["diverged_epoch"] == 1
+    assert status["epochs_completed"] == 0 and status["snapshot_epochs"] == [0]
+    assert m["diverged"].tolist() == [False, True]
+
+
+def test_outputs_follow_the_configured_epochs_and_stride(tmp_path, caplog):
+    train_run(**TINY, epochs=2, out_dir=tmp_path)
+    full = pd.read_csv(tmp_path / "metrics.csv")
+
+    fewer = train_run(**TINY, epochs=1, out_dir=tmp_path)  # no training: a prefix is reported
+    assert pd.read_csv(tmp_path / "metrics.csv")["epoch"].tolist() == [0, 1]
+    assert fewer["epochs_completed"] == fewer["epochs_requested"] == 1
+    assert fewer["snapshot_epochs"] == [0, 1]
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 2  # kept
+
+    strided = train_run(**TINY, epochs=2, snapshot_stride=2, out_dir=tmp_path)
+    assert strided["snapshot_epochs"] == [0, 2] and _status(tmp_path)["epochs_completed"] == 2
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv"), full)
+
+    (tmp_path / "snapshots/epoch_0001.pt").unlink()  # as after training at stride 2
+    with caplog.at_level(logging.WARNING):
+        denser = train_run(**TINY, epochs=2, snapshot_stride=1, out_dir=tmp_path)
+    assert denser["snapshot_epochs"] == [0, 1, 2] and "retraining from epoch 0" in caplog.text
+    assert (tmp_path / "snapshots/epoch_0001.pt").exists()
+    assert len(list(tmp_path.glob("checkpoint.pt.restride-*"))) == 1  # set aside, not deleted
+    again = pd.read_csv(tmp_path / "metrics.csv")
+    pd.testing.assert_frame_equal(again[COMPARED], full[COMPARED], check_exact=True)
+
+
+def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts(tmp_path, caplog):
+    ref = train_run(**TINY, epochs=1, out_dir=tmp_path / "ref")
+    run = tmp_path / "run"
+    train_run(**TINY, epochs=1, out_dir=run)
+    ckpt = run / "checkpoint.pt"
+    truncated = ckpt.read_bytes()[: ckpt.stat().st_size // 2]
+    ckpt.write_bytes(truncated)
+    with caplog.at_level(logging.WARNING):
+        status = train_run(**TINY, epochs=1, out_dir=run)
+    assert f"checkpoint {ckpt} is unreadable" in caplog.text and "afresh" in caplog.text
+    (aside,) = run.glob("checkpoint.pt.corrupt-*")
+    assert aside.read_bytes() == truncated
+    assert status["final_train_loss"] == ref["final_train_loss"]
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1
+
+
+def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys):
+    def full_disk(obj, f, *args, **kwargs):
+        f.write(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")
+
+    target = tmp_path / "checkpoint.pt"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(checkpoint.WriteError, match=f"could not write {target}.*free space"):
+        checkpoint.atomic_torch_save({}, target)
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+    args = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1"]
+    args += ["--data-dir", str(DATA), "--train-limit", "20", "--test-limit", "10"]
+    args += ["--batch-size", "10", "--device", "cpu", "--out-dir", str(tmp_path / "run")]
+    assert run_cli(main, args) == 2
+    err = capsys.readouterr().err
+    assert f"error: could not write {tmp_path / 'run'}" in err and "df -h" in err
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"model": "nope"},
+        {"optimizer": "nope"},
+        {"lr": float("inf")},
+        {"lr": -1.0},
+        {"batches_dir": Path("/nonexistent")},
+    ],
+)
+def test_bad_arguments_are_rejected_before_the_run_directory_exists(tmp_path, bad):
+    with pytest.raises(ValueError, match=str(next(iter(bad.values())))[:4]):
+        train_run(**{**TINY, **bad}, epochs=1, out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_describes_every_option_and_lists_models_and_optimizers(capsys):
+    parser = build_parser()
+    assert all(a.help for a in parser._actions)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in [*MODELS, *OPTIMIZERS])
+
+
+def test_run_identity_covers_every_run_config_field():
+    cifar = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]
+    fields = run_fields(cifar, "cnn", "sgd", 0.01, 0)
+    assert set(fields) == {f.name for f in dataclasses.fields(RunConfig)}
+    assert run_id(dataclasses.asdict(RunConfig(**fields))) == run_id(fields)  # same types
+    for key, other in [("batch_size", 7), ("momentum", 0.5), ("train_limit", 10)]:
+        changed = {**cifar, key: other, "data": {**cifar["data"], key: other}}
+        assert run_id(run_fields(changed, "cnn", "sgd", 0.01, 0)) != run_id(fields), key
+    longer = {**cifar, "models": {}, "smoothness": {**cifar["smoothness"], "stride": 5}}
+    assert run_dir_name(run_fields(longer, "cnn", "sgd", 0.01, 0)) == run_dir_name(fields)
+    assert run_dir_name(fields) == f"lr0.01_seed0_{run_id(fields)}"
+
+
+def test_a_run_id_that_does_not_match_the_arguments_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="is not the hash"):
+        train_run(**TINY, epochs=1, out_dir=tmp_path / "run", expected_run_id="0123456789")
+    assert not (tmp_path / "run").exists()
+
+
+def test_smoothness_uses_the_snapshots_of_the_configured_epochs_and_stride(tmp_path):
+    from signgeom.cifar.smoothness import snapshot_epochs
+
+    (tmp_path / "snapshots").mkdir()
+    for epoch in range(4):  # left by an earlier config: 3 epochs at stride 1
+        (tmp_path / f"snapshots/epoch_{epoch:04d}.pt").write_bytes(b"")
+    (tmp_path / "status.json").write_text(json.dumps({"snapshot_epochs": [0, 2]}))
+    assert snapshot_epochs(tmp_path) == [0, 2]
