@@ -23,6 +23,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/hessian.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -31,4 +32,5 @@ rule all:
     input:
         FIGURE2,
         FIGURE3,
+        FIGURE_PREMISES,
         PROVENANCE_FILES,
