@@ -160,6 +160,11 @@ def test_block_quantities_and_eq13_on_least_squares_blocks():
     assert q["linf1"] <= q["prop3_bound"] * (1 + 1e-12)
 
 
+def test_zero_block_has_no_rho_diag():
+    q = block_quantities(np.zeros((3, 3)), np.ones(3))
+    assert math.isnan(q["rho_diag"]) and q["lambda_max"] == 0.0
+
+
 def test_indefinite_block_has_no_psd_bounds():
     q = block_quantities(np.array([[1.0, 2.0], [2.0, -1.0]]), np.array([1.0, 1.0]))
     assert not q["psd"]

@@ -324,13 +324,14 @@ def block_quantities(
     """The paper's quantities of one symmetric block ``B`` with gradient part ``g``.
 
     ``linf1``, ``prop3_bound``, ``R`` and ``eq13_bound`` need ``k <= max_exact_dim`` (else NaN);
-    ``prop3_bound`` and ``eq13_bound`` assume PSD and are NaN for an indefinite block.
+    ``prop3_bound`` and ``eq13_bound`` assume PSD and are NaN for an indefinite block; an
+    all-zero block (e.g. coordinates of units dead on every example) has NaN ``rho_diag``.
     """
     k = B.shape[0]
     lam = np.linalg.eigvalsh(B)
     lam_max, lam_min = float(lam[-1]), float(lam[0])
     lam_bar = float(np.trace(B)) / k
-    rho = float(rho_diag(B))
+    rho = float(rho_diag(B)) if np.abs(B).sum() > 0 else math.nan  # 0/0 on a zero block
     psd = lam_min >= -PSD_TOL * max(abs(lam_max), abs(lam_min))
     ratio = lam_max / lam_bar if lam_bar > 0 else math.nan
     phi = gradient_density(torch.as_tensor(g))
@@ -501,6 +502,7 @@ def estimate_hessian(
     }
     for kind in BLOCK_KINDS:
         rhos = [b["rho_diag"] for b in blocks if b["kind"] == kind]
+        rhos = [r for r in rhos if math.isfinite(r)]  # zero blocks (dead units) have none
         rho = float(np.mean(rhos)) if rhos else math.nan
         row[f"rho_diag_{kind}"] = rho
         row[f"eq13_{kind}"] = rho * ratio * phi
