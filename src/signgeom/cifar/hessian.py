@@ -17,7 +17,8 @@ module mode, :func:`signgeom.cifar.smoothness.fixed_mode`) and d parameters:
   the model's last parameter (the final linear layer's bias): ``rho_diag``, ``lambda_max``,
   ``lambda_bar``, ``lambda_min``, exact ``||H_II||_{inf,1}`` (``k <= max_exact_dim``), the
   Prop. 3 bound ``tr / rho_diag`` (PSD blocks only), and on the block seen as a quadratic the
-  improvement ratio ``R_I = phi(g_I) k lambda_max / ||H_II||_{inf,1}`` next to its Eq. 13
+  improvement ratio ``R_I = phi(g_I) k ||H_II||_2 / ||H_II||_{inf,1}`` (``lambda_max`` for PSD
+  blocks) next to its Eq. 13
   bound ``rho_diag (lambda_max / lambda_bar) phi(g_I)``;
 - ``phi(g)`` of the full gradient on the same chunks, and the Eq. 13 expression
   ``rho_diag (lambda_max / lambda_bar) phi(g)`` with the mean block ``rho_diag`` in place of the
@@ -336,7 +337,8 @@ def block_quantities(
     ratio = lam_max / lam_bar if lam_bar > 0 else math.nan
     phi = gradient_density(torch.as_tensor(g))
     linf1 = float(inf_to_one_norm(B, max_exact_dim)) if k <= max_exact_dim else math.nan
-    R = phi * k * lam_max / linf1 if linf1 > 0 else math.nan
+    l2 = max(lam_max, -lam_min)  # ||B||_2, the L_2 smoothness of the quadratic (any sign)
+    R = phi * k * l2 / linf1 if linf1 > 0 else math.nan
     return {
         "k": k,
         "rho_diag": rho,

@@ -1,6 +1,7 @@
 """Premises of Eq. 13 on the network Hessian, per model (rows) along both trajectories.
 
-Left: ``lambda_max / lambda_bar`` (band: the trace +- 2 standard errors), the mean random-block
+Left: ``lambda_max / lambda_bar`` (error bar: the trace +- 2 standard errors; none drawn where
+``trace - 2 se <= 0``), the mean random-block
 ``rho_diag``, ``phi``, the Eq. 13 expression ``rho_diag (lambda_max / lambda_bar) phi`` and
 ``R_hat``, on one log axis (colour: quantity; line style: trajectory). Points where
 ``lambda_bar`` is not positive have no ratio and no Eq. 13 value. Middle: ``lambda_max``,
@@ -40,7 +41,7 @@ def draw_premises(hessian: pd.DataFrame, density: pd.DataFrame) -> plt.Figure:
     """The three panels per model described in the module docstring."""
     models = list(dict.fromkeys(hessian["model"]))
     fig, axes = plt.subplots(
-        len(models), 3, figsize=(15, 3.8 * len(models)), squeeze=False, constrained_layout=True
+        len(models), 3, figsize=(15, 5.2 * len(models)), squeeze=False, constrained_layout=True
     )
     for row, model in enumerate(models):
         ax_eq, ax_lam, ax_slq = axes[row]
@@ -60,12 +61,17 @@ def draw_premises(hessian: pd.DataFrame, density: pd.DataFrame) -> plt.Figure:
                     color=colour,
                     label=f"{label}, along {who}",
                 )
-            ax_eq.fill_between(
-                est["epoch"],
-                est["ratio_lo"],
-                est["ratio_hi"].clip(upper=1e12),
-                color="C0",
-                alpha=0.12,
+            ratio = est["ratio"].to_numpy(dtype=float)
+            lo, hi = est["ratio_lo"].to_numpy(dtype=float), est["ratio_hi"].to_numpy(dtype=float)
+            ok = np.isfinite(ratio) & np.isfinite(lo) & np.isfinite(hi) & (ratio > 0)
+            ax_eq.errorbar(
+                est["epoch"][ok],
+                ratio[ok],
+                yerr=[ratio[ok] - lo[ok], hi[ok] - ratio[ok]],
+                fmt="none",
+                ecolor="C0",
+                capsize=3,
+                alpha=0.6,
             )
             ax_lam.plot(
                 est["epoch"],
@@ -114,12 +120,15 @@ def draw_premises(hessian: pd.DataFrame, density: pd.DataFrame) -> plt.Figure:
         ax_slq.set_yscale("log")
         ax_slq.set_xscale("symlog", linthresh=1e-3)
         ax_slq.set_ylim(bottom=1e-8)
+        nodes = density[density["model"] == model]["node"]
+        if len(nodes):
+            ax_slq.set_xlim(1.3 * min(nodes.min(), 0), 1.3 * max(nodes.max(), 0))
         ax_slq.set(
             xlabel=r"$\lambda$", ylabel="SLQ weight", title=f"{title}: spectral density (SLQ)"
         )
         for ax in (ax_eq, ax_lam, ax_slq):
             if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=6)
+                ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=2)
     return fig
 
 
