@@ -14,8 +14,8 @@ PROVENANCE = {
         *rules.quadratic_runs.output,
         *rules.quadratic_summary.output,
     ],
-    CDIR: list(rules.cifar_tables.output),
-    "figures": FIGURE2 + FIGURE3,
+    CDIR: list(rules.cifar_tables.output) + list(rules.cifar_hessian_tables.output),
+    "figures": FIGURE2 + FIGURE3 + FIGURE_PREMISES,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 
