@@ -54,6 +54,9 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["quadratic"].update(family="flat"), "quadratic.family"),
         (lambda c: c["quadratic"]["lambda_ratio"].update(max=12.0), "quadratic.lambda_ratio.max"),
         (lambda c: c["resources"].update(gpus=1), "resources.gpus"),
+        (lambda c: c["cifar"]["hessian"].update(n_probes=1), "cifar.hessian.n_probes"),
+        (lambda c: c["cifar"]["hessian"].update(n_examples=10**6), "cifar.hessian.n_examples"),
+        (lambda c: c["cifar"]["hessian"].update(models=["vgg16"]), "cifar.hessian.models"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):
