@@ -140,7 +140,7 @@ class CountingOperator(LinearOperator):
         self.n_hvp = 0
 
     def _torch(self, x: torch.Tensor) -> torch.Tensor:
-        self.n_hvp += 1 if x.ndim == 1 else x.shape[1]
+        self.n_hvp += 1
         return self.op @ x.to(self.op.dtype)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
@@ -148,8 +148,9 @@ class CountingOperator(LinearOperator):
         return self._torch(t).double().cpu().numpy()
 
     def _matmat(self, x: np.ndarray) -> np.ndarray:
-        t = torch.as_tensor(np.asarray(x), device=self.op.device)
-        return self._torch(t).double().cpu().numpy()
+        # column by column: curvlinops' vmap over columns costs more than a loop on the CPU
+        # (measured 4.7x for 4 columns on the CNN) and holds one activation set per column
+        return np.stack([self._matvec(col) for col in np.asarray(x).T], axis=1)
 
     def _adjoint(self) -> CountingOperator:
         return self
