@@ -294,7 +294,7 @@ def slq_nodes_weights(
     """Per repeat: Ritz values and squared first eigenvector components of ``steps`` Lanczos
     steps from a random start (curvlinops' ``fast_lanczos``, Papyan 2020, Alg. 2)."""
     out = []
-    devices = [op.device] if op.device.type == "cuda" else []
+    devices = [op.device.index or 0] if op.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         for _ in range(repeats):
