@@ -23,6 +23,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/hessian.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -35,6 +36,7 @@ rule all:
         FIGURE2,
         BOUNDS,
         FIGURE3,
+        FIGURE_PREMISES,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],

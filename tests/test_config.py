@@ -78,6 +78,9 @@ def test_shipped_configs_are_valid(config):
             "cifar.models.cnn.step_sizes.sgd.1",
         ),
         (lambda c: c["cifar"].update(momentum=float("nan")), "cifar.momentum"),
+        (lambda c: c["cifar"]["hessian"].update(n_probes=1), "cifar.hessian.n_probes"),
+        (lambda c: c["cifar"]["hessian"].update(n_examples=10**6), "cifar.hessian.n_examples"),
+        (lambda c: c["cifar"]["hessian"].update(models=["vgg16"]), "cifar.hessian.models"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

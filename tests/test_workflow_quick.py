@@ -31,6 +31,24 @@ def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow
     )
 
 
+def test_hessian_premises_cover_both_trajectories_with_r_hat(quick_workflow):
+    table = pd.read_csv(quick_workflow / "results/cifar/hessian.csv")
+    assert set(map(tuple, table[["model", "optimizer"]].drop_duplicates().values)) == {
+        (m, o) for m in ("cnn", "resnet20") for o in ("sgd", "signsgd")
+    }
+    assert (table["epoch"] == 3).all()  # quick preset: only the last snapshot
+    smooth = pd.read_csv(quick_workflow / "results/cifar/smoothness.csv")
+    joined = table.merge(smooth, on=["model", "optimizer", "epoch"], suffixes=("", "_s"))
+    np.testing.assert_array_equal(joined["R_hat"], joined["R_hat_s"])
+    assert (table["lambda_max"] > 0).all() and (table["lambda_min"] < table["lambda_max"]).all()
+    assert (table["trace_se"] > 0).all()
+    blocks = pd.read_csv(quick_workflow / "results/cifar/hessian_blocks.csv")
+    last = blocks[blocks["kind"] == "last_layer"]
+    np.testing.assert_allclose(last["rho_diag"], 0.5, rtol=1e-4)  # softmax: rows sum to 0
+    for suffix in (".pdf", ".png"):
+        assert (quick_workflow / "figures" / f"premises{suffix}").stat().st_size > 1000
+
+
 def test_step_sizes_follow_the_selection_rule(quick_workflow):
     chosen = pd.read_csv(quick_workflow / "results/cifar/step_sizes.csv")
     metrics = pd.read_csv(quick_workflow / "results/cifar/metrics.csv")

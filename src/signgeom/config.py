@@ -143,6 +143,18 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.models.{model}.selection_epoch': {spec['selection_epoch']} "
                 f"exceeds epochs = {spec['epochs']}"
             )
+    hess, smooth = cifar["hessian"], cifar["smoothness"]
+    for model in hess["models"]:
+        if model not in cifar["models"]:
+            messages.append(
+                f"config key 'cifar.hessian.models': {model!r} is not in cifar.models "
+                f"({sorted(cifar['models'])})"
+            )
+    if smooth["n_examples"] is not None and hess["n_examples"] > smooth["n_examples"]:
+        messages.append(
+            f"config key 'cifar.hessian.n_examples': {hess['n_examples']} exceeds the smoothness "
+            f"subset, cifar.smoothness.n_examples = {smooth['n_examples']}"
+        )
     return messages
 
 

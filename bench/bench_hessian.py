@@ -1,0 +1,117 @@
+"""Cost of one Hessian-premises estimate (``signgeom.cifar.hessian``) in training epochs.
+
+For each setting and model: one training epoch (``signgeom``'s ``train_epoch``, after one
+warm-up epoch) and one ``estimate_hessian`` at the setting's ``cifar.hessian`` values on the
+untrained model (Lanczos restarts vary along training: the HVP count is printed). Settings:
+
+- ``quick``: presets/quick.yaml (1,000 training images, batch 100, its tiny Hessian settings);
+- ``subset``: all 5,170 images of the bundled subset, batch 250, config.yaml's Hessian
+  defaults (``n_examples`` 1000 in chunks of ``cifar.smoothness.chunk_size``).
+
+The last column extrapolates to paper scale (50,000 training images per epoch, batch 1000):
+``estimate / (epoch seconds * 50000 / images here)``.
+
+    python bench/bench_hessian.py [--settings quick subset] [--models cnn resnet20] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import yaml
+from torch import nn
+
+from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.hessian import HessianSettings, estimate_hessian
+from signgeom.cifar.models import build_model
+from signgeom.cifar.optimizers import build_optimizer
+from signgeom.cifar.smoothness import make_chunks
+from signgeom.cifar.train import train_epoch
+from signgeom.workflow import REPO
+
+PAPER_TRAIN_IMAGES = 50_000
+SETTING_NAMES = ("quick", "subset")
+
+
+def merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(base.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def setting(name: str) -> tuple[int, int, dict, dict]:
+    """(training images, batch size, cifar.hessian, cifar.smoothness) of a setting."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    if name == "quick":
+        cfg = merged(cfg, yaml.safe_load((REPO / "presets/quick.yaml").read_text()))
+        return (
+            cfg["cifar"]["data"]["train_limit"],
+            cfg["cifar"]["batch_size"],
+            *(cfg["cifar"][k] for k in ("hessian", "smoothness")),
+        )
+    return 5170, 250, cfg["cifar"]["hessian"], cfg["cifar"]["smoothness"]
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def epoch_seconds(model_name: str, x, y, batch: int) -> float:
+    torch.manual_seed(0)
+    net = build_model(model_name).to(x.device)
+    opt = build_optimizer("sgd", net.parameters(), lr=0.01)
+    train_epoch(net, opt, x, y, batch, shuffle_seed=0)  # warm-up
+    sync(x.device)
+    start = time.perf_counter()
+    train_epoch(net, opt, x, y, batch, shuffle_seed=1)
+    sync(x.device)
+    return time.perf_counter() - start
+
+
+def estimate(model_name: str, x, y, hess: dict, smooth: dict) -> tuple[float, int]:
+    torch.manual_seed(0)
+    net = build_model(model_name).to(x.device)
+    chunks = make_chunks(x, y, hess["n_examples"], smooth["chunk_size"])
+    keys = HessianSettings.__dataclass_fields__
+    settings = HessianSettings(**{k: v for k, v in hess.items() if k in keys})
+    sync(x.device)
+    start = time.perf_counter()
+    est = estimate_hessian(net, nn.CrossEntropyLoss(), chunks, settings, smooth["bn_mode"])
+    sync(x.device)
+    return time.perf_counter() - start, est.row["n_hvp"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", choices=SETTING_NAMES, default=SETTING_NAMES)
+    parser.add_argument("--models", nargs="+", default=["cnn", "resnet20"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", default=str(REPO / "data/cifar10-subset/cifar-10-batches-py"))
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{'setting':<7} {'model':<9} {'images':>6} {'batch':>5} {'epoch [s]':>9} "
+        f"{'estimate [s]':>12} {'HVPs':>5} {'epochs here':>11} {'epochs at 50k':>13}"
+    )
+    for name in args.settings:
+        n_train, batch, hess, smooth = setting(name)
+        data = load_cifar10(args.data_dir, device=device, train_limit=n_train, test_limit=1)
+        x, y = data.train_x, data.train_y
+        for model_name in args.models:
+            ep = epoch_seconds(model_name, x, y, batch)
+            est, hvps = estimate(model_name, x, y, hess, smooth)
+            paper = est / (ep * PAPER_TRAIN_IMAGES / len(x))
+            print(
+                f"{name:<7} {model_name:<9} {len(x):>6} {batch:>5} {ep:>9.2f} {est:>12.2f} "
+                f"{hvps:>5} {est / ep:>10.2f}x {paper:>12.2f}x",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

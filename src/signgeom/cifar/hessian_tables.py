@@ -1,0 +1,57 @@
+"""Collect the per-trajectory Hessian outputs into ``hessian.csv`` (with ``R_hat`` joined from
+``smoothness.csv`` at the same (model, optimizer, epoch); NaN where the smoothness stride skipped
+that epoch), ``hessian_blocks.csv`` and ``hessian_density.csv``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from signgeom.cli import run_cli
+from signgeom.io import atomic_output, read_table
+
+KEY = ["model", "optimizer", "epoch"]
+
+
+def concat(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Concatenate tables (empty ones skipped), sorted by (model, optimizer, epoch)."""
+    frames = [f for f in (read_table(p) for p in paths) if len(f)]
+    if not frames:
+        raise ValueError(f"no rows in any of {list(map(str, paths))}")
+    return pd.concat(frames, ignore_index=True).sort_values(KEY, kind="stable")
+
+
+def join_smoothness(hessian: pd.DataFrame, smoothness: pd.DataFrame) -> pd.DataFrame:
+    """Add ``R_hat`` and the smoothness estimate's ``phi`` (as ``phi_smoothness``)."""
+    if hessian.duplicated(KEY).any():
+        raise ValueError("an epoch was estimated twice in the Hessian tables")
+    right = smoothness[[*KEY, "R_hat", "phi"]].rename(columns={"phi": "phi_smoothness"})
+    return hessian.merge(right, on=KEY, how="left", validate="one_to_one")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", nargs="+", required=True)
+    p.add_argument("--blocks", nargs="+", required=True)
+    p.add_argument("--density", nargs="+", required=True)
+    p.add_argument("--smoothness", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-blocks", required=True)
+    p.add_argument("--out-density", required=True)
+    a = p.parse_args(argv)
+    tables = {
+        a.out: join_smoothness(concat(a.epochs), read_table(a.smoothness)),
+        a.out_blocks: concat(a.blocks),
+    }
+    density = [read_table(f) for f in a.density]
+    tables[a.out_density] = pd.concat(density, ignore_index=True)
+    for path, table in tables.items():
+        with atomic_output(path) as tmp:
+            table.to_csv(tmp, index=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

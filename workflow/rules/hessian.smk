@@ -1,0 +1,112 @@
+"""Beyond the paper: the premises of Eq. 13 (Hessian outliers, diagonal concentration) measured
+on the network Hessian along the selected Figure 3 trajectories, on the same snapshots, the same
+fixed data (the first cifar.hessian.n_examples of the smoothness subset, in its chunks) and the
+same batch-norm mode -> tables (joined with R_hat) -> figures/premises.{pdf,png}.
+"""
+
+HESS = C["hessian"]
+FIGURE_PREMISES = ["figures/premises.pdf", "figures/premises.png"]
+
+
+rule cifar_hessian:
+    input:
+        run=selected_run,
+        data=CIFAR_BATCHES,
+    output:
+        epochs=f"{CDIR}/hessian/{{model}}/{{optimizer}}/epochs.csv",
+        blocks=f"{CDIR}/hessian/{{model}}/{{optimizer}}/blocks.csv",
+        density=f"{CDIR}/hessian/{{model}}/{{optimizer}}/density.csv",
+    log:
+        "logs/cifar/hessian/{model}/{optimizer}.log",
+    benchmark:
+        "benchmarks/cifar/hessian/{model}/{optimizer}.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: config["resources"]["smoothness"]["cpus"]
+    resources:
+        **job_resources("smoothness"),
+    params:
+        run_dir=lambda wc, input: os.path.dirname(input.run),
+        bn_mode=SMOOTH["bn_mode"],
+        chunk_size=SMOOTH["chunk_size"],
+        device=C["device"],
+        seed=config["seed"],
+        h=HESS,
+    shell:
+        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.hessian --model {wildcards.model}"
+        " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
+        " --stride {params.h[stride]} --top-k {params.h[top_k]}"
+        " --lanczos-ncv {params.h[lanczos_ncv]} --lanczos-tol {params.h[lanczos_tol]}"
+        " --n-probes {params.h[n_probes]} --block-size {params.h[block_size]}"
+        " --n-random-blocks {params.h[n_random_blocks]}"
+        " --n-contiguous-blocks {params.h[n_contiguous_blocks]}"
+        " --slq-every {params.h[slq_every]} --slq-steps {params.h[slq_steps]}"
+        " --slq-repeats {params.h[slq_repeats]} --max-exact-dim {params.h[max_exact_dim]}"
+        " --seed {params.seed} --bn-mode {params.bn_mode} --n-examples {params.h[n_examples]}"
+        " --chunk-size {params.chunk_size} --data-dir {input.data} --device {params.device}"
+        " --out {output.epochs} --out-blocks {output.blocks} --out-density {output.density}"
+        " 2> {log}"
+
+
+rule cifar_hessian_tables:
+    input:
+        epochs=[
+            f"{CDIR}/hessian/{model}/{opt}/epochs.csv"
+            for model in HESS["models"]
+            for opt in C["models"][model]["step_sizes"]
+        ],
+        blocks=[
+            f"{CDIR}/hessian/{model}/{opt}/blocks.csv"
+            for model in HESS["models"]
+            for opt in C["models"][model]["step_sizes"]
+        ],
+        density=[
+            f"{CDIR}/hessian/{model}/{opt}/density.csv"
+            for model in HESS["models"]
+            for opt in C["models"][model]["step_sizes"]
+        ],
+        smoothness=rules.cifar_tables.output.smoothness,
+    output:
+        hessian=report(
+            f"{CDIR}/hessian.csv",
+            caption="../report/hessian.rst",
+            category="Premises",
+            subcategory="Tables",
+        ),
+        blocks=f"{CDIR}/hessian_blocks.csv",
+        density=f"{CDIR}/hessian_density.csv",
+    log:
+        "logs/cifar/hessian_tables.log",
+    benchmark:
+        "benchmarks/cifar/hessian_tables.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.cifar.hessian_tables --epochs {input.epochs}"
+        " --blocks {input.blocks} --density {input.density} --smoothness {input.smoothness}"
+        " --out {output.hessian} --out-blocks {output.blocks} --out-density {output.density}"
+        " 2> {log}"
+
+
+rule figure_premises:
+    input:
+        hessian=rules.cifar_hessian_tables.output.hessian,
+        density=rules.cifar_hessian_tables.output.density,
+    output:
+        report(
+            FIGURE_PREMISES,
+            caption="../report/premises.rst",
+            category="Premises",
+            subcategory="Figure",
+        ),
+    log:
+        "logs/figures/premises.log",
+    benchmark:
+        "benchmarks/figures/premises.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.plotting.premises --hessian {input.hessian}"
+        " --density {input.density} --out {output} 2> {log}"
