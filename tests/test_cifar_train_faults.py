@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from signgeom.cifar import checkpoint
+from signgeom import io
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
 from signgeom.cifar.runid import run_dir_name, run_fields, run_id
@@ -99,8 +99,8 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
     target = tmp_path / "checkpoint.pt"
     target.write_bytes(b"old")
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(checkpoint.WriteError, match=f"could not write {target}.*free space"):
-        checkpoint.atomic_torch_save({}, target)
+    with pytest.raises(io.WriteError, match=f"could not write {target}.*free space"):
+        io.atomic_torch_save({}, target)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [target.name]
 
     args = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1"]
