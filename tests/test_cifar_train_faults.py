@@ -104,11 +104,12 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [target.name]
 
     args = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1"]
-    args += ["--data-dir", str(DATA), "--train-limit", "20", "--test-limit", "10"]
+    args += ["--batches-dir", str(DATA), "--train-limit", "20", "--test-limit", "10"]
     args += ["--batch-size", "10", "--device", "cpu", "--out-dir", str(tmp_path / "run")]
     args += ["--augmentation", "none", "--precision", "fp32", "--deterministic", "true"]
     args += ["--channels-last", "false", "--compile", "false"]
-    args += ["--train-eval-every", "1", "--train-eval-subset", "none"]
+    args += ["--train-eval-every", "1", "--train-eval-subset", "none", "--seed", "0"]
+    args += ["--momentum", "0.9", "--snapshot-stride", "1", "--divergence-factor", "10"]
     assert run_cli(main, args) == 2
     err = capsys.readouterr().err
     assert f"error: could not write {tmp_path / 'run'}" in err and "df -h" in err

@@ -469,7 +469,8 @@ def train_run(
 
 
 def _optional_int(s: str) -> int | None:
-    return None if s.lower() in ("none", "0", "") else int(s)
+    """``none`` (the config's null) or an integer; 0 is an integer (and rejected as a limit)."""
+    return None if s.lower() == "none" else int(s)
 
 
 def _bool(s: str) -> bool:
@@ -483,75 +484,44 @@ def build_parser() -> argparse.ArgumentParser:
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
+    int_or_none, choice = _optional_int, None  # type, or choices given instead of a type
+    flags = [  # (flag = train_run's argument, type, choices, help); every one is required
+        ("model", str, sorted(MODELS), "architecture"),
+        ("optimizer", str, sorted(OPTIMIZERS), "update rule"),
+        ("lr", float, choice, "step size (> 0)"),
+        ("seed", int, choice, "initialisation and shuffling seed"),
+        ("epochs", int, choice, "epochs to train (resumes)"),
+        ("batch-size", int, choice, "minibatch size"),
+        ("momentum", float, choice, "heavy-ball momentum / beta1"),
+        ("batches-dir", str, choice, "directory with the data_batch_* files"),
+        ("train-limit", int_or_none, choice, "first N training images; none = all"),
+        ("test-limit", int_or_none, choice, "first N test images; none = all"),
+        ("device", str, DEVICE_CHOICES, "where to train"),
+        ("snapshot-stride", int, choice, "keep parameters every N epochs"),
+        ("divergence-factor", float, choice, "diverged above this times the epoch-0 loss"),
+        ("augmentation", str, sorted(AUGMENTERS), "training augmentation"),
+        ("precision", str, PRECISIONS, "training precision"),
+        ("deterministic", _bool, choice, "deterministic kernels: true|false"),
+        ("channels-last", _bool, choice, "NHWC layout: true|false"),
+        ("compile", _bool, choice, "torch.compile: true|false"),
+        ("train-eval-every", int, choice, "train-set evaluation every N epochs"),
+        ("train-eval-subset", int_or_none, choice, "first N images for it; none = all"),
+        ("out-dir", str, choice, "run directory (created after validation)"),
+    ]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, choices=sorted(MODELS), help="architecture")
-    p.add_argument("--optimizer", required=True, choices=sorted(OPTIMIZERS), help="update rule")
-    p.add_argument("--lr", type=float, required=True, help="step size (> 0)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
-    p.add_argument("--epochs", type=int, required=True, help="epochs to train (resumes)")
-    p.add_argument("--batch-size", type=int, default=1000, help="minibatch size")
-    p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball momentum / beta1")
-    p.add_argument("--data-dir", required=True, help="directory with the data_batch_* files")
-    p.add_argument("--train-limit", type=_optional_int, default=None, help="first N; None/0 = all")
-    p.add_argument("--test-limit", type=_optional_int, default=None, help="first N; None/0 = all")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train")
-    p.add_argument("--snapshot-stride", type=int, default=1, help="keep parameters every N epochs")
+    for flag, type_, choices, help_ in flags:
+        p.add_argument(f"--{flag}", type=type_, choices=choices, required=True, help=help_)
     p.add_argument(
-        "--divergence-factor",
-        type=float,
-        default=10.0,
-        help="diverged when the epoch loss exceeds this times the epoch-0 loss",
+        "--expected-run-id",
+        default=None,
+        help="the run directory's hash of the settings (the workflow passes it); checked",
     )
-    p.add_argument(
-        "--run-id", default=None, help="expected hash of the run's settings (from the workflow)"
-    )
-    p.add_argument(
-        "--augmentation", choices=sorted(AUGMENTERS), required=True, help="training augmentation"
-    )
-    p.add_argument("--precision", choices=PRECISIONS, required=True, help="training precision")
-    p.add_argument("--deterministic", type=_bool, required=True, help="true|false")
-    p.add_argument("--channels-last", type=_bool, required=True, help="NHWC layout: true|false")
-    p.add_argument("--compile", type=_bool, required=True, help="torch.compile: true|false")
-    p.add_argument(
-        "--train-eval-every", type=int, required=True, help="train-set evaluation every N epochs"
-    )
-    p.add_argument(
-        "--train-eval-subset",
-        type=_optional_int,
-        required=True,
-        help="first N training images for that evaluation; none = all",
-    )
-    p.add_argument("--out-dir", required=True, help="run directory (created after validation)")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    a = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train_run(
-        model=a.model,
-        optimizer=a.optimizer,
-        lr=a.lr,
-        seed=a.seed,
-        epochs=a.epochs,
-        batch_size=a.batch_size,
-        momentum=a.momentum,
-        batches_dir=a.data_dir,
-        train_limit=a.train_limit,
-        test_limit=a.test_limit,
-        device=a.device,
-        out_dir=a.out_dir,
-        snapshot_stride=a.snapshot_stride,
-        augmentation=a.augmentation,
-        precision=a.precision,
-        deterministic=a.deterministic,
-        channels_last=a.channels_last,
-        compile=a.compile,
-        train_eval_every=a.train_eval_every,
-        train_eval_subset=a.train_eval_subset,
-        divergence_factor=a.divergence_factor,
-        expected_run_id=a.run_id,
-    )
+    """Parse the flags (named like ``train_run``'s arguments) and train."""
+    train_run(**vars(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":
