@@ -242,6 +242,37 @@ def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
     return float(rows["sgd"]), float(rows["signsgd"])
 
 
+def _estimation_setup(
+    model: str,
+    data_dir: str | Path,
+    dev: torch.device,
+    n_examples: int | None,
+    chunk_size: int,
+    precision: str,
+    channels_last: bool,
+) -> tuple[Chunks, nn.Module]:
+    """The estimation set's chunks and the model, in ``precision`` and layout, on ``dev``."""
+    from signgeom.cifar.data import load_cifar10
+    from signgeom.cifar.models import build_model
+
+    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
+    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
+    return chunks, build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
+
+
+def _load_snapshot(net: nn.Module, run: RunDir, epoch: int, dev: torch.device) -> bool:
+    """Copy (and cast) the snapshot of ``epoch`` into ``net``; False if it is non-finite."""
+    state = torch_load(run.snapshot(epoch), map_location=dev)
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        log.warning("skipping non-finite snapshot at epoch %d", epoch)
+        return False
+    net.load_state_dict(state)
+    return True
+
+
 def estimate_run(
     *,
     model: str,
@@ -270,20 +301,14 @@ def estimate_run(
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
-
     dev = setup_device(device)
     run = RunDir(run_dir)
     status = run.read_status()
     epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
-    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
-    dtype = torch.float64 if precision == "fp64" else torch.float32
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
-    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
+    chunks, net = _estimation_setup(
+        model, data_dir, dev, n_examples, chunk_size, precision, channels_last
+    )
     n_used = sum(int(y.shape[0]) for _, y in chunks)
-    net = build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
     settings = {"alpha_gd": alpha_gd, "alpha_sign": alpha_sign, "reduction": reduction}
     settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
     rows: list[dict] = []
@@ -298,11 +323,8 @@ def estimate_run(
         1 + 2 * len(gammas),
     )
     for k, epoch in enumerate(epochs):
-        state = torch_load(run.snapshot(epoch), map_location=dev)
-        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-            log.warning("skipping non-finite snapshot at epoch %d", epoch)
+        if not _load_snapshot(net, run, epoch, dev):
             continue
-        net.load_state_dict(state)  # copies (and casts) into the fp32/fp64 parameters
         t0 = time.perf_counter()
         est = estimate_smoothness(
             net,
@@ -319,15 +341,8 @@ def estimate_run(
         seconds = time.perf_counter() - t0
         rows.append({**run_key, **asdict(est), **settings, "seconds": seconds})
         meter.update(k + 1)
-        log.info(
-            "epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s",
-            epoch,
-            est.phi,
-            est.L2_hat,
-            est.Linf_hat,
-            est.R_hat,
-            meter.line(),
-        )
+        values = (est.phi, est.L2_hat, est.Linf_hat, est.R_hat, meter.line())
+        log.info("epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s", epoch, *values)
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
     atomic_write_csv(rows, OUTPUT_COLUMNS, out)
