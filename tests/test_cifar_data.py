@@ -22,6 +22,7 @@ from signgeom.cifar.data import (
     prepare_cifar10,
     verify_batches_dir,
 )
+from signgeom.cli import run_cli
 
 SUBSET = Path(__file__).resolve().parents[1] / "data" / "cifar10-subset" / "cifar-10-batches-py"
 
@@ -147,14 +148,16 @@ def test_download_corrupt_archive_is_not_published(tmp_path, monkeypatch):
 
 def test_cli(tmp_path, capsys):
     assert (
-        data.main(
-            ["--dest", str(tmp_path / "d"), "--source", "local", "--local-dir", str(SUBSET.parent)]
+        run_cli(
+            data.main,
+            ["--dest", str(tmp_path / "d"), "--source", "local", "--local-dir", str(SUBSET.parent)],
         )
         == 0
     )
     assert capsys.readouterr().out.strip() == str(tmp_path / "d" / "cifar-10-batches-py")
     assert (
-        data.main(
+        run_cli(
+            data.main,
             [
                 "--dest",
                 str(tmp_path / "e"),
@@ -162,7 +165,7 @@ def test_cli(tmp_path, capsys):
                 "local",
                 "--local-dir",
                 str(tmp_path / "missing"),
-            ]
+            ],
         )
         == 2
     )
@@ -225,7 +228,7 @@ def test_a_bad_pipeline_copy_says_delete_it(tmp_path, subset_copy):
 def test_cli_relative_local_dir_is_relative_to_the_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the workflow's working directory is anywhere
     args = ["--dest", "d", "--source", "local", "--local-dir", "data/cifar10-subset"]
-    assert data.main(args) == 0
+    assert run_cli(data.main, args) == 0
     assert (tmp_path / "d/cifar-10-batches-py/test_batch").read_bytes() == (
         SUBSET / "test_batch"
     ).read_bytes()

@@ -8,7 +8,8 @@ import logging
 import pandas as pd
 import pytest
 
-from signgeom.cifar.selection import AllRunsDivergedError, load_runs, select_step_sizes
+from signgeom.cifar.rundir import read_runs
+from signgeom.cifar.selection import AllRunsDivergedError, select_step_sizes
 
 
 def _run(model, opt, lr, seed, losses, status="completed"):
@@ -93,7 +94,7 @@ def test_load_runs_from_status_and_metrics(tmp_path):
         pd.DataFrame(
             {"epoch": [0, 1], "train_loss": [2.0, final], "diverged": [False, False]}
         ).to_csv(d / "metrics.csv", index=False)
-    runs = load_runs(sorted(tmp_path.rglob("status.json")))
+    runs = read_runs(sorted(tmp_path.rglob("status.json")))
     out = select_step_sizes(runs, epoch=1)
     assert out["lr"].tolist() == [0.1] and bool(out["at_grid_edge"].iloc[0])
 

@@ -36,6 +36,9 @@ CLI_DEFAULTS = dict(
     compile="false",
     train_eval_every=1,
     train_eval_subset="none",
+    momentum=0.9,
+    divergence_factor=10.0,
+    snapshot_stride=1,
 )
 
 
@@ -47,7 +50,7 @@ def _cli(
         sys.executable,
         "-m",
         "signgeom.cifar.train",
-        "--data-dir",
+        "--batches-dir",
         str(DATA),
         "--out-dir",
         str(out_dir),

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from signgeom.cifar import checkpoint
+from signgeom import io
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
 from signgeom.cifar.runid import run_dir_name, run_fields, run_id
@@ -99,16 +99,17 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
     target = tmp_path / "checkpoint.pt"
     target.write_bytes(b"old")
     monkeypatch.setattr(torch, "save", full_disk)
-    with pytest.raises(checkpoint.WriteError, match=f"could not write {target}.*free space"):
-        checkpoint.atomic_torch_save({}, target)
+    with pytest.raises(io.WriteError, match=f"could not write {target}.*free space"):
+        io.atomic_torch_save({}, target)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [target.name]
 
     args = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1"]
-    args += ["--data-dir", str(DATA), "--train-limit", "20", "--test-limit", "10"]
+    args += ["--batches-dir", str(DATA), "--train-limit", "20", "--test-limit", "10"]
     args += ["--batch-size", "10", "--device", "cpu", "--out-dir", str(tmp_path / "run")]
     args += ["--augmentation", "none", "--precision", "fp32", "--deterministic", "true"]
     args += ["--channels-last", "false", "--compile", "false"]
-    args += ["--train-eval-every", "1", "--train-eval-subset", "none"]
+    args += ["--train-eval-every", "1", "--train-eval-subset", "none", "--seed", "0"]
+    args += ["--momentum", "0.9", "--snapshot-stride", "1", "--divergence-factor", "10"]
     assert run_cli(main, args) == 2
     err = capsys.readouterr().err
     assert f"error: could not write {tmp_path / 'run'}" in err and "df -h" in err

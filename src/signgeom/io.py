@@ -1,14 +1,27 @@
-"""Atomic file output: a reader never sees a half-written result file."""
+"""Atomic file output (a reader never sees a half-written result file) and table reading.
+
+Every writer here goes through a temporary file in the same directory and ``os.replace``, so a
+reader (or a resumed job) sees either the old or the new file, never a torn one. The fsynced
+writers raise ``WriteError`` naming the file and the fix when the write fails (full disk,
+quota, permissions).
+"""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 import pandas as pd
+
+
+class WriteError(ValueError):
+    """An output file could not be written; the message names it and what to do."""
 
 
 @contextmanager
@@ -48,3 +61,59 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise ValueError(
             f"{path}: cannot read table ({err}); rerun the job that writes it"
         ) from err
+
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[IO], Any], mode: str) -> None:
+    """``write_fn(file)`` into a temporary file, synced to disk, then moved onto ``path``.
+
+    ``OSError`` (e.g. ENOSPC) and torch's ``RuntimeError`` from its zip writer (a full disk
+    shows up as ``[enforce fail at inline_container.cc...]``) become ``WriteError``; the old
+    file, if any, is untouched.
+    """
+    path = Path(path)
+    newline = {"newline": ""} if "b" not in mode else {}
+    try:
+        with atomic_output(path) as tmp, open(tmp, mode, **newline) as fh:
+            write_fn(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except (OSError, RuntimeError) as exc:
+        raise WriteError(
+            f"could not write {path} ({type(exc).__name__}: {exc}). Check that the file system "
+            f"of {path.parent} has free space and is writable (`df -h {path.parent}`), then "
+            "rerun: a training run resumes from its last complete checkpoint."
+        ) from exc
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write(path, lambda fh: fh.write(text), "w")
+
+
+def atomic_write_json(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON atomically (non-finite floats must be converted first)."""
+    atomic_write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n", path)
+
+
+def atomic_write_csv(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], path: str | os.PathLike
+) -> None:
+    """Write dict rows as CSV atomically; floats use ``repr`` so they round-trip exactly."""
+
+    def fmt(v: Any) -> Any:
+        return repr(v) if isinstance(v, float) else v
+
+    def write(fh) -> None:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([fmt(row.get(c, "")) for c in columns])
+
+    atomic_write(path, write, "w")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` atomically."""
+    import torch
+
+    atomic_write(path, lambda fh: torch.save(obj, fh), "wb")

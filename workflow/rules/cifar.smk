@@ -41,7 +41,7 @@ rule cifar_train:
     input:
         CIFAR_BATCHES,
     output:
-        f"{CDIR}/runs/{{model}}/{{optimizer}}/lr{{lr}}_seed{{seed}}_{{run_id}}/status.json",
+        str(run_dir("{model}", "{optimizer}", "lr{lr}_seed{seed}_{run_id}").status),
     log:
         "logs/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_{run_id}.log",
     benchmark:
@@ -67,19 +67,19 @@ rule cifar_train:
         compile=flag(C["training"]["compile"]),
         eval_every=C["evaluation"]["train_every"],
         eval_subset=limit_arg(C["evaluation"]["train_subset"]),
-        out_dir=lambda wc, output: os.path.dirname(output[0]),
+        out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
         " --optimizer {wildcards.optimizer} --lr {wildcards.lr} --seed {wildcards.seed}"
         " --epochs {params.epochs} --batch-size {params.batch_size}"
         " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
-        " --data-dir {input} --train-limit {params.train_limit}"
+        " --batches-dir {input} --train-limit {params.train_limit}"
         " --test-limit {params.test_limit} --device {params.device}"
         " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
         " --precision {params.precision} --deterministic {params.deterministic}"
         " --channels-last {params.channels_last} --compile {params.compile}"
         " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
-        " --run-id {wildcards.run_id}"
+        " --expected-run-id {wildcards.run_id}"
         " --out-dir {params.out_dir} 2>> {log}"
 
 
@@ -119,7 +119,7 @@ rule cifar_smoothness:
     resources:
         **job_resources("smoothness"),
     params:
-        run_dir=lambda wc, input: os.path.dirname(input.run),
+        run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
         gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
         reduction=SMOOTH["reduction"],
         bn_mode=SMOOTH["bn_mode"],

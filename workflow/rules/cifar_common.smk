@@ -5,13 +5,12 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 
 import pandas as pd
 
+from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_dir_name, run_fields
 
 C = config["cifar"]
-CDIR = "results/cifar"
 CIFAR_ROOT = "data/cifar10"
 CIFAR_BATCHES = f"{CIFAR_ROOT}/cifar-10-batches-py"
-FIGURE3 = ["figures/figure3.pdf", "figures/figure3.png"]
 SMOOTH = C["smoothness"]
 TRAJECTORY_SEED = C["seeds"][0]
 # The estimation set: the first n_examples training images; null means the whole training set
@@ -21,12 +20,17 @@ ESTIMATION_EXAMPLES = (
 )
 
 
+def run_dir(model, optimizer, name):
+    """A training run's directory ``runs/<model>/<optimizer>/<name>`` (signgeom.cifar.rundir)."""
+    return RunDir(f"{CDIR}/runs/{model}/{optimizer}/{name}")
+
+
 def run_status(model, optimizer, lr, seed):
-    """``runs/<model>/<optimizer>/lr<lr>_seed<seed>_<run id>/status.json``; the run id hashes
-    every setting that shapes the trajectory (signgeom.cifar.runid), so a changed config
-    trains new runs next to the old ones."""
+    """The status file of ``runs/<model>/<optimizer>/lr<lr>_seed<seed>_<run id>``; the run id
+    hashes every setting that shapes the trajectory (signgeom.cifar.runid), so a changed
+    config trains new runs next to the old ones."""
     name = run_dir_name(run_fields(C, model, optimizer, lr, seed))
-    return f"{CDIR}/runs/{model}/{optimizer}/{name}/status.json"
+    return str(run_dir(model, optimizer, name).status)
 
 
 def model_runs(model):

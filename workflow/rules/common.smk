@@ -5,18 +5,17 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from signgeom.config import ConfigError, validate_config
 
+# The checkout holding this Snakefile (provenance records its git state). The schema is the
+# package's (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
 REPO = Path(workflow.basedir)
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 try:
-    validate_config(config, SCHEMA)
+    validate_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
-validate(config, str(SCHEMA))
 
 
 def runtime_for(kind):
@@ -51,6 +50,14 @@ def family_results(name):
 def family_input(name):
     """Input function: the result file of the family named by the job's fsuffix wildcard."""
     return lambda wc: f"{QDIR}/{FAMILY_DIR[SUFFIX_FAMILY[wc.fsuffix]]}{name}"
+
+
+# Outputs named by several rule files.
+CDIR = "results/cifar"
+FIGURE2 = family_figures("figure2")
+BOUNDS = family_figures("bounds")
+FIGURES_2D = [f"figures/{name}.{ext}" for name in ("figure1", "figure4") for ext in FIGURE_EXTS]
+FIGURE3 = [f"figures/figure3.{ext}" for ext in FIGURE_EXTS]
 
 
 def one_of(values):

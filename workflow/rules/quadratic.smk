@@ -10,9 +10,6 @@ results/quadratic/<family>/* and figures/figure2_<family>.*, figures/bounds_<fam
 (wildcards fdir, fsuffix; see common.smk).
 """
 
-FIGURE2 = family_figures("figure2")
-BOUNDS = family_figures("bounds")
-FIGURES_2D = [f"figures/{name}.{ext}" for name in ("figure1", "figure4") for ext in FIGURE_EXTS]
 QUADRATIC_RESULTS = [
     path
     for name in ("hessians.npz", "constants.csv", "runs.parquet", "summary.csv", "separable.csv")

@@ -11,7 +11,6 @@ import argparse
 import os
 import pickle
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torchvision.datasets import utils as tv_utils
 
+from signgeom.cli import run_cli
 from signgeom.workflow import REPO
 
 BATCHES_DIRNAME = "cifar-10-batches-py"
@@ -277,8 +277,9 @@ def _download(tmp: Path) -> Path:
     return tmp / BATCHES_DIRNAME
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: prepare the data directory and print its verified path."""
+def main(argv: list[str] | None = None) -> None:
+    """CLI: prepare the data directory and print its verified path; a relative ``--local-dir``
+    is relative to the repository (the workflow's working directory is anywhere)."""
     parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
     parser.add_argument(
@@ -287,23 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--local-dir", type=Path, default=None, help="source copy, for --source local"
     )
-    parser.add_argument(
-        "--base-dir",
-        type=Path,
-        default=REPO,
-        help="a relative --local-dir is relative to this (default: the repository, %(default)s)",
-    )
     args = parser.parse_args(argv)
     local_dir = args.local_dir
     if local_dir is not None and not local_dir.is_absolute():
-        local_dir = args.base_dir / local_dir
-    try:
-        print(prepare_cifar10(args.dest, args.source, local_dir))
-    except CifarDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        local_dir = REPO / local_dir
+    print(prepare_cifar10(args.dest, args.source, local_dir))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_cli(main))

@@ -21,16 +21,14 @@ Rules:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-from collections.abc import Iterable
-from pathlib import Path
 
 import pandas as pd
 
-from signgeom.cifar.checkpoint import atomic_write_text
+from signgeom.cifar.rundir import read_runs
 from signgeom.cli import run_cli
+from signgeom.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -136,32 +134,13 @@ def select_step_sizes(runs: pd.DataFrame, epoch: int) -> pd.DataFrame:
     return pd.DataFrame(out, columns=OUTPUT_COLUMNS)
 
 
-def load_runs(status_files: Iterable[str | Path]) -> pd.DataFrame:
-    """Long table from each run's ``status.json`` and the ``metrics.csv`` next to it."""
-    frames = []
-    for path in status_files:
-        path = Path(path)
-        status = json.loads(path.read_text())
-        metrics = pd.read_csv(path.parent / "metrics.csv")
-        for key in ("model", "optimizer", "lr", "seed", "status"):
-            metrics[key] = status[key]
-        frames.append(metrics)
-    if not frames:
-        raise FileNotFoundError("no status.json files given or found")
-    return pd.concat(frames, ignore_index=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Select step sizes by training-loss decrease.")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--runs-dir", help="searched recursively for status.json")
-    src.add_argument("--status", nargs="+", help="status.json files")
+    p.add_argument("--status", nargs="+", required=True, help="the runs' status.json files")
     p.add_argument("--epoch", type=int, required=True)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    files = sorted(Path(a.runs_dir).rglob("status.json")) if a.runs_dir else a.status
-    chosen = select_step_sizes(load_runs(files), a.epoch)
+    chosen = select_step_sizes(read_runs(a.status), a.epoch)
     atomic_write_text(chosen.to_csv(index=False), a.out)
     log.info("selected step sizes:\n%s", chosen.to_string(index=False))
 

@@ -25,17 +25,19 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.checkpoint import atomic_write_csv, torch_load
+from signgeom.cifar.checkpoint import torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.progress import ProgressMeter
+from signgeom.cifar.rundir import RunDir
 from signgeom.cli import run_cli
+from signgeom.io import atomic_write_csv
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +46,6 @@ Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
 BN_MODES = ("batch_stats", "running_stats")
 ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
-OUTPUT_COLUMNS = [
-    "model",
-    "optimizer",
-    "lr",
-    "seed",
-    "epoch",
-    "phi",
-    "L2_hat",
-    "Linf_hat",
-    "R_hat",
-    "grad_norm2",
-    "grad_norm1",
-    "d",
-    "gamma_L2",
-    "gamma_Linf",
-    "alpha_gd",
-    "alpha_sign",
-    "reduction",
-    "bn_mode",
-    "n_examples",
-    "precision",
-    "seconds",
-]
 
 
 def gradient_density(g: torch.Tensor) -> float:
@@ -144,9 +123,18 @@ class SmoothnessEstimate:
     d: int
     gamma_L2: float
     gamma_Linf: float
-    l2_per_gamma: list[float] = field(default_factory=list)
-    linf_per_gamma: list[float] = field(default_factory=list)
-    n_grad_passes: int = 0
+    l2_per_gamma: list[float] = field(default_factory=list, metadata={"column": False})
+    linf_per_gamma: list[float] = field(default_factory=list, metadata={"column": False})
+    n_grad_passes: int = field(default=0, metadata={"column": False})
+
+
+ESTIMATE_COLUMNS = [f.name for f in fields(SmoothnessEstimate) if f.metadata.get("column", True)]
+# One row per (run, snapshot epoch): the run, the estimate's scalars, the estimator's settings.
+OUTPUT_COLUMNS = [
+    *("model", "optimizer", "lr", "seed", "epoch"),
+    *ESTIMATE_COLUMNS,
+    *("alpha_gd", "alpha_sign", "reduction", "bn_mode", "n_examples", "precision", "seconds"),
+]
 
 
 def estimate_smoothness(
@@ -235,9 +223,7 @@ def make_chunks(
 def snapshot_epochs(run_dir: str | Path) -> list[int]:
     """The run's snapshot epochs at its configured epochs and stride (``status.json``); older
     snapshots on disk (a run once trained further or at a finer stride) are not used."""
-    import json
-
-    return sorted(json.loads((Path(run_dir) / "status.json").read_text())["snapshot_epochs"])
+    return RunDir(run_dir).snapshot_epochs()
 
 
 def shard_epochs(epochs: Sequence[int], shard: int, n_shards: int) -> list[int]:
@@ -254,6 +240,37 @@ def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
     table = pd.read_csv(path)
     rows = table[table["model"] == model].set_index("optimizer")["lr"]
     return float(rows["sgd"]), float(rows["signsgd"])
+
+
+def _estimation_setup(
+    model: str,
+    data_dir: str | Path,
+    dev: torch.device,
+    n_examples: int | None,
+    chunk_size: int,
+    precision: str,
+    channels_last: bool,
+) -> tuple[Chunks, nn.Module]:
+    """The estimation set's chunks and the model, in ``precision`` and layout, on ``dev``."""
+    from signgeom.cifar.data import load_cifar10
+    from signgeom.cifar.models import build_model
+
+    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
+    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
+    return chunks, build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
+
+
+def _load_snapshot(net: nn.Module, run: RunDir, epoch: int, dev: torch.device) -> bool:
+    """Copy (and cast) the snapshot of ``epoch`` into ``net``; False if it is non-finite."""
+    state = torch_load(run.snapshot(epoch), map_location=dev)
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        log.warning("skipping non-finite snapshot at epoch %d", epoch)
+        return False
+    net.load_state_dict(state)
+    return True
 
 
 def estimate_run(
@@ -284,22 +301,16 @@ def estimate_run(
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
-    import json
-
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
-
     dev = setup_device(device)
-    run_dir = Path(run_dir)
-    status = json.loads((run_dir / "status.json").read_text())
-    epochs = shard_epochs(snapshot_epochs(run_dir), shard, n_shards)
-    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
-    dtype = torch.float64 if precision == "fp64" else torch.float32
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
-    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
+    run = RunDir(run_dir)
+    status = run.read_status()
+    epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
+    chunks, net = _estimation_setup(
+        model, data_dir, dev, n_examples, chunk_size, precision, channels_last
+    )
     n_used = sum(int(y.shape[0]) for _, y in chunks)
-    net = build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
+    settings = {"alpha_gd": alpha_gd, "alpha_sign": alpha_sign, "reduction": reduction}
+    settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
     rows: list[dict] = []
     meter = ProgressMeter(total=len(epochs))
     log.info(
@@ -312,11 +323,8 @@ def estimate_run(
         1 + 2 * len(gammas),
     )
     for k, epoch in enumerate(epochs):
-        state = torch_load(run_dir / "snapshots" / f"epoch_{epoch:04d}.pt", map_location=dev)
-        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-            log.warning("skipping non-finite snapshot at epoch %d", epoch)
+        if not _load_snapshot(net, run, epoch, dev):
             continue
-        net.load_state_dict(state)  # copies (and casts) into the fp32/fp64 parameters
         t0 = time.perf_counter()
         est = estimate_smoothness(
             net,
@@ -328,41 +336,13 @@ def estimate_run(
             reduction=reduction,
             bn_mode=bn_mode,
         )
-        rows.append(
-            {
-                "model": model,
-                "optimizer": trajectory_optimizer,
-                "lr": status.get("lr"),
-                "seed": status.get("seed"),
-                "epoch": epoch,
-                "phi": est.phi,
-                "L2_hat": est.L2_hat,
-                "Linf_hat": est.Linf_hat,
-                "R_hat": est.R_hat,
-                "grad_norm2": est.grad_norm2,
-                "grad_norm1": est.grad_norm1,
-                "d": est.d,
-                "gamma_L2": est.gamma_L2,
-                "gamma_Linf": est.gamma_Linf,
-                "alpha_gd": alpha_gd,
-                "alpha_sign": alpha_sign,
-                "reduction": reduction,
-                "bn_mode": bn_mode,
-                "n_examples": n_used,
-                "precision": precision,
-                "seconds": time.perf_counter() - t0,
-            }
-        )
+        run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
+        run_key |= {"seed": status.get("seed"), "epoch": epoch}
+        seconds = time.perf_counter() - t0
+        rows.append({**run_key, **asdict(est), **settings, "seconds": seconds})
         meter.update(k + 1)
-        log.info(
-            "epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s",
-            epoch,
-            est.phi,
-            est.L2_hat,
-            est.Linf_hat,
-            est.R_hat,
-            meter.line(),
-        )
+        values = (est.phi, est.L2_hat, est.Linf_hat, est.R_hat, meter.line())
+        log.info("epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s", epoch, *values)
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
     atomic_write_csv(rows, OUTPUT_COLUMNS, out)

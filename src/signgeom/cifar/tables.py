@@ -10,19 +10,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from signgeom.cifar.rundir import RUN_KEY, read_runs
 from signgeom.cli import run_cli
 from signgeom.io import atomic_output, read_table
 
 log = logging.getLogger(__name__)
-
-RUN_KEY = ["model", "optimizer", "lr", "seed"]
 
 
 def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
@@ -38,16 +36,9 @@ def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
 def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame) -> pd.DataFrame:
     """Long table of per-epoch metrics of every run, with ``status`` and ``selected`` columns."""
     chosen = {(r.model, r.optimizer, float(r.lr)) for r in step_sizes.itertuples()}
-    frames = []
-    for path in status_files:
-        status = json.loads(Path(path).read_text())
-        metrics = read_table(Path(path).parent / "metrics.csv")
-        for key in RUN_KEY:
-            metrics[key] = status[key]
-        metrics["status"] = status["status"]
-        metrics["selected"] = (status["model"], status["optimizer"], float(status["lr"])) in chosen
-        frames.append(metrics)
-    table = pd.concat(frames, ignore_index=True)
+    table = read_runs(status_files)
+    keys = zip(table["model"], table["optimizer"], table["lr"].astype(float), strict=True)
+    table["selected"] = [key in chosen for key in keys]
     first = RUN_KEY + ["epoch"]
     return table[first + [c for c in table.columns if c not in first]].sort_values(first)
 

@@ -40,7 +40,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -50,29 +50,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.augment import AUGMENTERS, build_augmenter
-from signgeom.cifar.checkpoint import (
-    atomic_torch_save,
-    atomic_write_csv,
-    atomic_write_json,
-    load_checkpoint,
-    set_aside,
-)
+from signgeom.cifar.checkpoint import resume, save_checkpoint
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.progress import ProgressMeter, format_seconds
+from signgeom.cifar.rundir import (
+    RunDir,
+    due_snapshot_epochs,
+    reported_metrics,
+    snapshot_due,
+)
 from signgeom.cifar.runid import run_id
 from signgeom.cli import run_cli
+from signgeom.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
 
-METRIC_COLUMNS = [
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "test_acc",
-    "epoch_seconds",
-    "diverged",
-    "train_loss_eval",
-]
 KILL_ENV = "SIGNGEOM_TEST_KILL_AFTER_EPOCH"
 EVAL_BATCH_SIZE = 1000
 
@@ -104,34 +96,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def snapshot_path(out_dir: str | Path, epoch: int) -> Path:
-    return Path(out_dir) / "snapshots" / f"epoch_{epoch:04d}.pt"
-
-
 def is_diverged(train_loss: float, initial_loss: float, factor: float) -> bool:
     """Non-finite, or above ``factor`` times the epoch-0 loss (a finite blow-up)."""
     return not math.isfinite(train_loss) or train_loss > factor * initial_loss
-
-
-def snapshot_due(epoch: int, epochs: int, stride: int) -> bool:
-    """Snapshots are kept at epoch 0, every ``stride``-th epoch and the last epoch."""
-    return epoch % stride == 0 or epoch == epochs
-
-
-def reported_metrics(metrics: list[dict[str, Any]], epochs: int) -> list[dict[str, Any]]:
-    """The rows of epochs ``0..epochs`` (a checkpoint may hold more than configured now)."""
-    return [m for m in metrics if m["epoch"] <= epochs]
-
-
-def missing_snapshots(out_dir: Path, metrics: list[dict[str, Any]], epochs: int, stride: int):
-    """Finite reported epochs whose snapshot is due at ``stride`` but absent."""
-    return [
-        m["epoch"]
-        for m in reported_metrics(metrics, epochs)
-        if not m["diverged"]
-        and snapshot_due(m["epoch"], epochs, stride)
-        and not snapshot_path(out_dir, m["epoch"]).exists()
-    ]
 
 
 def params_finite(net: nn.Module) -> bool:
@@ -224,20 +191,6 @@ def initial_train_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_s
     return loss_sum.item() / x.shape[0]
 
 
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    """Restore RNG states; ``torch.(cuda.)set_rng_state`` take CPU byte tensors only."""
-    torch.set_rng_state(state["cpu"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([t.cpu() for t in state["cuda"]])
-
-
 def _float32_state(net: nn.Module) -> dict[str, torch.Tensor]:
     return {
         k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu().clone()
@@ -249,11 +202,17 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, expected: str | None) -> None:
+def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, train_eval_every: int) -> None:
     """Reject bad arguments before anything is created on disk."""
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
+    if train_eval_every < 1:
+        raise ValueError(f"train_eval_every must be >= 1, got {train_eval_every}")
+    if cfg.augmentation not in AUGMENTERS:
+        raise ValueError(f"unknown augmentation {cfg.augmentation!r}; known: {sorted(AUGMENTERS)}")
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {cfg.precision!r}")
     problems = []
     if cfg.model not in MODELS:
         problems.append(f"model {cfg.model!r} is not one of {sorted(MODELS)}")
@@ -275,12 +234,157 @@ def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, expected: str |
             problems.append(f"{name} must be None or >= 1, got {getattr(cfg, name)}")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+def _check_run_id(cfg: RunConfig, expected: str | None) -> None:
+    """``expected`` (the run directory's name) must be the hash of ``cfg``."""
     if expected is not None and expected != run_id(asdict(cfg)):
         raise ValueError(
             f"run id {expected!r} (the run directory's name) is not the hash "
             f"{run_id(asdict(cfg))!r} of this run's settings {asdict(cfg)}: the workflow and "
             "signgeom.cifar.runid.run_fields disagree with the arguments passed to training"
         )
+
+
+_CASTS = {"lr": float, "seed": int, "batch_size": int, "momentum": float}
+_CASTS |= {"divergence_factor": float, "deterministic": bool}
+_CASTS |= {"channels_last": bool, "compile": bool}
+
+
+def _run_config(args: dict[str, Any]) -> RunConfig:
+    """The ``RunConfig`` of ``train_run``'s arguments, cast like ``runid.run_fields``."""
+    return RunConfig(**{f.name: _CASTS.get(f.name, _same)(args[f.name]) for f in fields(RunConfig)})
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _metric_row(epoch: int, train_loss: float, diverged: bool, evals, t0: float) -> dict:
+    """One ``metrics.csv`` row; ``evals`` = (train_loss_eval, train_acc, test_acc)."""
+    loss_eval, train_acc, test_acc = evals
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "test_acc": test_acc,
+        "epoch_seconds": time.perf_counter() - t0,
+        "diverged": diverged,
+        "train_loss_eval": loss_eval,
+    }
+
+
+@dataclass
+class _Trainer:
+    """The pieces of one run that every epoch uses."""
+
+    cfg: RunConfig
+    net: nn.Module
+    fwd: nn.Module  # net, or its torch.compile wrapper
+    opt: torch.optim.Optimizer
+    data: Any
+    eval_subset: int | None
+    eval_every: int
+    epochs: int
+
+    def initial_row(self) -> dict:
+        """Epoch 0: the side-effect-free train-mode loss and fp32 evaluations of ``net``."""
+        t0, d = time.perf_counter(), self.data
+        loss0 = initial_train_loss(self.net, d.train_x, d.train_y, self.cfg.batch_size)
+        loss_eval, train_acc = evaluate(
+            self.net, d.train_x[: self.eval_subset], d.train_y[: self.eval_subset]
+        )
+        _, test_acc = evaluate(self.net, d.test_x, d.test_y)
+        return _metric_row(0, loss0, False, (loss_eval, train_acc, test_acc), t0)
+
+    def epoch_row(self, epoch: int, loss0: float) -> dict:
+        """Train one epoch; evaluate unless it diverged (train set every ``eval_every``)."""
+        t0, d, cfg, prec = time.perf_counter(), self.data, self.cfg, self.cfg.precision
+        seed = epoch_seed(cfg.seed, epoch)
+        train_loss = train_epoch(
+            self.fwd, self.opt, d.train_x, d.train_y, cfg.batch_size, seed, cfg.augmentation, prec
+        )
+        diverged = is_diverged(train_loss, loss0, cfg.divergence_factor)
+        diverged = diverged or not params_finite(self.net)
+        evals = [float("nan")] * 3
+        if not diverged:
+            if epoch % self.eval_every == 0 or epoch == self.epochs:
+                sub = self.eval_subset
+                evals[:2] = evaluate(self.fwd, d.train_x[:sub], d.train_y[:sub], precision=prec)
+            _, evals[2] = evaluate(self.fwd, d.test_x, d.test_y, precision=prec)
+        return _metric_row(epoch, train_loss, diverged, evals, t0)
+
+    def snapshot(self, run: RunDir, epoch: int) -> None:
+        atomic_torch_save(_float32_state(self.net), run.snapshot(epoch))
+
+
+def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
+    """Device, data (channels_last if asked), model, compiled forward and optimizer."""
+    from signgeom.cifar.data import load_cifar10
+    from signgeom.cifar.models import build_model
+    from signgeom.cifar.optimizers import build_optimizer
+
+    dev = setup_device(device, cfg.precision, cfg.deterministic)
+    t_load = time.perf_counter()
+    data = load_cifar10(
+        batches_dir, device=dev, train_limit=cfg.train_limit, test_limit=cfg.test_limit
+    )
+    n_train, n_test = data.train_x.shape[0], data.test_x.shape[0]
+    log.info("data: %d train / %d test images on %s (%.1fs)", n_train, n_test, dev,
+             time.perf_counter() - t_load)  # fmt: skip
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        data.train_x = data.train_x.contiguous(memory_format=fmt)
+        data.test_x = data.test_x.contiguous(memory_format=fmt)
+    torch.manual_seed(cfg.seed)
+    net = build_model(cfg.model).to(dev)
+    if cfg.channels_last:
+        net = net.to(memory_format=fmt)
+    fwd: nn.Module = torch.compile(net) if cfg.compile else net  # type: ignore[assignment]
+    opt = build_optimizer(cfg.optimizer, net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    return dev, data, net, fwd, opt
+
+
+def _maybe_kill(epoch: int) -> None:
+    if os.environ.get(KILL_ENV) == str(epoch):
+        os._exit(137)  # test-only: simulate SIGKILL right after a checkpoint
+
+
+def _log_row(row: dict, n_train: int, meter: ProgressMeter) -> None:
+    log.info(
+        "epoch %d | train_loss %.4f | train_acc %.4f | test_acc %.4f | %.0f img/s | %s%s",
+        row["epoch"],
+        row["train_loss"],
+        row["train_acc"],
+        row["test_acc"],
+        n_train / row["epoch_seconds"],
+        meter.line(),
+        " | DIVERGED" if row["diverged"] else "",
+    )
+
+
+def _status(metrics: list[dict], epochs: int, stride: int, cfg: RunConfig, **extra) -> dict:
+    """``status.json``: outcome of the reported epochs ``0..epochs``, settings, ``extra``."""
+    metrics = reported_metrics(metrics, epochs)
+    last, diverged = metrics[-1], bool(metrics[-1]["diverged"])
+    final = [m for m in metrics if not m["diverged"]][-1]
+    return {
+        "status": "diverged" if diverged else "completed",
+        "epochs_completed": final["epoch"],
+        "epochs_requested": epochs,
+        "diverged_epoch": last["epoch"] if diverged else None,
+        "final_train_loss": _finite_or_none(last["train_loss"]),
+        "last_finite_train_loss": final["train_loss"],
+        "final_test_acc": _finite_or_none(final["test_acc"]),
+        "snapshot_epochs": due_snapshot_epochs(metrics, epochs, stride),
+        "total_epoch_seconds": sum(m["epoch_seconds"] for m in metrics),
+        "torch_version": torch.__version__,
+        "epochs": epochs,
+        "snapshot_stride": stride,
+        "run_id": run_id(asdict(cfg)),
+        **extra,
+        **asdict(cfg),
+    }
 
 
 def train_run(
@@ -318,211 +422,43 @@ def train_run(
     ``expected_run_id`` (from the workflow's run directory name) must equal the hash of this
     run's ``RunConfig``: a mismatch means the workflow and this CLI disagree on the settings.
     """
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
-    from signgeom.cifar.optimizers import build_optimizer
-
-    if train_eval_every < 1:
-        raise ValueError(f"train_eval_every must be >= 1, got {train_eval_every}")
-    if augmentation not in AUGMENTERS:
-        raise ValueError(f"unknown augmentation {augmentation!r}; known: {sorted(AUGMENTERS)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    cfg = RunConfig(
-        model,
-        optimizer,
-        float(lr),
-        int(seed),
-        int(batch_size),
-        float(momentum),
-        train_limit,
-        test_limit,
-        float(divergence_factor),
-        augmentation,
-        precision,
-        bool(deterministic),
-        bool(channels_last),
-        bool(compile),
-    )
-    _validate(cfg, epochs, snapshot_stride, expected_run_id)
-    dev = setup_device(device, precision, deterministic)
-    t_load = time.perf_counter()
-    data = load_cifar10(batches_dir, device=dev, train_limit=train_limit, test_limit=test_limit)
-    log.info(
-        "data: %d train / %d test images on %s (%.1fs)",
-        data.train_x.shape[0],
-        data.test_x.shape[0],
-        dev,
-        time.perf_counter() - t_load,
-    )
-    out = Path(out_dir)  # created only once the arguments and the data are known to be good
-    out.mkdir(parents=True, exist_ok=True)
-
-    if channels_last:
-        data.train_x = data.train_x.contiguous(memory_format=torch.channels_last)
-        data.test_x = data.test_x.contiguous(memory_format=torch.channels_last)
-    eval_x, eval_y = data.train_x[:train_eval_subset], data.train_y[:train_eval_subset]
-
-    torch.manual_seed(cfg.seed)
-    net = build_model(model).to(dev)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    fwd: nn.Module = torch.compile(net) if compile else net  # type: ignore[assignment]
-    opt = build_optimizer(optimizer, net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    ckpt_path = out / "checkpoint.pt"
-    metrics: list[dict[str, Any]] = []
-    ckpt = load_checkpoint(ckpt_path)
-    if ckpt is not None and (
-        missing := missing_snapshots(out, ckpt["metrics"], epochs, snapshot_stride)
-    ):
-        aside = set_aside(ckpt_path, "restride")
-        log.warning(
-            "snapshots of epochs %s (stride %d) are missing; %s set aside as %s, retraining "
-            "from epoch 0",
-            missing,
-            snapshot_stride,
-            ckpt_path,
-            aside,
-        )
-        ckpt = None
-    if ckpt is not None:
-        if ckpt["config"] != asdict(cfg):
-            raise ValueError(
-                f"{ckpt_path} was written by a run with another config ({ckpt['config']}; "
-                f"now {asdict(cfg)}). It is kept: move or delete {out} to train this run afresh."
-            )
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"])
-        metrics = list(ckpt["metrics"])
-        log.info("resumed from %s at epoch %d", ckpt_path, ckpt["epoch"])
-        if ckpt["epoch"] > epochs:
-            log.info(
-                "the checkpoint holds %d epochs; reporting the first %d", ckpt["epoch"], epochs
-            )
-
-    def save_checkpoint(epoch: int, done: bool) -> None:
-        atomic_torch_save(
-            {
-                "config": asdict(cfg),
-                "epoch": epoch,
-                "finished": done,
-                "model": net.state_dict(),
-                "optimizer": opt.state_dict(),
-                "metrics": metrics,
-                "rng": _rng_state(),
-            },
-            ckpt_path,
-        )
-        atomic_write_csv(metrics, METRIC_COLUMNS, out / "metrics.csv")
-
-    def maybe_kill(epoch: int) -> None:
-        if os.environ.get(KILL_ENV) == str(epoch):
-            os._exit(137)  # test-only: simulate SIGKILL right after a checkpoint
-
+    cfg = _run_config(locals())
+    _validate(cfg, epochs, snapshot_stride, train_eval_every)
+    _check_run_id(cfg, expected_run_id)
+    dev, data, net, fwd, opt = _setup(cfg, device, batches_dir)
+    run = RunDir(out_dir)
+    run.path.mkdir(parents=True, exist_ok=True)  # only once arguments and data are known good
+    trainer = _Trainer(cfg, net, fwd, opt, data, train_eval_subset, train_eval_every, epochs)
     n_train = data.train_x.shape[0]
-    if not metrics:  # epoch 0: the initial point
-        t0 = time.perf_counter()
-        loss0 = initial_train_loss(net, data.train_x, data.train_y, cfg.batch_size)
-        loss_eval, train_acc = evaluate(net, eval_x, eval_y)
-        _, test_acc = evaluate(net, data.test_x, data.test_y)
-        metrics.append(
-            {
-                "epoch": 0,
-                "train_loss": loss0,
-                "train_acc": train_acc,
-                "test_acc": test_acc,
-                "epoch_seconds": time.perf_counter() - t0,
-                "diverged": False,
-                "train_loss_eval": loss_eval,
-            }
-        )
-        atomic_torch_save(_float32_state(net), snapshot_path(out, 0))
-        save_checkpoint(0, False)
-        log.info(
-            "epoch 0 | train_loss %.4f | train_acc %.4f | test_acc %.4f", loss0, train_acc, test_acc
-        )
-        maybe_kill(0)
-    else:
-        atomic_write_csv(reported_metrics(metrics, epochs), METRIC_COLUMNS, out / "metrics.csv")
 
-    start_epoch = metrics[-1]["epoch"] + 1
+    metrics = resume(run, asdict(cfg), net, opt, epochs, snapshot_stride)
+    meter = ProgressMeter(total=epochs, done=metrics[-1]["epoch"] if metrics else 0)
+    if not metrics:  # epoch 0: the initial point
+        metrics.append(trainer.initial_row())
+        trainer.snapshot(run, 0)
+        save_checkpoint(run, asdict(cfg), 0, False, net, opt, metrics)
+        _log_row(metrics[-1], n_train, meter)
+        _maybe_kill(0)
+    else:
+        run.write_metrics(reported_metrics(metrics, epochs))
+
     diverged = bool(reported_metrics(metrics, epochs)[-1]["diverged"])
-    loss0 = metrics[0]["train_loss"]
-    meter = ProgressMeter(total=epochs, done=start_epoch - 1)
-    for epoch in range(start_epoch, epochs + 1):
+    for epoch in range(metrics[-1]["epoch"] + 1, epochs + 1):
         if diverged:  # never train on from non-finite parameters
             break
-        t0 = time.perf_counter()
-        train_loss = train_epoch(
-            fwd,
-            opt,
-            data.train_x,
-            data.train_y,
-            cfg.batch_size,
-            epoch_seed(cfg.seed, epoch),
-            augmentation=augmentation,
-            precision=precision,
-        )
-        diverged = is_diverged(train_loss, loss0, cfg.divergence_factor) or not params_finite(net)
-        loss_eval = train_acc = test_acc = float("nan")
-        if not diverged:
-            if epoch % train_eval_every == 0 or epoch == epochs:
-                loss_eval, train_acc = evaluate(fwd, eval_x, eval_y, precision=precision)
-            _, test_acc = evaluate(fwd, data.test_x, data.test_y, precision=precision)
-        seconds = time.perf_counter() - t0
-        metrics.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "test_acc": test_acc,
-                "epoch_seconds": seconds,
-                "diverged": diverged,
-                "train_loss_eval": loss_eval,
-            }
-        )
+        metrics.append(row := trainer.epoch_row(epoch, metrics[0]["train_loss"]))
+        diverged = row["diverged"]
         if not diverged and snapshot_due(epoch, epochs, snapshot_stride):
-            atomic_torch_save(_float32_state(net), snapshot_path(out, epoch))
-        save_checkpoint(epoch, diverged or epoch == epochs)
+            trainer.snapshot(run, epoch)
+        save_checkpoint(run, asdict(cfg), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
-        log.info(
-            "epoch %d | train_loss %.4f | train_acc %.4f | test_acc %.4f | %.0f img/s | %s%s",
-            epoch,
-            train_loss,
-            train_acc,
-            test_acc,
-            n_train / seconds,
-            meter.line(),
-            " | DIVERGED" if diverged else "",
-        )
-        maybe_kill(epoch)
+        _log_row(row, n_train, meter)
+        _maybe_kill(epoch)
 
-    metrics = reported_metrics(metrics, epochs)
-    last = metrics[-1]
-    finite_rows = [m for m in metrics if not m["diverged"]]
-    status = {
-        "status": "diverged" if diverged else "completed",
-        "epochs_completed": finite_rows[-1]["epoch"],
-        "epochs_requested": epochs,
-        "diverged_epoch": last["epoch"] if diverged else None,
-        "final_train_loss": _finite_or_none(last["train_loss"]),
-        "last_finite_train_loss": finite_rows[-1]["train_loss"],
-        "final_test_acc": _finite_or_none(finite_rows[-1]["test_acc"]),
-        "snapshot_epochs": [
-            m["epoch"] for m in finite_rows if snapshot_due(m["epoch"], epochs, snapshot_stride)
-        ],
-        "total_epoch_seconds": sum(m["epoch_seconds"] for m in metrics),
-        "device": str(dev),
-        "torch_version": torch.__version__,
-        "epochs": epochs,
-        "snapshot_stride": snapshot_stride,
-        "train_eval_every": train_eval_every,
-        "train_eval_subset": train_eval_subset,
-        "run_id": run_id(asdict(cfg)),
-        **asdict(cfg),
-    }
-    atomic_write_json(status, out / "status.json")
+    extra = {"device": str(dev), "train_eval_every": train_eval_every}
+    extra["train_eval_subset"] = train_eval_subset
+    status = _status(metrics, epochs, snapshot_stride, cfg, **extra)
+    run.write_status(status)
     log.info(
         "finished: %s after %d epochs (%s of epoch time)",
         status["status"],
@@ -533,7 +469,8 @@ def train_run(
 
 
 def _optional_int(s: str) -> int | None:
-    return None if s.lower() in ("none", "0", "") else int(s)
+    """``none`` (the config's null) or an integer; 0 is an integer (and rejected as a limit)."""
+    return None if s.lower() == "none" else int(s)
 
 
 def _bool(s: str) -> bool:
@@ -547,75 +484,44 @@ def build_parser() -> argparse.ArgumentParser:
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
+    int_or_none, choice = _optional_int, None  # type, or choices given instead of a type
+    flags = [  # (flag = train_run's argument, type, choices, help); every one is required
+        ("model", str, sorted(MODELS), "architecture"),
+        ("optimizer", str, sorted(OPTIMIZERS), "update rule"),
+        ("lr", float, choice, "step size (> 0)"),
+        ("seed", int, choice, "initialisation and shuffling seed"),
+        ("epochs", int, choice, "epochs to train (resumes)"),
+        ("batch-size", int, choice, "minibatch size"),
+        ("momentum", float, choice, "heavy-ball momentum / beta1"),
+        ("batches-dir", str, choice, "directory with the data_batch_* files"),
+        ("train-limit", int_or_none, choice, "first N training images; none = all"),
+        ("test-limit", int_or_none, choice, "first N test images; none = all"),
+        ("device", str, DEVICE_CHOICES, "where to train"),
+        ("snapshot-stride", int, choice, "keep parameters every N epochs"),
+        ("divergence-factor", float, choice, "diverged above this times the epoch-0 loss"),
+        ("augmentation", str, sorted(AUGMENTERS), "training augmentation"),
+        ("precision", str, PRECISIONS, "training precision"),
+        ("deterministic", _bool, choice, "deterministic kernels: true|false"),
+        ("channels-last", _bool, choice, "NHWC layout: true|false"),
+        ("compile", _bool, choice, "torch.compile: true|false"),
+        ("train-eval-every", int, choice, "train-set evaluation every N epochs"),
+        ("train-eval-subset", int_or_none, choice, "first N images for it; none = all"),
+        ("out-dir", str, choice, "run directory (created after validation)"),
+    ]
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, choices=sorted(MODELS), help="architecture")
-    p.add_argument("--optimizer", required=True, choices=sorted(OPTIMIZERS), help="update rule")
-    p.add_argument("--lr", type=float, required=True, help="step size (> 0)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling seed")
-    p.add_argument("--epochs", type=int, required=True, help="epochs to train (resumes)")
-    p.add_argument("--batch-size", type=int, default=1000, help="minibatch size")
-    p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball momentum / beta1")
-    p.add_argument("--data-dir", required=True, help="directory with the data_batch_* files")
-    p.add_argument("--train-limit", type=_optional_int, default=None, help="first N; None/0 = all")
-    p.add_argument("--test-limit", type=_optional_int, default=None, help="first N; None/0 = all")
-    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train")
-    p.add_argument("--snapshot-stride", type=int, default=1, help="keep parameters every N epochs")
+    for flag, type_, choices, help_ in flags:
+        p.add_argument(f"--{flag}", type=type_, choices=choices, required=True, help=help_)
     p.add_argument(
-        "--divergence-factor",
-        type=float,
-        default=10.0,
-        help="diverged when the epoch loss exceeds this times the epoch-0 loss",
+        "--expected-run-id",
+        default=None,
+        help="the run directory's hash of the settings (the workflow passes it); checked",
     )
-    p.add_argument(
-        "--run-id", default=None, help="expected hash of the run's settings (from the workflow)"
-    )
-    p.add_argument(
-        "--augmentation", choices=sorted(AUGMENTERS), required=True, help="training augmentation"
-    )
-    p.add_argument("--precision", choices=PRECISIONS, required=True, help="training precision")
-    p.add_argument("--deterministic", type=_bool, required=True, help="true|false")
-    p.add_argument("--channels-last", type=_bool, required=True, help="NHWC layout: true|false")
-    p.add_argument("--compile", type=_bool, required=True, help="torch.compile: true|false")
-    p.add_argument(
-        "--train-eval-every", type=int, required=True, help="train-set evaluation every N epochs"
-    )
-    p.add_argument(
-        "--train-eval-subset",
-        type=_optional_int,
-        required=True,
-        help="first N training images for that evaluation; none = all",
-    )
-    p.add_argument("--out-dir", required=True, help="run directory (created after validation)")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    a = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    train_run(
-        model=a.model,
-        optimizer=a.optimizer,
-        lr=a.lr,
-        seed=a.seed,
-        epochs=a.epochs,
-        batch_size=a.batch_size,
-        momentum=a.momentum,
-        batches_dir=a.data_dir,
-        train_limit=a.train_limit,
-        test_limit=a.test_limit,
-        device=a.device,
-        out_dir=a.out_dir,
-        snapshot_stride=a.snapshot_stride,
-        augmentation=a.augmentation,
-        precision=a.precision,
-        deterministic=a.deterministic,
-        channels_last=a.channels_last,
-        compile=a.compile,
-        train_eval_every=a.train_eval_every,
-        train_eval_subset=a.train_eval_subset,
-        divergence_factor=a.divergence_factor,
-        expected_run_id=a.run_id,
-    )
+    """Parse the flags (named like ``train_run``'s arguments) and train."""
+    train_run(**vars(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":
