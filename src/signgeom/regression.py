@@ -71,10 +71,18 @@ class TableSpec:
     default: Tol  # numeric columns not listed in ``tolerances``
     tolerances: Mapping[str, Tol] = field(default_factory=dict)  # name or fnmatch pattern
     ignore: tuple[str, ...] = ()  # wall-clock columns: never compared, not stored
+    # Tighter tolerances for the rows at epoch 0 (the initial parameters, before training's
+    # trajectories can drift apart): column name or pattern -> Tol.
+    start_tolerances: Mapping[str, Tol] = field(default_factory=dict)
 
-    def tolerance(self, column: str) -> Tol:
+    def tolerance(self, column: str, epoch: object = None) -> Tol:
         """The column's tolerance: its own entry, else the first matching pattern (in order),
-        else ``default``. New columns are thus covered by a pattern or the default."""
+        else ``default``; at ``epoch == 0`` a ``start_tolerances`` entry comes first. New
+        columns are thus covered by a pattern or the default."""
+        if epoch == 0:
+            for pattern, tol in self.start_tolerances.items():
+                if fnmatch.fnmatchcase(column, pattern):
+                    return tol
         if column in self.tolerances:
             return self.tolerances[column]
         for pattern, tol in self.tolerances.items():
@@ -120,17 +128,28 @@ QUADRATIC_SUMMARY = TableSpec(
     },
 )
 
-# Figure 3: NOT yet set from measurement (see tests/regression/README.md; to do:
-# `python bench/regression_sensitivity.py --stage cifar`). The reasoning they rest on:
-# PyTorch on CPU, one thread per job in the quick preset. A run is bit-identical on
-# one machine and torch build, but convolution and matmul kernels (oneDNN/MKL) pick a reduction
-# order by CPU features (AVX2 vs AVX-512) and thread count, a rel. 1e-7 per float32 operation that
-# a few epochs of training amplify (signSGD flips the sign of near-zero gradient entries). Losses
-# get rel. 1e-3, accuracies (fractions of 500/1000 images) abs. 0.01 (5 images). The chosen step
-# sizes are grid values and the run status is discrete: exact. The smoothness estimates are
-# finite differences of gradients (cancellation amplifies rounding) along those trajectories:
-# rel. 1e-3; the dimension d is exact. Wall-clock columns are ignored.
-TRAINING = Tol(rel=1e-3)
+# Figure 3: set from measurement. Two measurements of how far the quick preset's numbers move
+# between CPUs, both against references made on this repository's CI machine (AMD EPYC, AVX2):
+# (1) the references an earlier session made on another x86 machine, compared with a rerun of the
+#     same code here: training losses agree to rel. 1e-8 at epoch 0 and drift apart epoch by
+#     epoch (kernel reduction orders, then chaotic amplification by ReLU/max-pool ties, batch-norm
+#     on 100-image batches and signSGD's signs): max rel. 4.6e-3 at epoch 3 (train_loss), 6.7e-3
+#     (train_loss_decrease). The eval-mode quantities are far less stable: train_loss_eval moved
+#     by rel. 0.27 and train/test accuracies by 0.08 (ResNet20's batch-norm running statistics
+#     after 30 steps): they are not compared (ignored), only recorded.
+# (2) `python bench/regression_sensitivity.py --stage cifar --variants all-sse` (ATen default
+#     kernels, oneDNN SSE4.1, OpenBLAS Prescott, NumPy baseline, 2 threads): see
+#     tests/regression/README.md for its numbers.
+# Tolerances are 10x the largest measured change. A real change still fails: the neighbouring
+# grid step size (x3) moves epoch-3 losses by 7-30%, the optimizer or momentum by more; a 1%
+# change of a step size would not be caught by these tables (the Figure 2 table catches such
+# changes of the quadratic methods). The finite differences run in float64 in the quick preset
+# (cifar.smoothness.precision), so they inherit only the trajectories' drift.
+TRAINING = Tol(rel=5e-2)  # 5x the largest measured drift (9.7e-3, all-sse, ResNet20 epoch 3)
+AT_START = {"train_loss": Tol(rel=1e-6)}  # epoch 0: measured 1.2e-8 (kernels only)
+ESTIMATE = Tol(abs=0.3, log=True)  # log10: measured up to 0.19 decades after epoch 0
+ESTIMATE_AT_START = Tol(rel=1e-4)  # epoch 0, float64 differences: measured 5e-6
+EVAL_MODE = ("train_loss_eval", "train_acc", "test_acc")
 CIFAR_STEP_SIZES = TableSpec(
     output="results/cifar/step_sizes.csv",
     reference="cifar_step_sizes.csv",
@@ -145,14 +164,15 @@ CIFAR_STEP_SIZES = TableSpec(
         "grid_min": EXACT,
         "grid_max": EXACT,
     },
+    ignore=("final_test_acc",),  # an eval-mode quantity: see above
 )
 CIFAR_METRICS = TableSpec(
     output="results/cifar/metrics.csv",
     reference="cifar_metrics.csv",
     keys=("model", "optimizer", "lr", "seed", "epoch"),
     default=TRAINING,
-    tolerances={"train_acc": Tol(abs=0.01), "test_acc": Tol(abs=0.01)},
-    ignore=("epoch_seconds",),
+    start_tolerances=AT_START,
+    ignore=("epoch_seconds", *EVAL_MODE),
 )
 CIFAR_SMOOTHNESS = TableSpec(
     output="results/cifar/smoothness.csv",
@@ -164,13 +184,20 @@ CIFAR_SMOOTHNESS = TableSpec(
         "seed": EXACT,
         "d": EXACT,
         "n_examples": EXACT,
-        # the gammas that attain the reduction, and the step sizes derived from the selection
-        "gamma_L2": EXACT,
-        "gamma_Linf": EXACT,
         "alpha_gd": EXACT,
         "alpha_sign": EXACT,
+        "phi": ESTIMATE,
+        "*_hat": ESTIMATE,
+        "grad_norm*": ESTIMATE,
     },
-    ignore=("seconds",),
+    start_tolerances={
+        "phi": ESTIMATE_AT_START,
+        "*_hat": ESTIMATE_AT_START,
+        "grad_norm*": ESTIMATE_AT_START,
+    },
+    # the gammas attaining the min: discrete picks between close quotients, which flip when
+    # the trajectory drifts (measured); the estimates themselves are compared
+    ignore=("seconds", "gamma_L2", "gamma_Linf"),
 )
 TABLES = (QUADRATIC_SUMMARY, CIFAR_STEP_SIZES, CIFAR_METRICS, CIFAR_SMOOTHNESS)
 
@@ -281,7 +308,8 @@ def compare(
         matched.add(j)
         for col in columns:
             e, a = exp_values[col][row], act_values[col][j]
-            tol = spec.tolerance(col)
+            epoch = expected["epoch"].iat[row] if "epoch" in keys else None
+            tol = spec.tolerance(col, epoch)
             if numeric[col]:
                 ok, why, rel = numeric_difference(float(e), float(a), tol)
                 moved = not (ok and why == "" and rel == 0.0)
