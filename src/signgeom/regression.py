@@ -148,7 +148,7 @@ QUADRATIC_SUMMARY = TableSpec(
 TRAINING = Tol(rel=5e-2)  # 5x the largest measured drift (9.7e-3, all-sse, ResNet20 epoch 3)
 AT_START = {"train_loss": Tol(rel=1e-6)}  # epoch 0: measured 1.2e-8 (kernels only)
 ESTIMATE = Tol(abs=0.3, log=True)  # log10: measured up to 0.19 decades after epoch 0
-ESTIMATE_AT_START = Tol(rel=1e-4)  # epoch 0, float64 differences: measured 5e-6
+ESTIMATE_AT_START = Tol(abs=5e-3, log=True)  # epoch 0: measured up to 3e-4 decades (ResNet20)
 EVAL_MODE = ("train_loss_eval", "train_acc", "test_acc")
 CIFAR_STEP_SIZES = TableSpec(
     output="results/cifar/step_sizes.csv",
