@@ -53,7 +53,7 @@ from curvlinops.papyan2020traces.spectrum import fast_lanczos
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from torch import nn
 
-from signgeom.cifar.checkpoint import atomic_write_csv, torch_load
+from signgeom.cifar.checkpoint import torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.progress import ProgressMeter
 from signgeom.cifar.smoothness import (
@@ -66,6 +66,7 @@ from signgeom.cifar.smoothness import (
     snapshot_epochs,
 )
 from signgeom.cli import run_cli
+from signgeom.io import atomic_write_csv
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM, inf_to_one_norm, rho_diag
 
 log = logging.getLogger(__name__)
