@@ -150,7 +150,8 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.hessian.models': {model!r} is not in cifar.models "
                 f"({sorted(cifar['models'])})"
             )
-    if smooth["n_examples"] is not None and hess["n_examples"] > smooth["n_examples"]:
+    limit = cifar["data"]["train_limit"] or CIFAR10_TRAIN_IMAGES
+    if hess["n_examples"] > (smooth["n_examples"] or limit):
         messages.append(
             f"config key 'cifar.hessian.n_examples': {hess['n_examples']} exceeds the smoothness "
             f"subset, cifar.smoothness.n_examples = {smooth['n_examples']}"
