@@ -76,13 +76,8 @@ def inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> np.n
     Returns:
         array of shape ``h.shape[:-2]`` with the norms.
     """
-    h = np.asarray(h, dtype=np.float64)
-    if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
-        raise ValueError(f"expected square matrices of shape (..., d, d), got {h.shape}")
-    d = h.shape[-1]
-    _check_dim(d, max_dim)
-    batch_shape = h.shape[:-2]
-    stack = h.reshape(-1, d, d)
+    stack, batch_shape = _square_stack(h, max_dim)
+    d = stack.shape[-1]
     if d == 1:
         return np.abs(stack[:, 0, 0]).reshape(batch_shape)
 
@@ -145,6 +140,16 @@ def _check_dim(d: int, max_dim: int) -> None:
         )
 
 
+def _square_stack(h: np.ndarray, max_dim: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``h`` (..., d, d) as a float64 stack (n, d, d) and its batch shape; refuses non-square
+    input and ``d > max_dim``."""
+    h = np.asarray(h, dtype=np.float64)
+    if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
+        raise ValueError(f"expected square matrices of shape (..., d, d), got {h.shape}")
+    _check_dim(h.shape[-1], max_dim)
+    return h.reshape(-1, h.shape[-1], h.shape[-1]), h.shape[:-2]
+
+
 def psd_inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> np.ndarray:
     """``||H||_{inf,1} = max_{s in {-1,1}^d} s^T H s``, valid for symmetric PSD ``H`` only.
 
@@ -169,13 +174,8 @@ def psd_inf_to_one_norm(h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM) -> 
             :func:`exact_inf_to_one_norm`).
         max_dim: refuse ``d > max_dim`` with :class:`DimensionTooLargeError`.
     """
-    h = np.asarray(h, dtype=np.float64)
-    if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
-        raise ValueError(f"expected square matrices of shape (..., d, d), got {h.shape}")
-    d = h.shape[-1]
-    _check_dim(d, max_dim)
-    batch_shape = h.shape[:-2]
-    stack = h.reshape(-1, d, d)
+    stack, batch_shape = _square_stack(h, max_dim)
+    d = stack.shape[-1]
     if d == 1:
         return np.abs(stack[:, 0, 0]).reshape(batch_shape)
     free = d - 1
@@ -273,13 +273,7 @@ def exact_inf_to_one_norm(
     (``max_s ||H s||_1``). For a matrix within round-off of PSD (``lambda_min`` in
     ``[-tol max|lambda|, 0)``) the two differ by at most ``2 d tol max|lambda|``.
     """
-    h = np.asarray(h, dtype=np.float64)
-    if h.ndim < 2 or h.shape[-1] != h.shape[-2]:
-        raise ValueError(f"expected square matrices of shape (..., d, d), got {h.shape}")
-    d = h.shape[-1]
-    _check_dim(d, max_dim)
-    batch_shape = h.shape[:-2]
-    stack = h.reshape(-1, d, d)
+    stack, batch_shape = _square_stack(h, max_dim)
     psd = is_psd(stack, psd_tol)
     out = np.empty(stack.shape[0])
     if psd.any():
