@@ -36,7 +36,6 @@ leaves the global RNG states, the parameters and the buffers bitwise unchanged.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import time
@@ -56,6 +55,7 @@ from torch import nn
 from signgeom.cifar.checkpoint import torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.progress import ProgressMeter
+from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.smoothness import (
     BN_MODES,
     Chunks,
@@ -63,7 +63,6 @@ from signgeom.cifar.smoothness import (
     full_gradient,
     gradient_density,
     make_chunks,
-    snapshot_epochs,
 )
 from signgeom.cli import run_cli
 from signgeom.io import atomic_write_csv
@@ -547,9 +546,9 @@ def estimate_run(
     from signgeom.cifar.models import build_model
 
     dev = setup_device(device)
-    run_dir = Path(run_dir)
-    status = json.loads((run_dir / "status.json").read_text())
-    epochs, slq_epochs = select_epochs(snapshot_epochs(run_dir), stride, slq_every)
+    run = RunDir(run_dir)
+    status = run.read_status()
+    epochs, slq_epochs = select_epochs(run.snapshot_epochs(), stride, slq_every)
     data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
     chunks = make_chunks(data.train_x, data.train_y, n_examples, chunk_size)
     net = build_model(model).to(dev)
@@ -559,7 +558,7 @@ def estimate_run(
     meter = ProgressMeter(total=len(epochs))
     log.info("%s: epochs %s (SLQ at %s), %s", run_dir, epochs, sorted(slq_epochs), settings)
     for i, epoch in enumerate(epochs):
-        state = torch_load(run_dir / "snapshots" / f"epoch_{epoch:04d}.pt", map_location=dev)
+        state = torch_load(run.snapshot(epoch), map_location=dev)
         if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
             log.warning("skipping non-finite snapshot at epoch %d", epoch)
             continue
