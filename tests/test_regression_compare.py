@@ -317,3 +317,29 @@ def test_column_spread_measures_each_column_in_its_tolerance_scale():
     assert spread.loc["acc", "max_abs"] == pytest.approx(0.005)
     assert spread.loc["acc", "tol_used"] == pytest.approx(0.5)
     assert spread.loc["d", "max_diff"] == 0
+
+
+def test_check_command_exit_status(tmp_path, capsys):
+    """``python -m signgeom.regression check``: 0 on the references themselves, 1 when a
+    number moved beyond tolerance, 2 (and the file named) when an output table is missing."""
+    from signgeom.cli import run_cli
+    from signgeom.regression import main
+
+    workdir = tmp_path / "run"
+    for spec in TABLES:
+        (workdir / spec.output).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / spec.output).write_bytes((REFERENCE_DIR / spec.reference).read_bytes())
+    args = ["check", "--workdir", str(workdir)]
+    assert run_cli(main, args) == 0
+    assert "all numbers match" in capsys.readouterr().out
+
+    summary = workdir / QUADRATIC_SUMMARY.output
+    moved = read_table(summary)
+    moved.loc[0, "Linf"] *= 1.001
+    moved.to_csv(summary, index=False)
+    assert run_cli(main, args) == 1
+    assert "column Linf" in capsys.readouterr().out
+
+    summary.unlink()
+    assert run_cli(main, args) == 2
+    assert str(summary) in capsys.readouterr().err

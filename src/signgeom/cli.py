@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+
+
+def optional_int(s: str) -> int | None:
+    """Flag type: ``none`` (the config's null) or an integer."""
+    return None if s.lower() == "none" else int(s)
+
+
+def boolean(s: str) -> bool:
+    """Flag type: ``true`` or ``false`` (as the workflow writes the config's booleans)."""
+    if s.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+    return s.lower() == "true"
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -16,15 +29,18 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def run_cli(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> int:
-    """Run ``main``; turn expected errors (``ValueError``, ``FileNotFoundError``) into exit code 2.
+def run_cli(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None
+) -> int:
+    """Run ``main`` and return its exit status (``None``: 0); logging is set up here, once.
 
-    The message goes to stderr as ``error: ...`` without a traceback: it names the problem.
+    Expected errors (``ValueError``, ``FileNotFoundError``, ``KeyError``) exit with status 2 and
+    ``error: ...`` on stderr, without a traceback: the message names the problem.
     """
     setup_logging()
     try:
-        main(argv)
+        code = main(argv)
     except (ValueError, FileNotFoundError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return 0 if code is None else code

@@ -8,7 +8,6 @@ quota, permissions).
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
@@ -95,21 +94,20 @@ def atomic_write_json(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
     atomic_write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n", path)
 
 
-def atomic_write_csv(
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``table`` as CSV atomically: the one CSV writer of the package.
+
+    Floats are written in pandas' default form, the shortest decimal that reads back to the
+    same float64 (as ``repr``); missing values are empty fields.
+    """
+    atomic_write(path, lambda fh: table.to_csv(fh, index=False), "w")
+
+
+def write_rows(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str], path: str | os.PathLike
 ) -> None:
-    """Write dict rows as CSV atomically; floats use ``repr`` so they round-trip exactly."""
-
-    def fmt(v: Any) -> Any:
-        return repr(v) if isinstance(v, float) else v
-
-    def write(fh) -> None:
-        w = csv.writer(fh)
-        w.writerow(columns)
-        for row in rows:
-            w.writerow([fmt(row.get(c, "")) for c in columns])
-
-    atomic_write(path, write, "w")
+    """``write_table`` of dict rows, in ``columns`` order (a key a row lacks is left empty)."""
+    write_table(pd.DataFrame(list(rows), columns=list(columns)), path)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

@@ -25,7 +25,6 @@ import fnmatch
 import math
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from signgeom.io import read_table
+from signgeom.cli import run_cli
+from signgeom.io import read_table, write_table
 from signgeom.workflow import QUICK_PRESET, REPO, snakemake_command
 
 REFERENCE_DIR = REPO / "tests" / "regression"
@@ -467,7 +467,7 @@ def refresh(
         else:
             print(f"{spec.reference}: new reference ({len(new)} rows)")
             changed += 1
-        new.to_csv(path, index=False, float_format="%.17g")
+        write_table(new, path)
     print(f"wrote {len(tables)} reference tables to {references}; {changed} changed")
     return changed
 
@@ -493,11 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("review with `git diff tests/regression/` and commit the references")
             return 0
         notes: list[str] = []
-        try:
-            messages = check_workdir(workdir, args.references, notes=notes)
-        except ValueError as err:  # a missing or unreadable table, named
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        messages = check_workdir(workdir, args.references, notes=notes)  # ValueError: exit 2
         for message in notes + messages:
             print(message)
         print(
@@ -507,4 +503,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

@@ -52,6 +52,19 @@ def load_checkpoint(path: str | Path) -> Any | None:
         return None
 
 
+def load_snapshot(net: nn.Module, run: RunDir, epoch: int, device: torch.device) -> bool:
+    """Copy (and cast to ``net``'s dtype) the snapshot of ``epoch`` into ``net``.
+
+    Returns False, leaving ``net`` unchanged, if the snapshot holds a non-finite entry.
+    """
+    state = torch_load(run.snapshot(epoch), map_location=device)
+    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        log.warning("skipping non-finite snapshot %s", run.snapshot(epoch))
+        return False
+    net.load_state_dict(state)
+    return True
+
+
 def rng_state() -> dict[str, Any]:
     """The CPU (and CUDA) RNG states, as CPU byte tensors."""
     state: dict[str, Any] = {"cpu": torch.get_rng_state()}

@@ -41,7 +41,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +52,8 @@ from curvlinops.papyan2020traces.spectrum import fast_lanczos
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from torch import nn
 
-from signgeom.cifar.checkpoint import torch_load
+from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
-from signgeom.cifar.progress import ProgressMeter
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.smoothness import (
     BN_MODES,
@@ -65,8 +64,9 @@ from signgeom.cifar.smoothness import (
     make_chunks,
 )
 from signgeom.cli import run_cli
-from signgeom.io import atomic_write_csv
+from signgeom.io import write_rows
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM, inf_to_one_norm, rho_diag
+from signgeom.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -426,6 +426,48 @@ def _frozen_state(model: nn.Module) -> Iterator[None]:
         raise RuntimeError(f"the Hessian stage changed the model's state: {changed}")
 
 
+def _exact_blocks(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    chunks: Chunks,
+    params: list[torch.Tensor],
+    op: CountingOperator,
+    g: np.ndarray,
+    s: HessianSettings,
+    rng: np.random.Generator,
+) -> list[dict]:
+    """``block_quantities`` of every block (``BLOCK_KINDS``) as rows; a block inside one
+    parameter tensor takes its HVPs from that tensor's own, cheaper Hessian operator."""
+    sizes = [p.numel() for p in params]
+    counts = {"random": s.n_random_blocks, "contiguous": s.n_contiguous_blocks, "last_layer": 1}
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    blocks = []
+    for kind in BLOCK_KINDS:
+        for b, index in enumerate(block_indices(sizes, kind, s.block_size, counts[kind], rng)):
+            t = int(np.searchsorted(starts, index[0], side="right")) - 1
+            if index[-1] < starts[t + 1]:  # inside tensor t
+                sub = CountingOperator(hessian_operator(model, loss_fn, chunks, [params[t]]))
+                B, asym = block_hessian(sub, index - starts[t])
+                op.n_hvp += sub.n_hvp
+            else:
+                B, asym = block_hessian(op, index)
+            q = block_quantities(B, g[index], s.max_exact_dim)
+            blocks.append({"kind": kind, "block": b, "asymmetry": asym, **q})
+    return blocks
+
+
+def _spectral_density(hop: HessianLinearOperator, s: HessianSettings) -> list[dict]:
+    """SLQ nodes and weights as rows (none when ``s.slq_steps`` is 0)."""
+    if s.slq_steps <= 0:
+        return []
+    slq = slq_nodes_weights(hop, s.slq_steps, s.slq_repeats, s.seed + 1)
+    return [
+        {"repeat": r, "node": float(a), "weight": float(w)}
+        for r, (nodes, weights) in enumerate(slq)
+        for a, w in zip(nodes, weights, strict=True)
+    ]
+
+
 def estimate_hessian(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -436,7 +478,6 @@ def estimate_hessian(
     """All quantities of the module docstring at the model's current parameters."""
     s = settings
     params = [p for p in model.parameters() if p.requires_grad]
-    sizes = [p.numel() for p in params]
     t0 = time.perf_counter()
     rng = np.random.default_rng(s.seed)
     with ExitStack() as stack, _frozen_state(model), fixed_mode(model, bn_mode):
@@ -451,33 +492,9 @@ def estimate_hessian(
         op = CountingOperator(hop)
         spec = lanczos_extremes(op, s.top_k, rng, s.lanczos_tol, s.lanczos_ncv)
         tr = deflated_hutchinson(op, spec.vectors, s.n_probes, rng)
-        blocks = []
-        counts = {
-            "random": s.n_random_blocks,
-            "contiguous": s.n_contiguous_blocks,
-            "last_layer": 1,
-        }
-        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        for kind in BLOCK_KINDS:
-            for b, index in enumerate(block_indices(sizes, kind, s.block_size, counts[kind], rng)):
-                t = int(np.searchsorted(starts, index[0], side="right")) - 1
-                if index[-1] < starts[t + 1]:  # inside tensor t: its own (cheaper) Hessian
-                    sub = CountingOperator(hessian_operator(model, loss_fn, chunks, [params[t]]))
-                    B, asym = block_hessian(sub, index - starts[t])
-                    op.n_hvp += sub.n_hvp
-                else:
-                    B, asym = block_hessian(op, index)
-                q = block_quantities(B, g[index], s.max_exact_dim)
-                blocks.append({"kind": kind, "block": b, "asymmetry": asym, **q})
-        density = []
-        if s.slq_steps > 0:
-            slq = slq_nodes_weights(hop, s.slq_steps, s.slq_repeats, s.seed + 1)
-            op.n_hvp += s.slq_steps * s.slq_repeats
-            for r, (nodes, weights) in enumerate(slq):
-                density += [
-                    {"repeat": r, "node": float(a), "weight": float(w)}
-                    for a, w in zip(nodes, weights, strict=True)
-                ]
+        blocks = _exact_blocks(model, loss_fn, chunks, params, op, g, s, rng)
+        density = _spectral_density(hop, s)
+        op.n_hvp += s.slq_steps * s.slq_repeats
     phi = gradient_density(g_t)
     lam_max = float(spec.top[0])
     lam_bar, lam_bar_se = tr.trace / d, tr.se / d
@@ -555,14 +572,11 @@ def estimate_run(
     loss_fn = nn.CrossEntropyLoss()
     key = {"model": model, "optimizer": trajectory_optimizer}
     rows, block_rows, density_rows = [], [], []
-    meter = ProgressMeter(total=len(epochs))
+    meter = Progress(len(epochs), unit="estimate")
     log.info("%s: epochs %s (SLQ at %s), %s", run_dir, epochs, sorted(slq_epochs), settings)
     for i, epoch in enumerate(epochs):
-        state = torch_load(run.snapshot(epoch), map_location=dev)
-        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-            log.warning("skipping non-finite snapshot at epoch %d", epoch)
+        if not load_snapshot(net, run, epoch, dev):
             continue
-        net.load_state_dict(state)
         st = HessianSettings(**{**asdict(settings), "seed": settings.seed + epoch})
         if epoch not in slq_epochs:
             st.slq_steps = 0
@@ -588,9 +602,9 @@ def estimate_run(
             r["n_hvp"],
             meter.line(),
         )
-    atomic_write_csv(rows, EPOCH_COLUMNS, out)
-    atomic_write_csv(block_rows, BLOCK_COLUMNS, out_blocks)
-    atomic_write_csv(density_rows, DENSITY_COLUMNS, out_density)
+    write_rows(rows, EPOCH_COLUMNS, out)
+    write_rows(block_rows, BLOCK_COLUMNS, out_blocks)
+    write_rows(density_rows, DENSITY_COLUMNS, out_density)
     return rows
 
 
@@ -620,36 +634,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--out-blocks", required=True)
     p.add_argument("--out-density", required=True)
-    a = p.parse_args(argv)
-    settings = HessianSettings(
-        top_k=a.top_k,
-        lanczos_tol=a.lanczos_tol,
-        lanczos_ncv=a.lanczos_ncv,
-        n_probes=a.n_probes,
-        block_size=a.block_size,
-        n_random_blocks=a.n_random_blocks,
-        n_contiguous_blocks=a.n_contiguous_blocks,
-        slq_steps=a.slq_steps,
-        slq_repeats=a.slq_repeats,
-        max_exact_dim=a.max_exact_dim,
-        seed=a.seed,
-    )
-    estimate_run(
-        model=a.model,
-        run_dir=a.run_dir,
-        trajectory_optimizer=a.trajectory_optimizer,
-        settings=settings,
-        stride=a.stride,
-        slq_every=a.slq_every,
-        bn_mode=a.bn_mode,
-        n_examples=a.n_examples,
-        chunk_size=a.chunk_size,
-        data_dir=a.data_dir,
-        device=a.device,
-        out=a.out,
-        out_blocks=a.out_blocks,
-        out_density=a.out_density,
-    )
+    args = vars(p.parse_args(argv))
+    settings = HessianSettings(**{f.name: args.pop(f.name) for f in fields(HessianSettings)})
+    estimate_run(settings=settings, **args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output, read_table
+from signgeom.io import read_table, write_table
 
 KEY = ["model", "optimizer", "epoch"]
 
@@ -49,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     density = [read_table(f) for f in a.density]
     tables[a.out_density] = pd.concat(density, ignore_index=True)
     for path, table in tables.items():
-        with atomic_output(path) as tmp:
-            table.to_csv(tmp, index=False)
+        write_table(table, path)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from signgeom.io import atomic_write_csv, atomic_write_json, read_table
+from signgeom.io import atomic_write_json, read_table, write_rows
 
 METRIC_COLUMNS = [
     "epoch",
@@ -115,8 +115,8 @@ class RunDir:
         return sorted(self.read_status()["snapshot_epochs"])
 
     def write_metrics(self, metrics: Metrics) -> None:
-        """``metrics.csv``, floats written with ``repr`` (exact round trip)."""
-        atomic_write_csv(metrics, METRIC_COLUMNS, self.metrics)
+        """``metrics.csv`` (``write_rows``: floats round-trip exactly)."""
+        write_rows(metrics, METRIC_COLUMNS, self.metrics)
 
     def read_metrics(self) -> pd.DataFrame:
         """``metrics.csv`` with the run's key (``RUN_KEY``) and ``status`` as columns."""

@@ -28,7 +28,7 @@ import pandas as pd
 
 from signgeom.cifar.rundir import read_runs
 from signgeom.cli import run_cli
-from signgeom.io import atomic_write_text
+from signgeom.io import write_table
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     chosen = select_step_sizes(read_runs(a.status), a.epoch)
-    atomic_write_text(chosen.to_csv(index=False), a.out)
+    write_table(chosen, a.out)
     log.info("selected step sizes:\n%s", chosen.to_string(index=False))
 
 

@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.checkpoint import torch_load
+from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
-from signgeom.cifar.progress import ProgressMeter
 from signgeom.cifar.rundir import RunDir
-from signgeom.cli import run_cli
-from signgeom.io import atomic_write_csv
+from signgeom.cli import boolean, optional_int, run_cli
+from signgeom.io import write_rows
+from signgeom.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -263,23 +263,12 @@ def _estimation_setup(
     return chunks, build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
 
 
-def _load_snapshot(net: nn.Module, run: RunDir, epoch: int, dev: torch.device) -> bool:
-    """Copy (and cast) the snapshot of ``epoch`` into ``net``; False if it is non-finite."""
-    state = torch_load(run.snapshot(epoch), map_location=dev)
-    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        log.warning("skipping non-finite snapshot at epoch %d", epoch)
-        return False
-    net.load_state_dict(state)
-    return True
-
-
 def estimate_run(
     *,
     model: str,
     run_dir: str | Path,
     trajectory_optimizer: str,
-    alpha_gd: float,
-    alpha_sign: float,
+    step_sizes: str | Path,
     gammas: Sequence[float],
     reduction: str,
     bn_mode: str,
@@ -290,10 +279,13 @@ def estimate_run(
     shard: int,
     n_shards: int,
     out: str | Path,
-    precision: str = "fp32",
-    channels_last: bool = False,
+    precision: str,
+    channels_last: bool,
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
+
+    The step sizes are the selected ones of ``model`` in ``step_sizes`` (the selection table):
+    ``alpha_gd`` = SGD's, ``alpha_sign`` = signSGD's (``step_sizes_from_csv``).
 
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
@@ -301,6 +293,7 @@ def estimate_run(
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
+    alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, model)
     dev = setup_device(device)
     run = RunDir(run_dir)
     status = run.read_status()
@@ -312,7 +305,7 @@ def estimate_run(
     settings = {"alpha_gd": alpha_gd, "alpha_sign": alpha_sign, "reduction": reduction}
     settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
     rows: list[dict] = []
-    meter = ProgressMeter(total=len(epochs))
+    meter = Progress(len(epochs), unit="estimate")
     log.info(
         "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each",
         run_dir,
@@ -323,7 +316,7 @@ def estimate_run(
         1 + 2 * len(gammas),
     )
     for k, epoch in enumerate(epochs):
-        if not _load_snapshot(net, run, epoch, dev):
+        if not load_snapshot(net, run, epoch, dev):
             continue
         t0 = time.perf_counter()
         est = estimate_smoothness(
@@ -345,12 +338,8 @@ def estimate_run(
         log.info("epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s", epoch, *values)
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
-    atomic_write_csv(rows, OUTPUT_COLUMNS, out)
+    write_rows(rows, OUTPUT_COLUMNS, out)
     return rows
-
-
-def _optional_int(s: str) -> int | None:
-    return None if s.lower() == "none" else int(s)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -362,36 +351,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--gammas", type=float, nargs="+", required=True, help="points x + gamma s")
     p.add_argument("--reduction", choices=REDUCTIONS, required=True, help="over the gammas")
     p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
-    p.add_argument("--n-examples", type=_optional_int, required=True, help="none = all")
+    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
     p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
     p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
     p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
     p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
-    p.add_argument("--channels-last", choices=("true", "false"), required=True)
+    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
     p.add_argument("--out", required=True, help="output CSV")
-    a = p.parse_args(argv)
-    alpha_gd, alpha_sign = step_sizes_from_csv(a.step_sizes, a.model)
-    estimate_run(
-        model=a.model,
-        run_dir=a.run_dir,
-        trajectory_optimizer=a.trajectory_optimizer,
-        alpha_gd=alpha_gd,
-        alpha_sign=alpha_sign,
-        gammas=a.gammas,
-        reduction=a.reduction,
-        bn_mode=a.bn_mode,
-        n_examples=a.n_examples,
-        chunk_size=a.chunk_size,
-        data_dir=a.data_dir,
-        device=a.device,
-        shard=a.shard,
-        n_shards=a.n_shards,
-        out=a.out,
-        precision=a.precision,
-        channels_last=a.channels_last == "true",
-    )
+    estimate_run(**vars(p.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pandas as pd
 
 from signgeom.cifar.rundir import RUN_KEY, read_runs
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output, read_table
+from signgeom.io import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out_metrics: metrics,
     }
     for path, table in outputs.items():
-        with atomic_output(path) as tmp:
-            table.to_csv(tmp, index=False)
+        write_table(table, path)
         log.info("wrote %d rows to %s", len(table), path)
 
 

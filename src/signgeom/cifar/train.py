@@ -52,7 +52,6 @@ from torch import nn
 from signgeom.cifar.augment import AUGMENTERS, build_augmenter
 from signgeom.cifar.checkpoint import resume, save_checkpoint
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
-from signgeom.cifar.progress import ProgressMeter, format_seconds
 from signgeom.cifar.rundir import (
     RunDir,
     due_snapshot_epochs,
@@ -60,8 +59,9 @@ from signgeom.cifar.rundir import (
     snapshot_due,
 )
 from signgeom.cifar.runid import run_id
-from signgeom.cli import run_cli
+from signgeom.cli import boolean, optional_int, run_cli
 from signgeom.io import atomic_torch_save
+from signgeom.progress import Progress, format_seconds
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def _maybe_kill(epoch: int) -> None:
         os._exit(137)  # test-only: simulate SIGKILL right after a checkpoint
 
 
-def _log_row(row: dict, n_train: int, meter: ProgressMeter) -> None:
+def _log_row(row: dict, n_train: int, meter: Progress) -> None:
     log.info(
         "epoch %d | train_loss %.4f | train_acc %.4f | test_acc %.4f | %.0f img/s | %s%s",
         row["epoch"],
@@ -432,7 +432,7 @@ def train_run(
     n_train = data.train_x.shape[0]
 
     metrics = resume(run, asdict(cfg), net, opt, epochs, snapshot_stride)
-    meter = ProgressMeter(total=epochs, done=metrics[-1]["epoch"] if metrics else 0)
+    meter = Progress(epochs, done=metrics[-1]["epoch"] if metrics else 0, unit="epoch")
     if not metrics:  # epoch 0: the initial point
         metrics.append(trainer.initial_row())
         trainer.snapshot(run, 0)
@@ -468,23 +468,12 @@ def train_run(
     return status
 
 
-def _optional_int(s: str) -> int | None:
-    """``none`` (the config's null) or an integer; 0 is an integer (and rejected as a limit)."""
-    return None if s.lower() == "none" else int(s)
-
-
-def _bool(s: str) -> bool:
-    if s.lower() not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
-    return s.lower() == "true"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The training CLI: every option described; models and optimizers listed in ``--help``."""
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
-    int_or_none, choice = _optional_int, None  # type, or choices given instead of a type
+    int_or_none, choice = optional_int, None  # type, or choices given instead of a type
     flags = [  # (flag = train_run's argument, type, choices, help); every one is required
         ("model", str, sorted(MODELS), "architecture"),
         ("optimizer", str, sorted(OPTIMIZERS), "update rule"),
@@ -501,9 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("divergence-factor", float, choice, "diverged above this times the epoch-0 loss"),
         ("augmentation", str, sorted(AUGMENTERS), "training augmentation"),
         ("precision", str, PRECISIONS, "training precision"),
-        ("deterministic", _bool, choice, "deterministic kernels: true|false"),
-        ("channels-last", _bool, choice, "NHWC layout: true|false"),
-        ("compile", _bool, choice, "torch.compile: true|false"),
+        ("deterministic", boolean, choice, "deterministic kernels: true|false"),
+        ("channels-last", boolean, choice, "NHWC layout: true|false"),
+        ("compile", boolean, choice, "torch.compile: true|false"),
         ("train-eval-every", int, choice, "train-set evaluation every N epochs"),
         ("train-eval-subset", int_or_none, choice, "first N images for it; none = all"),
         ("out-dir", str, choice, "run directory (created after validation)"),

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output
+from signgeom.io import write_table
 from signgeom.norms import exact_inf_to_one_norm, is_psd, lambda_max, prop3_bound, rho_diag
+from signgeom.progress import logged
 from signgeom.quadratic.hessians import HessianGrid
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ def smoothness_constants(grid: HessianGrid, max_exact_dim: int, chunk: int = 256
     """Table of ``L2, Linf, linf_over_l2, rho_diag, prop3_bound, psd`` per Hessian of the grid."""
     flat = grid.hessians.reshape(-1, grid.dim, grid.dim)
     linf = np.empty(len(flat))
-    for start in tqdm(range(0, len(flat), chunk), desc="exact L_inf", unit="chunk", mininterval=1):
+    starts = range(0, len(flat), chunk)
+    for start in logged(starts, len(starts), "exact L_inf", log, unit="chunk"):
         linf[start : start + chunk] = exact_inf_to_one_norm(
             flat[start : start + chunk], max_exact_dim
         )
@@ -70,8 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     grid = HessianGrid.load(args.hessians)
     table = smoothness_constants(grid, args.max_exact_dim)
-    with atomic_output(args.out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.17g")
+    write_table(table, args.out)
     log.info("wrote %d rows to %s", len(table), args.out)
 
 

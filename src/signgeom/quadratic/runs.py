@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from signgeom.cli import run_cli
 from signgeom.io import atomic_output, read_table
+from signgeom.progress import logged
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
 
@@ -108,7 +108,8 @@ def run_grid(
     x0 = starting_points(starts, grid.dim, seed, grid.hessians.shape[2], starts_per_rotation)
     d_gd = np.empty((len(flat), starts))
     d_sign = np.empty((len(flat), starts))
-    for s in tqdm(range(0, len(flat), chunk), desc="GD/signGD runs", unit="chunk", mininterval=1):
+    starts = range(0, len(flat), chunk)
+    for s in logged(starts, len(starts), "GD/signGD runs", log, unit="chunk"):
         sl = slice(s, s + chunk)
         d_gd[sl], d_sign[sl] = final_distances(flat[sl], x0[rotation[sl]], l2[sl], linf[sl], steps)
     index = order[INDEX_COLUMNS + ["theta", "lambda_ratio"]].reset_index(drop=True)

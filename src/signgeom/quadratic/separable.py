@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output, read_table
+from signgeom.io import read_table, write_table
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
 
@@ -187,8 +187,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         table["prop3_over_lsep"].min(),
         table["prop3_over_lsep"].max(),
     )
-    with atomic_output(args.out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.17g")
+    write_table(table, args.out)
     log.info("wrote %d rows to %s", len(table), args.out)
 
 

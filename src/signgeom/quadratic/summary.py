@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output, read_table
+from signgeom.io import read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.level,
         args.seed,
     )
-    with atomic_output(args.out) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.17g")
+    write_table(table, args.out)
     log.info("wrote %d cells to %s", len(table), args.out)
 
 
