@@ -23,7 +23,7 @@ def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow
     assert set(map(tuple, table[["model", "optimizer"]].drop_duplicates().values)) == {
         (m, o) for m in ("cnn", "resnet20") for o in ("sgd", "signsgd")
     }
-    assert sorted(table["epoch"].unique()) == [0, 1, 2, 3]
+    assert sorted(table["epoch"].unique()) == [0, 3]  # quick preset: stride 3
     d = table["d"].to_numpy()
     assert np.all((table["phi"] >= 1 / d) & (table["phi"] <= 1))
     np.testing.assert_allclose(

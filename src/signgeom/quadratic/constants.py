@@ -48,8 +48,8 @@ def smoothness_constants(grid: HessianGrid, max_exact_dim: int, chunk: int = 256
     """Table of ``L2, Linf, linf_over_l2, rho_diag, prop3_bound, psd`` per Hessian of the grid."""
     flat = grid.hessians.reshape(-1, grid.dim, grid.dim)
     linf = np.empty(len(flat))
-    starts = range(0, len(flat), chunk)
-    for start in logged(starts, len(starts), "exact L_inf", log, unit="chunk"):
+    chunk_starts = range(0, len(flat), chunk)
+    for start in logged(chunk_starts, len(chunk_starts), "exact L_inf", log, unit="chunk"):
         linf[start : start + chunk] = exact_inf_to_one_norm(
             flat[start : start + chunk], max_exact_dim
         )

@@ -108,8 +108,8 @@ def run_grid(
     x0 = starting_points(starts, grid.dim, seed, grid.hessians.shape[2], starts_per_rotation)
     d_gd = np.empty((len(flat), starts))
     d_sign = np.empty((len(flat), starts))
-    starts = range(0, len(flat), chunk)
-    for s in logged(starts, len(starts), "GD/signGD runs", log, unit="chunk"):
+    chunk_starts = range(0, len(flat), chunk)
+    for s in logged(chunk_starts, len(chunk_starts), "GD/signGD runs", log, unit="chunk"):
         sl = slice(s, s + chunk)
         d_gd[sl], d_sign[sl] = final_distances(flat[sl], x0[rotation[sl]], l2[sl], linf[sl], steps)
     index = order[INDEX_COLUMNS + ["theta", "lambda_ratio"]].reset_index(drop=True)
