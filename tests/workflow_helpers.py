@@ -30,12 +30,16 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
-def quick_run(model: str, optimizer: str, lr: float, seed: int = 0) -> str:
-    """``runs/<model>/<optimizer>/<name>`` (relative to the workdir) of a quick-preset run,
-    and the stem of its log: ``<model>/<optimizer>/<name>``."""
+def quick_run(
+    model: str, optimizer: str, lr: float, seed: int = 0, override: dict | None = None
+) -> str:
+    """``runs/<model>/<optimizer>/<name>`` (relative to the workdir) of a quick-preset run
+    (with the config ``override`` on top, if given), and the stem of its log:
+    ``<model>/<optimizer>/<name>``."""
     config = _merge(
         yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
     )
+    config = _merge(config, override or {})
     name = run_dir_name(run_fields(config["cifar"], model, optimizer, lr, seed))
     return f"{model}/{optimizer}/{name}"
 
