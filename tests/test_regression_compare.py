@@ -306,6 +306,28 @@ def test_the_numbers_of_an_avx512_cpu_pass(quadratic_reference):
     assert failing_columns(quadratic_reference, changed) == set()
 
 
+def test_cifar_smoothness_reference_tolerates_measured_drift_and_catches_a_wrong_estimator():
+    """On the committed Figure 3 estimates: the largest measured drift of other kernels (0.14
+    decades after epoch 0, 3.3e-4 at epoch 0, tests/regression/README.md) passes; an estimator
+    off by a factor 2 fails at epoch 0, and an estimate off by 10x fails at every epoch."""
+    spec = next(s for s in TABLES if s.reference == "cifar_smoothness.csv")
+    reference = read_table(REFERENCE_DIR / spec.reference)
+    start = reference["epoch"] == 0
+    estimates = ["phi", "L2_hat", "Linf_hat", "R_hat", "grad_norm2", "grad_norm1"]
+
+    def failing(factor_start, factor_later, columns=estimates):
+        changed = reference.copy()
+        for col in columns:
+            changed.loc[start, col] *= factor_start
+            changed.loc[~start, col] *= factor_later
+        return {d.column for d in compare(reference, changed, spec) if d.beyond_tolerance}
+
+    assert failing(10**3.3e-4, 10**0.14) == set()
+    assert failing(10**-3.3e-4, 10**-0.14) == set()
+    assert failing(2.0, 1.0, ["Linf_hat"]) == {"Linf_hat"}
+    assert failing(1.0, 10.0, ["R_hat"]) == {"R_hat"}
+
+
 def test_column_spread_measures_each_column_in_its_tolerance_scale():
     expected = table({(3, "R_hat"): 0.4})
     actual = table({(3, "R_hat"): 0.41, (0, "acc"): 0.505, (1, "seconds"): 50.0})
@@ -317,6 +339,20 @@ def test_column_spread_measures_each_column_in_its_tolerance_scale():
     assert spread.loc["acc", "max_abs"] == pytest.approx(0.005)
     assert spread.loc["acc", "tol_used"] == pytest.approx(0.5)
     assert spread.loc["d", "max_diff"] == 0
+
+
+def test_column_spread_measures_epoch_zero_under_its_own_tolerance():
+    """Rows under a start tolerance (epoch 0) are measured apart, against that tolerance."""
+    spec = TableSpec(**{**SPEC.__dict__, "start_tolerances": {"R_hat": Tol(rel=1e-6)}})
+    expected = table()
+    actual = table({(0, "R_hat"): 0.4 * (1 + 1e-5), (3, "R_hat"): 0.43 * 1.01})
+    spread = column_spread(expected, actual, spec).set_index("column")
+    assert set(spread.index) == {"R_hat", "R_hat (epoch 0)", "d", "acc"}
+    assert spread.loc["R_hat (epoch 0)", "max_rel"] == pytest.approx(1e-5)
+    assert spread.loc["R_hat (epoch 0)", "tol_used"] == pytest.approx(10)
+    assert spread.loc["R_hat (epoch 0)", "worst_row"] == "model=cnn, optimizer=sgd, epoch=0"
+    assert spread.loc["R_hat", "max_rel"] == pytest.approx(0.01)
+    assert spread.loc["R_hat", "worst_row"] == "model=cnn, optimizer=signsgd, epoch=1"
 
 
 def test_check_command_exit_status(tmp_path, capsys):
