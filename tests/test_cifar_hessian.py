@@ -296,3 +296,18 @@ def test_select_epochs():
     assert select_epochs([0, 1, 2, 3], 5, 0) == ([3], set())
     with pytest.raises(ValueError):
         select_epochs([0, 1], 0, 1)
+
+
+@pytest.mark.parametrize("largest", [1e-5, 0.3, 28.2, 186.5, 5e4])
+def test_premises_spectrum_ticks_are_symmetric_sparse_and_cover_the_nodes(largest):
+    from signgeom.plotting.premises import symlog_ticks
+
+    ticks = symlog_ticks(largest)
+    positive = [t for t in ticks if t > 0]
+    assert ticks == sorted(ticks) and 0.0 in ticks
+    assert [-t for t in reversed(positive)] == [t for t in ticks if t < 0]
+    steps = [b / a for a, b in zip(positive[:-1], positive[1:], strict=True)]
+    assert steps == pytest.approx([100.0] * len(steps))
+    assert positive[0] == pytest.approx(1e-2)
+    assert positive[-1] >= largest or largest < 1e-2
+    assert positive[-1] < 1e4 * max(largest, 1e-2)

@@ -37,6 +37,15 @@ QUANTITIES = {  # column -> (label, colour, marker)
 }
 
 
+def symlog_ticks(largest: float, smallest: float = 1e-2) -> list[float]:
+    """0 and +-10^k for every other decade from ``smallest`` up to ``largest`` (symlog axis
+    labels that do not overlap)."""
+    decades = [smallest]
+    while decades[-1] < largest:
+        decades.append(decades[-1] * 100.0)
+    return sorted([-v for v in decades] + [0.0] + decades)
+
+
 def draw_premises(hessian: pd.DataFrame, density: pd.DataFrame) -> plt.Figure:
     """The three panels per model described in the module docstring."""
     models = list(dict.fromkeys(hessian["model"]))
@@ -122,6 +131,7 @@ def draw_premises(hessian: pd.DataFrame, density: pd.DataFrame) -> plt.Figure:
         ax_slq.set_ylim(bottom=1e-8)
         nodes = density[density["model"] == model]["node"]
         if len(nodes):
+            ax_slq.set_xticks(symlog_ticks(float(nodes.abs().max())))
             ax_slq.set_xlim(1.3 * min(nodes.min(), 0), 1.3 * max(nodes.max(), 0))
         ax_slq.set(
             xlabel=r"$\lambda$", ylabel="SLQ weight", title=f"{title}: spectral density (SLQ)"
