@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from signgeom.cifar.hessian import PSD_TOL
 from signgeom.workflow import REPO
 
 REFERENCES = ["subset", "subset-long"]
@@ -52,3 +53,46 @@ def test_reference_tables_match_their_preset(name):
         assert sorted(g["epoch"]) == sorted({*range(0, epochs + 1, stride), epochs})
         assert (g["R_hat"] > 0).all() and g["R_hat"].map(math.isfinite).all()
     assert not metrics[metrics["selected"]]["status"].eq("diverged").any()
+
+
+def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
+    """results/reference/subset-premises: the epochs its override asks for, R_hat joined from
+    its own smoothness table, the derived columns recomputed, and on PSD blocks the two
+    theorems (Prop. 3, Eq. 13) hold."""
+    ref = REPO / "results" / "reference" / "subset-premises"
+    over = yaml.safe_load((ref / "override.yaml").read_text())["cifar"]
+    preset = yaml.safe_load((REPO / "presets" / "subset.yaml").read_text())["cifar"]
+    hess = pd.read_csv(ref / "hessian.csv")
+    blocks = pd.read_csv(ref / "hessian_blocks.csv")
+    smooth = pd.read_csv(ref / "smoothness.csv")
+    assert (ref / "premises.png").stat().st_size > 0
+    assert {(m, o) for m, spec in over["models"].items() for o in spec["step_sizes"]} == set(
+        zip(hess["model"], hess["optimizer"], strict=True)
+    )
+    for (model, _), g in hess.groupby(["model", "optimizer"]):
+        stride_epochs = preset["smoothness"]["stride"] * over["hessian"]["stride"]
+        last = preset["models"][model]["epochs"]
+        assert sorted(g["epoch"]) == list(range(last % stride_epochs, last + 1, stride_epochs))
+    assert (hess["n_examples"] == over["hessian"]["n_examples"]).all()
+    joined = hess.merge(smooth, on=["model", "optimizer", "epoch"], suffixes=("", "_s"))
+    assert len(joined) == len(hess)
+    assert joined["R_hat"].to_numpy() == pytest.approx(joined["R_hat_s"].to_numpy(), rel=1e-12)
+    assert hess["lambda_bar"].to_numpy() == pytest.approx((hess["trace"] / hess["d"]).to_numpy())
+    ratio = hess["lambda_max"] / hess["lambda_bar"]
+    assert hess["ratio"].to_numpy() == pytest.approx(ratio.to_numpy())
+    assert ((hess["ratio_lo"] <= hess["ratio"]) & (hess["ratio"] <= hess["ratio_hi"])).all()
+    eq13 = hess["rho_diag_random"] * hess["ratio"] * hess["phi"]
+    assert hess["eq13_random"].to_numpy() == pytest.approx(eq13.to_numpy())
+    assert (hess["lambda_min"] < 0).all() and (hess["lambda_min"] < hess["lambda_max"]).all()
+    psd = blocks[blocks["psd"]]
+    scale = psd[["lambda_max", "lambda_min"]].abs().max(axis=1)
+    assert len(psd) > 0 and (psd["lambda_min"] >= -PSD_TOL * scale).all()
+    indefinite = blocks[~blocks["psd"]]
+    assert indefinite["eq13_bound"].isna().all() and indefinite["prop3_bound"].isna().all()
+    zero = psd["lambda_max"] == 0  # H_II = 0 (dead units): nothing is defined
+    assert psd.loc[zero, ["rho_diag", "R", "eq13_bound", "prop3_bound"]].isna().all().all()
+    psd = psd[~zero]
+    assert (psd["R"] >= psd["eq13_bound"] * (1 - 1e-12)).all()
+    assert (psd["linf1"] <= psd["prop3_bound"] * (1 + 1e-12)).all()
+    last_layer = blocks.loc[blocks["kind"] == "last_layer", "rho_diag"].to_numpy()
+    assert len(last_layer) > 0 and last_layer == pytest.approx(0.5, rel=1e-5)
