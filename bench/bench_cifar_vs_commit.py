@@ -118,15 +118,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"here": REPO / "src", args.baseline: export_src(args.baseline, Path(tmp))}
-        best: dict[str, dict[str, dict[str, float]]] = {t: {} for t in trees}
+        # per tree and model, each worker's {"train": images/s, "estimate": s} in run order
+        runs: dict[str, dict[str, list[dict[str, float]]]] = {t: {} for t in trees}
         order = list(trees)
         for r in range(args.rounds):
             for tree in order if r % 2 == 0 else order[::-1]:
                 for model, m in run_worker(trees[tree], args).items():
-                    b = best[tree].setdefault(model, {"train": 0.0, "estimate": float("inf")})
-                    b["train"] = max(b["train"], m["train"])
-                    b["estimate"] = min(b["estimate"], m["estimate"])  # NaN: not measured
-                    b.setdefault("all", []).append(m["train"])
+                    runs[tree].setdefault(model, []).append(m)
     base = args.baseline
     print(
         f"cpu, torch {torch.__version__}, threads {torch.get_num_threads()}, {args.images} "
@@ -137,6 +135,16 @@ def main() -> None:
         f"{'model':<9} {'train here':>11} {'train ' + base:>15} {'ratio':>6} "
         f"{'estimate here [s]':>18} {'estimate ' + base + ' [s]':>22} {'ratio':>6}"
     )
+    best = {
+        tree: {
+            model: {
+                "train": max(m["train"] for m in ms),
+                "estimate": min(m["estimate"] for m in ms),
+            }
+            for model, ms in by_model.items()
+        }
+        for tree, by_model in runs.items()
+    }
     for model in args.models:
         h, b = best["here"][model], best[base][model]
         est = (
@@ -153,7 +161,8 @@ def main() -> None:
     for tree in trees:
         for model in args.models:
             print(
-                f"  {tree:<9} {model:<9} " + " ".join(f"{v:.0f}" for v in best[tree][model]["all"])
+                f"  {tree:<9} {model:<9} "
+                + " ".join(f"{m['train']:.0f}" for m in runs[tree][model])
             )
 
 
