@@ -36,6 +36,8 @@ rule all:
         FIGURE2,
         BOUNDS,
         FIGURE3,
+        CLAIMS_TABLE,
+        FIGURE_SENSITIVITY if SENS["models"] else [],
         FIGURE_PREMISES,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],

@@ -13,6 +13,11 @@ def optional_int(s: str) -> int | None:
     return None if s.lower() == "none" else int(s)
 
 
+def optional_float(s: str) -> float | None:
+    """Flag type: ``none`` (the config's null) or a number."""
+    return None if s.lower() == "none" else float(s)
+
+
 def boolean(s: str) -> bool:
     """Flag type: ``true`` or ``false`` (as the workflow writes the config's booleans)."""
     if s.lower() not in ("true", "false"):

@@ -143,6 +143,7 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.models.{model}.selection_epoch': {spec['selection_epoch']} "
                 f"exceeds epochs = {spec['epochs']}"
             )
+    messages += _probe_errors(cifar)
     hess, smooth = cifar["hessian"], cifar["smoothness"]
     for model in hess["models"]:
         if model not in cifar["models"]:
@@ -160,6 +161,36 @@ def semantic_errors(config: dict) -> list[str]:
 
 
 CIFAR10_TRAIN_IMAGES = 50_000
+
+
+def _probe_errors(cifar: dict) -> list[str]:
+    """The probe step is a known one, with its radius where it needs one; the sensitivity
+    stage's models exist and have both paper optimizers (their step sizes set the probes)."""
+    from signgeom.cifar.smoothness import PROBE_STEPS
+
+    smooth, messages = cifar["smoothness"], []
+    if smooth["probe_step"] not in PROBE_STEPS:
+        messages.append(
+            f"config key 'cifar.smoothness.probe_step': unknown probe step "
+            f"{smooth['probe_step']!r}; known: {list(PROBE_STEPS)}"
+        )
+    elif smooth["probe_step"] == "radius" and smooth["probe_radius"] is None:
+        messages.append(
+            "config key 'cifar.smoothness.probe_radius': required (a positive length) when "
+            "cifar.smoothness.probe_step is radius"
+        )
+    for i, model in enumerate(cifar["sensitivity"]["models"]):
+        if model not in cifar["models"]:
+            messages.append(
+                f"config key 'cifar.sensitivity.models.{i}': {model!r} is not in cifar.models "
+                f"({sorted(cifar['models'])})"
+            )
+        elif not {"sgd", "signsgd"} <= set(cifar["models"][model]["step_sizes"]):
+            messages.append(
+                f"config key 'cifar.sensitivity.models.{i}': {model!r} needs sgd and signsgd "
+                "step sizes (their chosen values set the probes)"
+            )
+    return messages
 
 
 def _estimation_set_errors(cifar: dict) -> list[str]:

@@ -115,3 +115,27 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     import torch
 
     atomic_write(path, lambda fh: torch.save(obj, fh), "wb")
+
+
+def concat_tables(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> pd.DataFrame:
+    """Concatenate CSV tables of one layout into ``out`` (empty tables contribute no rows)."""
+    frames = [read_table(p) for p in paths]
+    table = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    write_table(table, out)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Concatenate CSV tables of one layout.")
+    parser.add_argument("--out", required=True, help="output CSV")
+    parser.add_argument("paths", nargs="+", help="input CSVs")
+    args = parser.parse_args(argv)
+    concat_tables(args.paths, args.out)
+
+
+if __name__ == "__main__":
+    from signgeom.cli import run_cli
+
+    raise SystemExit(run_cli(main))

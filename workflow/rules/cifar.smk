@@ -1,6 +1,7 @@
-"""Figure 3: CIFAR-10 data -> one training job per (model, optimizer, lr, seed) -> step-size
-selection (a Snakemake checkpoint) -> smoothness estimates along the selected trajectories,
-sharded over epochs -> tables -> figure.
+"""Figure 3: CIFAR-10 data -> one training job per (model, optimizer, lr, selection seed) ->
+step-size selection (a Snakemake checkpoint) -> the selected trajectories on every seed ->
+smoothness estimates along them, sharded over epochs -> tables -> figure and claims; the
+probe-length sensitivity along the first seed's selected trajectories.
 
 Training jobs checkpoint every epoch in their run directory (not a declared output), so a
 retried or requeued job resumes instead of restarting from epoch 0.
@@ -108,11 +109,11 @@ rule cifar_smoothness:
         run=selected_run,
         data=CIFAR_BATCHES,
     output:
-        f"{CDIR}/smoothness/{{model}}/{{optimizer}}/shard{{shard}}.csv",
+        f"{CDIR}/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/shard{{shard}}.csv",
     log:
-        "logs/cifar/smoothness/{model}/{optimizer}/shard{shard}.log",
+        "logs/cifar/smoothness/{model}/{optimizer}/seed{seed}/shard{shard}.log",
     benchmark:
-        "benchmarks/cifar/smoothness/{model}/{optimizer}/shard{shard}.tsv"
+        "benchmarks/cifar/smoothness/{model}/{optimizer}/seed{seed}/shard{shard}.tsv"
     conda:
         "../envs/signgeom.yaml"
     threads: config["resources"]["smoothness"]["cpus"]
@@ -129,6 +130,8 @@ rule cifar_smoothness:
         device=C["device"],
         precision=SMOOTH["precision"],
         channels_last=flag(SMOOTH["channels_last"]),
+        probe=f"--probe-step {SMOOTH['probe_step']} --momentum {C['momentum']}"
+        f" --probe-radius {limit_arg(SMOOTH['probe_radius'])}",
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
@@ -136,7 +139,7 @@ rule cifar_smoothness:
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
         " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
         " --data-dir {input.data} --device {params.device} --precision {params.precision}"
-        " --channels-last {params.channels_last}"
+        " --channels-last {params.channels_last} {params.probe}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 
@@ -144,12 +147,14 @@ rule cifar_tables:
     input:
         step_sizes=expand(f"{CDIR}/{{model}}/step_sizes.csv", model=C["models"]),
         shards=[
-            f"{CDIR}/smoothness/{model}/{opt}/shard{shard}.csv"
+            f"{CDIR}/smoothness/{model}/{opt}/seed{seed}/shard{shard}.csv"
             for model, spec in C["models"].items()
             for opt in spec["step_sizes"]
+            for seed in SEEDS
             for shard in range(SMOOTH["shards"])
         ],
         runs=[status for model in C["models"] for status in model_runs(model)],
+        selected=selected_runs,
     output:
         step_sizes=report(
             f"{CDIR}/step_sizes.csv",
@@ -178,7 +183,7 @@ rule cifar_tables:
         "../envs/signgeom.yaml"
     shell:
         "python -m signgeom.cifar.tables --step-sizes {input.step_sizes} --shards {input.shards}"
-        " --status {input.runs} --out-step-sizes {output.step_sizes}"
+        " --status {input.runs} {input.selected} --out-step-sizes {output.step_sizes}"
         " --out-smoothness {output.smoothness} --out-metrics {output.metrics} 2> {log}"
 
 
@@ -196,6 +201,127 @@ rule figure3:
     localrule: True
     conda:
         "../envs/signgeom.yaml"
+    params:
+        level=CLAIMS["level"],
     shell:
-        "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes}"
-        " --smoothness {input.smoothness} --metrics {input.metrics} --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes:q}"
+        " --smoothness {input.smoothness:q} --metrics {input.metrics:q} --level {params.level}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule cifar_claims:
+    input:
+        smoothness=rules.cifar_tables.output.smoothness,
+        metrics=rules.cifar_tables.output.metrics,
+    output:
+        report(
+            CLAIMS_TABLE, caption="../report/claims.rst", category="Figure 3", subcategory="Tables"
+        ),
+    log:
+        "logs/cifar/claims.log",
+    benchmark:
+        "benchmarks/cifar/claims.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        level=CLAIMS["level"],
+        early=CLAIMS["early_fraction"],
+        similar=CLAIMS["similar_factor"],
+    shell:
+        "python -m signgeom.cifar.claims --metrics {input.metrics:q}"
+        " --smoothness {input.smoothness:q} --level {params.level}"
+        " --early-fraction {params.early} --similar-factor {params.similar}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule cifar_sensitivity:
+    input:
+        step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
+        run=selected_run,
+        data=CIFAR_BATCHES,
+    output:
+        f"{CDIR}/sensitivity/{{model}}/{{optimizer}}.csv",
+    log:
+        "logs/cifar/sensitivity/{model}/{optimizer}.log",
+    benchmark:
+        "benchmarks/cifar/sensitivity/{model}/{optimizer}.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: config["resources"]["smoothness"]["cpus"]
+    resources:
+        **job_resources("smoothness"),
+    params:
+        run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
+        n_epochs=SENS["n_epochs"],
+        factors=" ".join(str(f) for f in SENS["factors"]),
+        gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
+        reduction=SMOOTH["reduction"],
+        bn_mode=SMOOTH["bn_mode"],
+        n_examples=limit_arg(ESTIMATION_EXAMPLES),
+        chunk_size=SMOOTH["chunk_size"],
+        device=C["device"],
+        precision=SMOOTH["precision"],
+        channels_last=flag(SMOOTH["channels_last"]),
+        probe_step=SMOOTH["probe_step"],
+        momentum=C["momentum"],
+        probe_radius=limit_arg(SMOOTH["probe_radius"]),
+        length_factor=SENS["length_factor"],
+    shell:
+        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.sensitivity --model {wildcards.model}"
+        " --run-dir {params.run_dir:q} --trajectory-optimizer {wildcards.optimizer}"
+        " --step-sizes {input.step_sizes:q} --n-epochs {params.n_epochs}"
+        " --factors {params.factors} --gammas {params.gammas} --reduction {params.reduction}"
+        " --bn-mode {params.bn_mode} --n-examples {params.n_examples}"
+        " --chunk-size {params.chunk_size} --data-dir {input.data:q} --device {params.device}"
+        " --precision {params.precision} --channels-last {params.channels_last}"
+        " --probe-step {params.probe_step} --momentum {params.momentum}"
+        " --probe-radius {params.probe_radius} --length-factor {params.length_factor}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule cifar_sensitivity_table:
+    input:
+        [
+            f"{CDIR}/sensitivity/{model}/{opt}.csv"
+            for model in SENS["models"]
+            for opt in C["models"][model]["step_sizes"]
+        ],
+    output:
+        report(
+            SENSITIVITY_TABLE,
+            caption="../report/sensitivity.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
+    log:
+        "logs/cifar/sensitivity_table.log",
+    benchmark:
+        "benchmarks/cifar/sensitivity_table.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.io --out {output:q} {input:q} 2> {log:q}"
+
+
+rule figure_sensitivity:
+    input:
+        SENSITIVITY_TABLE,
+    output:
+        report(
+            FIGURE_SENSITIVITY,
+            caption="../report/sensitivity_figure.rst",
+            category="Figure 3",
+            subcategory="Figure",
+        ),
+    log:
+        "logs/figures/sensitivity.log",
+    benchmark:
+        "benchmarks/figures/sensitivity.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.plotting.sensitivity --sensitivity {input:q} --out {output:q}"
+        " 2> {log:q}"

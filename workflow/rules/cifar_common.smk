@@ -12,7 +12,15 @@ C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
 CIFAR_BATCHES = f"{CIFAR_ROOT}/cifar-10-batches-py"
 SMOOTH = C["smoothness"]
-TRAJECTORY_SEED = C["seeds"][0]
+# Seeds: the step-size grid is trained on SELECTION_SEEDS; the selected trajectories are
+# trained, estimated and drawn on every seed of SEEDS (the intervals over seeds come from them).
+SEEDS = C["seeds"]
+SELECTION_SEEDS = C["selection_seeds"] if C.get("selection_seeds") is not None else SEEDS
+# Runs that are analysed once rather than per seed (the Hessian premises, the probe-length
+# sensitivity) use the first seed.
+FIRST_SEED = SEEDS[0]
+SENS = C["sensitivity"]
+CLAIMS = C["claims"]
 # The estimation set: the first n_examples training images; null means the whole training set
 # the runs saw (cifar.data.train_limit images, or all).
 ESTIMATION_EXAMPLES = (
@@ -34,13 +42,14 @@ def run_status(model, optimizer, lr, seed):
 
 
 def model_runs(model):
-    """Status files of every training job of one model (all optimizers, step sizes, seeds)."""
+    """Status files of the step-size grid of one model (all optimizers, step sizes, selection
+    seeds)."""
     grids = C["models"][model]["step_sizes"]
     return [
         run_status(model, opt, lr, seed)
         for opt, lrs in grids.items()
         for lr in lrs
-        for seed in C["seeds"]
+        for seed in SELECTION_SEEDS
     ]
 
 
@@ -77,8 +86,24 @@ def job_resources(kind):
     return dict(out, gpu=GPUS, gpu_slots=GPUS * RUNS_PER_GPU)
 
 
+def chosen_lr(model, optimizer):
+    """The step size selected for (model, optimizer), known after the selection checkpoint."""
+    table = pd.read_csv(checkpoints.cifar_select.get(model=model).output[0])
+    return table[table["optimizer"] == optimizer]["lr"].iloc[0]
+
+
 def selected_run(wc):
-    """The status file of the run chosen for (model, optimizer), known after selection."""
-    table = pd.read_csv(checkpoints.cifar_select.get(model=wc.model).output[0])
-    row = table[table["optimizer"] == wc.optimizer]
-    return run_status(wc.model, wc.optimizer, row["lr"].iloc[0], TRAJECTORY_SEED)
+    """The status file of the selected run of (model, optimizer) for the job's seed wildcard
+    (the first seed where the rule has none)."""
+    seed = int(wc.seed) if "seed" in wc.keys() else FIRST_SEED
+    return run_status(wc.model, wc.optimizer, chosen_lr(wc.model, wc.optimizer), seed)
+
+
+def selected_runs(wc):
+    """Status files of the selected trajectories of every model, optimizer and seed."""
+    return [
+        run_status(model, opt, chosen_lr(model, opt), seed)
+        for model, spec in C["models"].items()
+        for opt in spec["step_sizes"]
+        for seed in SEEDS
+    ]

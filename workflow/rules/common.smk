@@ -58,6 +58,9 @@ FIGURE2 = family_figures("figure2")
 BOUNDS = family_figures("bounds")
 FIGURES_2D = [f"figures/{name}.{ext}" for name in ("figure1", "figure4") for ext in FIGURE_EXTS]
 FIGURE3 = [f"figures/figure3.{ext}" for ext in FIGURE_EXTS]
+CLAIMS_TABLE = f"{CDIR}/claims.csv"
+SENSITIVITY_TABLE = f"{CDIR}/sensitivity.csv"
+FIGURE_SENSITIVITY = [f"figures/sensitivity.{ext}" for ext in FIGURE_EXTS]
 
 
 def one_of(values):

@@ -1,6 +1,6 @@
 """Collect the per-trajectory Hessian outputs into ``hessian.csv`` (with ``R_hat`` joined from
-``smoothness.csv`` at the same (model, optimizer, epoch); NaN where the smoothness stride skipped
-that epoch), ``hessian_blocks.csv`` and ``hessian_density.csv``."""
+``smoothness.csv`` at the same (model, optimizer, seed, epoch); NaN where the smoothness stride
+skipped that epoch), ``hessian_blocks.csv`` and ``hessian_density.csv``."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import pandas as pd
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 
-KEY = ["model", "optimizer", "epoch"]
+KEY = ["model", "optimizer", "seed", "epoch"]
 
 
 def concat(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """Concatenate tables (empty ones skipped), sorted by (model, optimizer, epoch)."""
+    """Concatenate tables (empty ones skipped), sorted by (model, optimizer, seed, epoch)."""
     frames = [f for f in (read_table(p) for p in paths) if len(f)]
     if not frames:
         raise ValueError(f"no rows in any of {list(map(str, paths))}")
-    return pd.concat(frames, ignore_index=True).sort_values(KEY, kind="stable")
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values([k for k in KEY if k in table], kind="stable")
 
 
 def join_smoothness(hessian: pd.DataFrame, smoothness: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,11 @@ With g = grad f(x) (full batch over a fixed data subset) and d parameters:
   with s = -alpha_sign sign(g);
 - improvement ratio R_hat = phi(g) d L2_hat / Linf_hat  (Eq. 12).
 
+The probe lengths alpha_gd, alpha_sign follow ``probe_step`` (``probe_alphas``): ``raw`` the
+chosen step sizes (the paper's text), ``heavy_ball`` the steady-state step of each optimizer
+with momentum beta (SGD: lr_gd / (1 - beta), signSGD: lr_sign per coordinate), ``radius`` both
+probes of one Euclidean length r (alpha_gd = r / ||g||_2, alpha_sign = r / ||sign g||_2).
+
 ``reduce`` is ``min`` (paper appendix, default) or ``max`` (Zhang et al.'s code). For a
 quadratic with Hessian H the quotients are exactly ||H s||_2/||s||_2 and ||H s||_1/||s||_inf.
 
@@ -35,7 +40,7 @@ from torch import nn
 from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.rundir import RunDir
-from signgeom.cli import boolean, optional_int, run_cli
+from signgeom.cli import boolean, optional_float, optional_int, run_cli
 from signgeom.io import write_rows
 from signgeom.progress import Progress
 
@@ -46,6 +51,39 @@ Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
 BN_MODES = ("batch_stats", "running_stats")
 ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
+PROBE_STEPS = ("raw", "heavy_ball", "radius")
+
+
+def probe_alphas(
+    probe_step: str,
+    g: torch.Tensor,
+    lr_gd: float,
+    lr_sign: float,
+    momentum: float = 0.0,
+    radius: float | None = None,
+) -> tuple[float, float]:
+    """(alpha_gd, alpha_sign) of the probes s_gd = -alpha_gd g and s_sign = -alpha_sign sign(g).
+
+    ``raw``: (lr_gd, lr_sign). ``heavy_ball``: (lr_gd / (1 - momentum), lr_sign): with
+    m <- beta m + g, SGD's step tends to lr g / (1 - beta), signSGD's stays lr per coordinate.
+    ``radius``: (r / ||g||_2, r / ||sign g||_2), so that ||s_gd||_2 = ||s_sign||_2 = r
+    (NaN for g = 0).
+    """
+    if probe_step == "raw":
+        return float(lr_gd), float(lr_sign)
+    if probe_step == "heavy_ball":
+        if not 0 <= momentum < 1:
+            raise ValueError(f"heavy_ball probe needs 0 <= momentum < 1, got {momentum}")
+        return float(lr_gd) / (1 - momentum), float(lr_sign)
+    if probe_step == "radius":
+        if radius is None or not radius > 0:
+            raise ValueError(f"radius probe needs a positive radius, got {radius}")
+        gd = g.detach().double()
+        return (
+            _quotient(radius, float(gd.norm(2))),
+            _quotient(radius, math.sqrt(float(torch.count_nonzero(gd)))),
+        )
+    raise ValueError(f"probe_step must be one of {PROBE_STEPS}, got {probe_step!r}")
 
 
 def gradient_density(g: torch.Tensor) -> float:
@@ -123,6 +161,10 @@ class SmoothnessEstimate:
     d: int
     gamma_L2: float
     gamma_Linf: float
+    alpha_gd: float
+    alpha_sign: float
+    probe_len_gd: float
+    probe_len_sign: float
     l2_per_gamma: list[float] = field(default_factory=list, metadata={"column": False})
     linf_per_gamma: list[float] = field(default_factory=list, metadata={"column": False})
     n_grad_passes: int = field(default=0, metadata={"column": False})
@@ -133,8 +175,44 @@ ESTIMATE_COLUMNS = [f.name for f in fields(SmoothnessEstimate) if f.metadata.get
 OUTPUT_COLUMNS = [
     *("model", "optimizer", "lr", "seed", "epoch"),
     *ESTIMATE_COLUMNS,
-    *("alpha_gd", "alpha_sign", "reduction", "bn_mode", "n_examples", "precision", "seconds"),
+    *("probe_step", "reduction", "bn_mode", "n_examples", "precision", "seconds"),
 ]
+
+
+def finite_difference_quotients(
+    model: nn.Module,
+    loss_fn: LossFn,
+    chunks: Chunks,
+    params: Sequence[torch.Tensor],
+    g: torch.Tensor,
+    s_gd: torch.Tensor,
+    s_sign: torch.Tensor,
+    gammas: Sequence[float],
+) -> tuple[list[float], list[float]]:
+    """Per gamma: ||grad f(x + gamma s_gd) - g||_2 / (gamma ||s_gd||_2) and
+    ||grad f(x + gamma s_sign) - g||_1 / (gamma ||s_sign||_inf); parameters restored after."""
+    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    s_gd_norm = float(s_gd.double().norm(2))
+    s_sign_norm = float(s_sign.double().abs().max())
+    l2s, linfs = [], []
+    try:
+        for gamma in gammas:
+            _assign(params, x0 + gamma * s_gd)
+            diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
+            l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
+            _assign(params, x0 + gamma * s_sign)
+            diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
+            linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
+    finally:
+        _assign(params, x0)
+    return l2s, linfs
+
+
+def _check_estimator_args(gammas: Sequence[float], reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not gammas or any(not gm > 0 for gm in gammas):
+        raise ValueError(f"gammas must be a non-empty list of positive numbers, got {gammas}")
 
 
 def estimate_smoothness(
@@ -147,37 +225,28 @@ def estimate_smoothness(
     gammas: Sequence[float] = (1.0,),
     reduction: str = "min",
     bn_mode: str = "batch_stats",
+    probe_step: str = "raw",
+    momentum: float = 0.0,
+    probe_radius: float | None = None,
 ) -> SmoothnessEstimate:
-    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after)."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if not gammas or any(not gm > 0 for gm in gammas):
-        raise ValueError(f"gammas must be a non-empty list of positive numbers, got {gammas}")
+    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after).
+
+    ``alpha_gd``, ``alpha_sign`` are the chosen step sizes of SGD and signSGD; the probes'
+    lengths follow from them by ``probe_step`` (``probe_alphas``).
+    """
+    _check_estimator_args(gammas, reduction)
     params = [p for p in model.parameters() if p.requires_grad]
-    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
-    passes = 0
     with fixed_mode(model, bn_mode):
         g = full_gradient(model, loss_fn, chunks, params)
-        passes += 1
-        s_gd = -alpha_gd * g
-        s_sign = -alpha_sign * torch.sign(g)
-        s_gd_norm = float(s_gd.double().norm(2))
-        s_sign_norm = float(s_sign.double().abs().max())
-        if not (s_gd_norm > 0 and s_sign_norm > 0):
+        a_gd, a_sign = probe_alphas(probe_step, g, alpha_gd, alpha_sign, momentum, probe_radius)
+        s_gd = -a_gd * g
+        s_sign = -a_sign * torch.sign(g)
+        if not (float(s_gd.abs().max()) > 0 and float(s_sign.abs().max()) > 0):
             log.warning("gradient is zero: phi, L2_hat, Linf_hat and R_hat are NaN")
-        l2s, linfs = [], []
-        try:
-            for gamma in gammas:
-                _assign(params, x0 + gamma * s_gd)
-                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
-                _assign(params, x0 + gamma * s_sign)
-                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
-                passes += 2
-        finally:
-            _assign(params, x0)
-    i2, iinf = _pick(l2s, reduction), _pick(linfs, reduction)
+        l2s, linfs = finite_difference_quotients(
+            model, loss_fn, chunks, params, g, s_gd, s_sign, gammas
+        )
+    i2, iinf = reduce_index(l2s, reduction), reduce_index(linfs, reduction)
     phi = gradient_density(g)
     d = g.numel()
     return SmoothnessEstimate(
@@ -190,13 +259,17 @@ def estimate_smoothness(
         d=d,
         gamma_L2=float(gammas[i2]),
         gamma_Linf=float(gammas[iinf]),
+        alpha_gd=a_gd,
+        alpha_sign=a_sign,
+        probe_len_gd=float(s_gd.double().norm(2)),
+        probe_len_sign=float(s_sign.double().norm(2)),
         l2_per_gamma=l2s,
         linf_per_gamma=linfs,
-        n_grad_passes=passes,
+        n_grad_passes=1 + 2 * len(gammas),
     )
 
 
-def _pick(values: list[float], reduction: str) -> int:
+def reduce_index(values: list[float], reduction: str) -> int:
     """Index of the min (or max) of ``values``, NaN entries ignored; 0 if all are NaN."""
     finite = [i for i, v in enumerate(values) if not math.isnan(v)]
     if not finite:
@@ -242,7 +315,7 @@ def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
     return float(rows["sgd"]), float(rows["signsgd"])
 
 
-def _estimation_setup(
+def estimation_setup(
     model: str,
     data_dir: str | Path,
     dev: torch.device,
@@ -281,11 +354,15 @@ def estimate_run(
     out: str | Path,
     precision: str,
     channels_last: bool,
+    probe_step: str = "raw",
+    momentum: float = 0.0,
+    probe_radius: float | None = None,
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
 
     The step sizes are the selected ones of ``model`` in ``step_sizes`` (the selection table):
-    ``alpha_gd`` = SGD's, ``alpha_sign`` = signSGD's (``step_sizes_from_csv``).
+    SGD's and signSGD's (``step_sizes_from_csv``), turned into probe lengths by ``probe_step``
+    with ``momentum`` and ``probe_radius`` (``probe_alphas``).
 
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
@@ -298,11 +375,11 @@ def estimate_run(
     run = RunDir(run_dir)
     status = run.read_status()
     epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
-    chunks, net = _estimation_setup(
+    chunks, net = estimation_setup(
         model, data_dir, dev, n_examples, chunk_size, precision, channels_last
     )
     n_used = sum(int(y.shape[0]) for _, y in chunks)
-    settings = {"alpha_gd": alpha_gd, "alpha_sign": alpha_sign, "reduction": reduction}
+    settings = {"probe_step": probe_step, "reduction": reduction}
     settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
     rows: list[dict] = []
     meter = Progress(len(epochs), unit="estimate")
@@ -328,6 +405,9 @@ def estimate_run(
             gammas=gammas,
             reduction=reduction,
             bn_mode=bn_mode,
+            probe_step=probe_step,
+            momentum=momentum,
+            probe_radius=probe_radius,
         )
         run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
         run_key |= {"seed": status.get("seed"), "epoch": epoch}
@@ -357,6 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
     p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
     p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
+    p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
+    p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
+    p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
     p.add_argument("--out", required=True, help="output CSV")

@@ -3,7 +3,7 @@
 * ``step_sizes.csv``: the per-model selections, concatenated, with ``final_test_acc``: the
   selected run's test accuracy at its last epoch (mean over seeds), the paper's ~85% anchor;
 * ``smoothness.csv``: the smoothness shards, concatenated and sorted by (model, optimizer,
-  epoch); an epoch estimated twice (overlapping shards) is an error;
+  seed, epoch); an epoch estimated twice (overlapping shards) is an error;
 * ``metrics.csv``: every run's per-epoch metrics with its status and whether it was selected.
 """
 
@@ -27,10 +27,11 @@ def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
     """Concatenate smoothness shards; empty shards (more shards than epochs) are fine."""
     frames = [read_table(p) for p in shards]
     table = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    duplicated = table.duplicated(["model", "optimizer", "epoch"])
+    key = ["model", "optimizer", "seed", "epoch"]
+    duplicated = table.duplicated(key)
     if duplicated.any():
-        raise ValueError(f"epochs estimated twice: {table[duplicated][['model', 'epoch']].values}")
-    return table.sort_values(["model", "optimizer", "epoch"]).reset_index(drop=True)
+        raise ValueError(f"epochs estimated twice: {table[duplicated][key].values}")
+    return table.sort_values(key).reset_index(drop=True)
 
 
 def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame) -> pd.DataFrame:

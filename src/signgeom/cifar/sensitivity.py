@@ -1,0 +1,211 @@
+"""How R_hat depends on the probe length: at a few snapshot epochs of a trajectory, the
+finite-difference quotients over a grid of multipliers ``c`` of the probe lengths.
+
+For each ``c`` the probes are ``s_gd = -c alpha_gd g`` and ``s_sign = -c alpha_sign sign(g)``,
+``(alpha_gd, alpha_sign)`` from ``probe_step`` (``signgeom.cifar.smoothness.probe_alphas``);
+per gamma the quotients ``||grad f(x + gamma s) - g|| / (gamma ||s||)`` and
+``R_gamma = phi d L2_gamma / Linf_gamma``; ``R_hat`` reduces the quotients over the gammas as
+the estimator does. A row is flagged (``lengths_differ``) when the two probes' Euclidean
+lengths differ by more than ``length_factor``: the two quotients are then measured at
+different scales. On a quadratic every quotient is independent of ``c``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signgeom.cifar.checkpoint import load_snapshot
+from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.rundir import RunDir
+from signgeom.cifar.smoothness import (
+    BN_MODES,
+    ESTIMATOR_PRECISIONS,
+    PROBE_STEPS,
+    REDUCTIONS,
+    Chunks,
+    LossFn,
+    estimation_setup,
+    finite_difference_quotients,
+    fixed_mode,
+    full_gradient,
+    gradient_density,
+    improvement_ratio,
+    probe_alphas,
+    reduce_index,
+    step_sizes_from_csv,
+)
+from signgeom.cli import boolean, optional_float, optional_int, run_cli
+from signgeom.io import write_rows
+from signgeom.progress import Progress
+
+log = logging.getLogger(__name__)
+
+COLUMNS = [
+    *("model", "optimizer", "lr", "seed", "epoch", "probe_step", "factor", "gamma"),
+    *("alpha_gd", "alpha_sign", "probe_len_gd", "probe_len_sign", "length_ratio"),
+    *("lengths_differ", "phi", "d", "L2_q", "Linf_q", "R_gamma", "R_hat"),
+]
+
+
+def spread_epochs(epochs: Sequence[int], n: int) -> list[int]:
+    """``n`` of the sorted ``epochs``, evenly spaced by index, first and last included."""
+    ordered = sorted(epochs)
+    if n >= len(ordered):
+        return ordered
+    picks = np.unique(np.round(np.linspace(0, len(ordered) - 1, n)).astype(int))
+    return [ordered[i] for i in picks]
+
+
+def probe_sensitivity(
+    model: nn.Module,
+    loss_fn: LossFn,
+    chunks: Chunks,
+    *,
+    lr_gd: float,
+    lr_sign: float,
+    factors: Sequence[float],
+    gammas: Sequence[float],
+    reduction: str = "min",
+    bn_mode: str = "batch_stats",
+    probe_step: str = "raw",
+    momentum: float = 0.0,
+    probe_radius: float | None = None,
+    length_factor: float = 10.0,
+) -> list[dict]:
+    """Rows (``COLUMNS`` from ``factor`` on) of the quotients at every factor and gamma."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    with fixed_mode(model, bn_mode):
+        g = full_gradient(model, loss_fn, chunks, params)
+        a_gd, a_sign = probe_alphas(probe_step, g, lr_gd, lr_sign, momentum, probe_radius)
+        phi, d = gradient_density(g), g.numel()
+        for c in factors:
+            s_gd, s_sign = -c * a_gd * g, -c * a_sign * torch.sign(g)
+            l2s, linfs = finite_difference_quotients(
+                model, loss_fn, chunks, params, g, s_gd, s_sign, gammas
+            )
+            len_gd, len_sign = float(s_gd.double().norm()), float(s_sign.double().norm())
+            ratio = max(len_gd, len_sign) / min(len_gd, len_sign)
+            i2, iinf = reduce_index(l2s, reduction), reduce_index(linfs, reduction)
+            r_hat = improvement_ratio(phi, d, l2s[i2], linfs[iinf])
+            for gamma, l2, linf in zip(gammas, l2s, linfs, strict=True):
+                rows.append(
+                    {
+                        "probe_step": probe_step,
+                        "factor": c,
+                        "gamma": gamma,
+                        "alpha_gd": c * a_gd,
+                        "alpha_sign": c * a_sign,
+                        "probe_len_gd": len_gd,
+                        "probe_len_sign": len_sign,
+                        "length_ratio": ratio,
+                        "lengths_differ": ratio > length_factor,
+                        "phi": phi,
+                        "d": d,
+                        "L2_q": l2,
+                        "Linf_q": linf,
+                        "R_gamma": improvement_ratio(phi, d, l2, linf),
+                        "R_hat": r_hat,
+                    }
+                )
+    return rows
+
+
+def sensitivity_run(
+    *,
+    model: str,
+    run_dir: str | Path,
+    trajectory_optimizer: str,
+    step_sizes: str | Path,
+    n_epochs: int,
+    factors: Sequence[float],
+    gammas: Sequence[float],
+    reduction: str,
+    bn_mode: str,
+    n_examples: int | None,
+    chunk_size: int,
+    data_dir: str | Path,
+    device: str,
+    precision: str,
+    channels_last: bool,
+    probe_step: str,
+    momentum: float,
+    probe_radius: float | None,
+    length_factor: float,
+    out: str | Path,
+) -> list[dict]:
+    """``probe_sensitivity`` at ``n_epochs`` snapshot epochs of ``run_dir`` (``spread_epochs``)."""
+    lr_gd, lr_sign = step_sizes_from_csv(step_sizes, model)
+    dev = setup_device(device)
+    run = RunDir(run_dir)
+    status = run.read_status()
+    epochs = spread_epochs(run.snapshot_epochs(), n_epochs)
+    chunks, net = estimation_setup(
+        model, data_dir, dev, n_examples, chunk_size, precision, channels_last
+    )
+    meter = Progress(len(epochs), unit="epoch")
+    log.info("%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(factors), len(gammas))
+    rows: list[dict] = []
+    for k, epoch in enumerate(epochs):
+        if not load_snapshot(net, run, epoch, dev):
+            continue
+        key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
+        key |= {"seed": status.get("seed"), "epoch": epoch}
+        found = probe_sensitivity(
+            net,
+            F.cross_entropy,
+            chunks,
+            lr_gd=lr_gd,
+            lr_sign=lr_sign,
+            factors=factors,
+            gammas=gammas,
+            reduction=reduction,
+            bn_mode=bn_mode,
+            probe_step=probe_step,
+            momentum=momentum,
+            probe_radius=probe_radius,
+            length_factor=length_factor,
+        )
+        rows += [{**key, **r} for r in found]
+        meter.update(k + 1)
+        log.info("epoch %d | R_hat over factors %s | %s", epoch,
+                 [f"{r['R_hat']:.3g}" for r in found[:: len(gammas)]], meter.line())  # fmt: skip
+    write_rows(rows, COLUMNS, out)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="R_hat over a grid of probe lengths.")
+    p.add_argument("--model", required=True, help="model name")
+    p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
+    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
+    p.add_argument("--step-sizes", required=True, help="selection CSV: chosen sgd/signsgd lr")
+    p.add_argument("--n-epochs", type=int, required=True, help="snapshot epochs, spread")
+    p.add_argument("--factors", type=float, nargs="+", required=True, help="probe multipliers")
+    p.add_argument("--gammas", type=float, nargs="+", required=True, help="points x + gamma s")
+    p.add_argument("--reduction", choices=REDUCTIONS, required=True, help="over the gammas")
+    p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
+    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
+    p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
+    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
+    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32|fp64")
+    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
+    p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
+    p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
+    p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")
+    p.add_argument("--length-factor", type=float, required=True, help="flag above this ratio")
+    p.add_argument("--out", required=True, help="output CSV")
+    sensitivity_run(**vars(p.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,76 @@
+"""Write (or check) README.md's claims tables from the committed claims files.
+
+Every block of README.md between ``<!-- claims: <path> -->`` and ``<!-- /claims -->`` is the
+rendering of the claims table at ``<path>`` (relative to the repository), so no verdict or
+number in those blocks is typed by hand:
+
+    python tools/readme_claims.py           # rewrite the blocks
+    python tools/readme_claims.py --check   # exit 1 when a block differs from its file
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"(<!-- claims: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /claims -->)", re.S)
+
+
+def _number(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.3g}"
+
+
+def render(claims: pd.DataFrame) -> str:
+    """A Markdown table: claim, statistic, value with interval, seeds, verdict."""
+    lines = [
+        "| claim | statistic (threshold) | value [interval] | seeds | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for r in claims.itertuples():
+        interval = (
+            f"[{_number(r.lo)}, {_number(r.hi)}] ({r.level:.0%})"
+            if r.n_seeds > 1
+            else "(one seed: no interval)"
+        )
+        lines.append(
+            f"| {r.statement} | {r.statistic} ({r.threshold}) | {_number(r.value)} {interval} "
+            f"| {r.n_seeds} | **{r.verdict}** |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(readme: str, repo: Path = REPO) -> str:
+    """README text with every claims block re-rendered from its file."""
+
+    def block(m: re.Match) -> str:
+        table = pd.read_csv(repo / m.group("path"), keep_default_na=False, na_values=[""])
+        return m.group(1) + render(table) + m.group(4)
+
+    return BLOCK.sub(block, readme)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    p.add_argument("--readme", type=Path, default=REPO / "README.md")
+    a = p.parse_args(argv)
+    text = a.readme.read_text()
+    new = rewrite(text, a.readme.resolve().parent)
+    if a.check:
+        if new != text:
+            print(f"{a.readme}: claims tables differ from the claims files; run "
+                  "python tools/readme_claims.py", file=sys.stderr)  # fmt: skip
+            return 1
+        return 0
+    a.readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
