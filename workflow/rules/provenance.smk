@@ -1,5 +1,6 @@
-"""Provenance next to every output: results/quadratic, results/cifar and figures each get a
-provenance.json (resolved config, seeds, package versions, git commit, host, time, file hashes).
+"""Provenance next to every output: results/quadratic, results/cifar, results/saddles and figures
+each get a provenance.json (resolved config, seeds, package versions, git commit, host, time,
+file hashes).
 
 The rule is local and cheap and depends only on the files it describes, so it never makes an
 expensive job rerun; it is rewritten whenever those files or the configuration change.
@@ -10,7 +11,8 @@ from signgeom.provenance import write_provenance
 PROVENANCE = {
     QDIR: QUADRATIC_RESULTS,
     CDIR: list(rules.cifar_tables.output) + list(rules.cifar_hessian_tables.output),
-    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3 + FIGURE_PREMISES,
+    SDIR: SADDLES_RESULTS,
+    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3 + FIGURE_PREMISES + SADDLES_FIGURE,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 
