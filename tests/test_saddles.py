@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
+from signgeom.io import read_table
 from signgeom.plotting.saddles import LABELS, draw_saddles
 from signgeom.quadratic.saddle_runs import (
     Perturbation,
     observations,
+    read_saddle_table,
     run_all,
     run_batch,
     shown_rotations,
     traces_frame,
 )
 from signgeom.quadratic.saddles import Tube
+from signgeom.workflow import REPO
 
 TUBE = Tube(10, np.e, 1.0, np.e)
 NO_PGD = Perturbation(0.1, 0.1, 10)
@@ -135,6 +140,15 @@ def small_run():
     return run_all(TUBE, step_sizes, 10, 600, 0, 1.0, 0.9, NO_PGD)
 
 
+def test_same_config_gives_the_same_numbers(small_run):
+    table, traces = small_run
+    again, again_traces = run_all(
+        TUBE, {"sign": 0.1, "sign_momentum": 0.1, "rescaled": 0.5}, 10, 600, 0, 1.0, 0.9, NO_PGD
+    )
+    pd.testing.assert_frame_equal(again, table, check_exact=True)
+    assert all(np.array_equal(again_traces[k], traces[k]) for k in traces)
+
+
 def test_bernstein_et_al_four_observations(small_run):
     table, _ = small_run
     obs = observations(table, TUBE.dim)
@@ -178,3 +192,25 @@ def test_figure_draws_the_table_numbers(small_run):
     assert f"period {int(caught['period'].iloc[0])} at saddle " in title
     assert title.endswith(f"saddle {int(caught['orbit_saddle'].iloc[0])}")
     plt.close(fig)
+
+
+def test_committed_reference_run_matches_the_config_and_shows_the_observations():
+    ref = REPO / "results" / "reference" / "saddles"
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())["saddles"]
+    table = read_saddle_table(ref / "saddles.csv")
+    assert set(table["method"]) == set(cfg["step_sizes"])
+    assert table["rotation"].max() == cfg["rotations"] and (table["steps"] == cfg["steps"]).all()
+    for method, lr in cfg["step_sizes"].items():
+        assert (table.loc[table["method"] == method, "step_size"] == lr).all()
+    obs = observations(table, cfg["dim"])
+    times = obs["unrotated_times"][1:]
+    assert times.max() - times.min() <= 1
+    spread = obs["rotated_spread"]
+    assert spread.notna().sum() == 95 and spread.min() > 10
+    assert obs["caught"] == {10: (2, 1), 35: (2, 7), 48: (2, 1), 49: (2, 9), 66: (2, 8)}
+    assert obs["momentum_passed"] == {r: cfg["dim"] for r in obs["caught"]}
+    assert (table["outside_tube"] == 0).all()
+    traces = read_table(ref / "traces.parquet")
+    last = traces.sort_values("step").groupby(["method", "rotation"])["objective"].last()
+    shown = table.set_index(["method", "rotation"]).loc[last.index, "final_objective"]
+    np.testing.assert_array_equal(last.to_numpy(), shown.to_numpy())

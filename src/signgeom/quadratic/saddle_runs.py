@@ -278,9 +278,9 @@ def observations(table: pd.DataFrame, dim: int) -> dict[str, object]:
     momentum = table[table["method"] == "sign_momentum"].set_index("rotation")
     return {
         "unrotated_times": times.loc[0].to_numpy(),
-        "rotated_spread": (
-            times.max(axis=1, skipna=False) - times.min(axis=1, skipna=False)
-        ).drop(index=0),
+        "rotated_spread": (times.max(axis=1, skipna=False) - times.min(axis=1, skipna=False)).drop(
+            index=0
+        ),
         "caught": {
             int(r): (int(row["period"]), int(row["orbit_saddle"])) for r, row in caught.iterrows()
         },

@@ -20,7 +20,9 @@ with the splines ``g(a, b) = g1(a) + g2(a) b^2``,
 * ``g2(a) = -gamma - 10 (L + gamma)/tau^3 (a - 2 tau)^3 - 15 (L + gamma)/tau^4 (a - 2 tau)^4
   - 6 (L + gamma)/tau^5 (a - 2 tau)^5``,
 
-and ``nu = 4 L tau^2 - g1(2 tau) = (37 L + 13 gamma) tau^2 / 6``. ``g1`` joins ``-gamma a^2``
+and ``nu = 4 L tau^2 - g1(2 tau) = (37 L + 13 gamma) tau^2 / 6`` (the equations as a public
+implementation labels them with Du et al.'s numbers: github.com/zhishenhuang/PPD, ``octopus.m``,
+``g.m``, ``g1.m``; re-derived and tested here, not copied). ``g1`` joins ``-gamma a^2``
 at ``a = tau`` to ``L (a - 4 tau)^2 - nu`` at ``a = 2 tau`` with equal value, slope and
 curvature; ``g2`` runs from ``L`` to ``-gamma`` with zero slope at both ends, so ``f`` is
 ``C^2`` across every junction inside the tube (``tests/test_saddles.py`` checks this).
