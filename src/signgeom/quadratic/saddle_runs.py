@@ -225,7 +225,11 @@ def run_all(
         runs: list[Run] = []
         for q, y0 in batches:
             offset = len(runs)
-            rngs = [np.random.default_rng([seed, 1, offset + i]) for i in range(len(y0))]
+            rngs = (
+                [np.random.default_rng([seed, 1, offset + i]) for i in range(len(y0))]
+                if method == "pgd"
+                else None
+            )
             runs += run_batch(
                 tube, method, y0, q, step_sizes[method], steps, momentum, perturbation, rngs
             )
