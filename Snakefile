@@ -24,6 +24,7 @@ include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
 include: "workflow/rules/hessian.smk"
+include: "workflow/rules/saddles.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -39,6 +40,7 @@ rule all:
         CLAIMS_TABLE,
         FIGURE_SENSITIVITY if SENS["models"] else [],
         FIGURE_PREMISES,
+        SADDLES_OUTPUTS,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],

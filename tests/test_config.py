@@ -81,6 +81,8 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["hessian"].update(n_probes=1), "cifar.hessian.n_probes"),
         (lambda c: c["cifar"]["hessian"].update(n_examples=10**6), "cifar.hessian.n_examples"),
         (lambda c: c["cifar"]["hessian"].update(models=["vgg16"]), "cifar.hessian.models"),
+        (lambda c: c["saddles"].update(init_radius=3.0), "saddles.init_radius"),
+        (lambda c: c["saddles"]["step_sizes"].update(adam=0.1), "saddles.step_sizes.adam"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

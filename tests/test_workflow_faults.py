@@ -23,6 +23,7 @@ DOCUMENTED = [
     "results/quadratic/constants.csv",
     "results/quadratic/runs.parquet",
     "results/quadratic/summary.csv",
+    "results/saddles/saddles.csv",
     "results/cifar/step_sizes.csv",
     "results/cifar/metrics.csv",
     "results/cifar/smoothness.csv",

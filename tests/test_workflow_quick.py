@@ -75,3 +75,18 @@ def test_rerun_has_nothing_to_do(quick_workflow):
     again = snakemake(quick_workflow, "--configfile", str(QUICK), "--cores", "2", "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_saddles_stage_shows_the_four_observations(quick_workflow):
+    from signgeom.quadratic.saddle_runs import observations
+
+    table = pd.read_csv(quick_workflow / "results/saddles/saddles.csv")
+    assert len(table) == 5 * 11  # 5 methods x (unrotated + 10 Haar rotations)
+    obs = observations(table, 10)
+    times = obs["unrotated_times"][1:]
+    assert times.max() - times.min() <= 1
+    assert (obs["rotated_spread"].fillna(np.inf) > 10).all()
+    assert obs["caught"] == {10: (2, 1)}
+    assert obs["momentum_passed"] == {10: 10}
+    for suffix in (".pdf", ".png"):
+        assert (quick_workflow / "figures" / f"saddles{suffix}").stat().st_size > 1000

@@ -105,6 +105,12 @@ def semantic_errors(config: dict) -> list[str]:
             f"config key 'two_d.lambda_max': every value must be >= two_d.lambda_min = "
             f"{two_d['lambda_min']} (got {two_d['lambda_max']})"
         )
+    saddles = config["saddles"]
+    if saddles["init_radius"] > saddles["tau"]:
+        messages.append(
+            f"config key 'saddles.init_radius': {saddles['init_radius']} > saddles.tau = "
+            f"{saddles['tau']}; the start would leave the first saddle's region of the tube"
+        )
     res = config["resources"]
     if res["runs_per_gpu"] > 1 and res["gpu"] > 1:
         messages.append(

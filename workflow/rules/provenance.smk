@@ -1,5 +1,6 @@
-"""Provenance next to every output: results/quadratic, results/cifar and figures each get a
-provenance.json (resolved config, seeds, package versions, git commit, host, time, file hashes).
+"""Provenance next to every output: results/quadratic, results/cifar, results/saddles and figures
+each get a provenance.json (resolved config, seeds, package versions, git commit, host, time,
+file hashes).
 
 The rule is local and cheap and depends only on the files it describes, so it never makes an
 expensive job rerun; it is rewritten whenever those files or the configuration change.
@@ -13,12 +14,14 @@ PROVENANCE = {
     + [CLAIMS_TABLE]
     + ([SENSITIVITY_TABLE] if SENS["models"] else [])
     + list(rules.cifar_hessian_tables.output),
+    SDIR: SADDLES_RESULTS,
     "figures": FIGURES_2D
     + FIGURE2
     + BOUNDS
     + FIGURE3
     + (FIGURE_SENSITIVITY if SENS["models"] else [])
-    + FIGURE_PREMISES,
+    + FIGURE_PREMISES
+    + SADDLES_FIGURE,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 
