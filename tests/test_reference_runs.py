@@ -3,6 +3,7 @@ with the committed preset they claim to come from."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -19,10 +20,33 @@ METRIC_COLUMNS = {"model", "optimizer", "lr", "seed", "epoch", "train_loss", "te
 
 
 def _load(name: str):
+    """The reference's directory, the cifar config it was made with (its provenance) and its
+    tables; the committed preset may since have widened a grid (checked below)."""
     ref = REPO / "results" / "reference" / name
-    preset = yaml.safe_load((REPO / "presets" / f"{name}.yaml").read_text())["cifar"]
+    made_with = json.loads((ref / "provenance.json").read_text())["config"]["cifar"]
     tables = {t: pd.read_csv(ref / f"{t}.csv") for t in ("step_sizes", "smoothness", "metrics")}
-    return ref, preset, tables
+    return ref, made_with, tables
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_preset_grids_contain_the_reference_grids(name):
+    """A preset's grids only ever widen past what its reference ran: never drop a value."""
+    _, made_with, _ = _load(name)
+    preset = yaml.safe_load((REPO / "presets" / f"{name}.yaml").read_text())["cifar"]
+    for model, spec in made_with["models"].items():
+        for opt, grid in spec["step_sizes"].items():
+            assert set(grid) <= set(preset["models"][model]["step_sizes"][opt]), (model, opt)
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_edge_choices_are_bracketed_by_the_preset(name):
+    """Where the reference chose a grid edge, the preset's grid now extends past it."""
+    _, _, t = _load(name)
+    preset = yaml.safe_load((REPO / "presets" / f"{name}.yaml").read_text())["cifar"]
+    for row in t["step_sizes"].itertuples():
+        grid = preset["models"][row.model]["step_sizes"][row.optimizer]
+        if row.at_grid_edge:
+            assert min(grid) < row.lr < max(grid), (row.model, row.optimizer, row.lr)
 
 
 @pytest.mark.parametrize("name", REFERENCES)
