@@ -12,7 +12,6 @@ different scales. On a quadratic every quotient is independent of ``c``.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,16 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.checkpoint import load_snapshot
-from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.device import setup_device
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.smoothness import (
-    BN_MODES,
-    ESTIMATOR_PRECISIONS,
-    PROBE_STEPS,
-    REDUCTIONS,
     Chunks,
     LossFn,
     estimation_setup,
+    estimator_parser,
     finite_difference_quotients,
     fixed_mode,
     full_gradient,
@@ -42,7 +38,7 @@ from signgeom.cifar.smoothness import (
     reduce_index,
     step_sizes_from_csv,
 )
-from signgeom.cli import boolean, optional_float, optional_int, run_cli
+from signgeom.cli import run_cli
 from signgeom.io import write_rows
 from signgeom.progress import Progress
 
@@ -183,27 +179,10 @@ def sensitivity_run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="R_hat over a grid of probe lengths.")
-    p.add_argument("--model", required=True, help="model name")
-    p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
-    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
-    p.add_argument("--step-sizes", required=True, help="selection CSV: chosen sgd/signsgd lr")
+    p = estimator_parser("R_hat over a grid of probe lengths.")
     p.add_argument("--n-epochs", type=int, required=True, help="snapshot epochs, spread")
     p.add_argument("--factors", type=float, nargs="+", required=True, help="probe multipliers")
-    p.add_argument("--gammas", type=float, nargs="+", required=True, help="points x + gamma s")
-    p.add_argument("--reduction", choices=REDUCTIONS, required=True, help="over the gammas")
-    p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
-    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
-    p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
-    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
-    p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
-    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32|fp64")
-    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
-    p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
-    p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
-    p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")
     p.add_argument("--length-factor", type=float, required=True, help="flag above this ratio")
-    p.add_argument("--out", required=True, help="output CSV")
     sensitivity_run(**vars(p.parse_args(argv)))
 
 

@@ -422,8 +422,10 @@ def estimate_run(
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="Smoothness / improvement-ratio estimates.")
+def estimator_parser(description: str) -> argparse.ArgumentParser:
+    """The flags every estimate along a selected trajectory takes (this module's CLI and the
+    sensitivity stage's): the run, the selection table, the objective and the probes."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--model", required=True, help="model name (signgeom.cifar.models.MODELS)")
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
     p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
@@ -440,9 +442,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
     p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
     p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")
+    p.add_argument("--out", required=True, help="output CSV")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = estimator_parser("Smoothness / improvement-ratio estimates.")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
-    p.add_argument("--out", required=True, help="output CSV")
     estimate_run(**vars(p.parse_args(argv)))
 
 
