@@ -180,7 +180,7 @@ CIFAR_METRICS = TableSpec(
 CIFAR_SMOOTHNESS = TableSpec(
     output="results/cifar/smoothness.csv",
     reference="cifar_smoothness.csv",
-    keys=("model", "optimizer", "epoch"),
+    keys=("model", "optimizer", "seed", "epoch"),
     default=TRAINING,
     tolerances={
         "lr": EXACT,

@@ -35,9 +35,10 @@ def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def collect_metrics(status_files: Sequence[str | Path], step_sizes: pd.DataFrame) -> pd.DataFrame:
-    """Long table of per-epoch metrics of every run, with ``status`` and ``selected`` columns."""
+    """Long table of per-epoch metrics of every run (a status file listed twice counts once: a
+    selected run is also in the grid), with ``status`` and ``selected`` columns."""
     chosen = {(r.model, r.optimizer, float(r.lr)) for r in step_sizes.itertuples()}
-    table = read_runs(status_files)
+    table = read_runs(list(dict.fromkeys(map(str, status_files))))
     keys = zip(table["model"], table["optimizer"], table["lr"].astype(float), strict=True)
     table["selected"] = [key in chosen for key in keys]
     first = RUN_KEY + ["epoch"]
