@@ -49,6 +49,7 @@ def two_seeds(tmp_path_factory):
 
 def test_grid_on_selection_seeds_repeats_on_all_seeds(two_seeds):
     metrics = pd.read_csv(two_seeds / "results/cifar/metrics.csv")
+    assert not metrics.duplicated(["model", "optimizer", "lr", "seed", "epoch"]).any()
     runs = metrics[["optimizer", "lr", "seed"]].drop_duplicates()
     chosen = pd.read_csv(two_seeds / "results/cifar/step_sizes.csv")
     assert (chosen["n_seeds"] == 1).all()  # the grid ran on seed 0 only
