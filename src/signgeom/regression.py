@@ -99,19 +99,8 @@ class TableSpec:
 # below). Non-numeric columns (status, aggregate, booleans) are compared exactly;
 # a column matched by no name or pattern gets the table's ``default``.
 #
-# Figure 2 (float64 NumPy). Grid coordinates, counts and gd_exact_fraction: exact by
-# construction. Constants (L2, Linf, ratios, bounds; the default): measured rel. 4.1e-15 at most
-# (eigendecompositions and the sign-vector enumeration summed in another order) -> rel. 1e-12.
-# GD distances are linear in x0 and well conditioned: measured rel. 7.5e-14 -> 1e-11.
-# signGD distances are chaotic in the converged regime (dist_sign ~ 1e-9 after T = 100 steps):
-# a sign flip of a near-zero gradient entry in one of a cell's 1000 runs moves the cell mean.
-# They are compared as log10 (as the figure colours them) with an absolute tolerance. Measured:
-# 1.3e-11 decades here (OpenBLAS Sandybridge kernels), 4.4e-7 decades (rel. 1.0e-6) on an
-# AVX-512 CPU (issue 8, OpenBLAS SkylakeX kernels) -> 1e-4 decades (rel. 2.3e-4). A genuine
-# change still fails (tests/test_regression_compare.py): a signGD step 1% too long moves every
-# cell with theta > 0 by >= 4.5e-3 decades, an L_inf 1e-3 too large by >= 1.4e-4 decades (and
-# fails the Linf column at 1e-12 anyway).
-SIGN_DISTANCE = Tol(abs=1e-4, log=True)
+# Figure 2 (float64 NumPy): measurements in tests/regression/README.md.
+SIGN_DISTANCE = Tol(abs=1e-4, log=True)  # signGD distances are chaotic: log10, 230x measured
 QUADRATIC_SUMMARY = TableSpec(
     output="results/quadratic/summary.csv",
     reference="quadratic_summary.csv",
@@ -129,25 +118,7 @@ QUADRATIC_SUMMARY = TableSpec(
     },
 )
 
-# Figure 3: set from measurement. Two measurements of how far the quick preset's numbers move
-# between CPUs, both against references made on this repository's CI machine (AMD EPYC, AVX2):
-# (1) the references an earlier session made on another x86 machine, compared with a rerun of the
-#     same code here: training losses agree to rel. 1e-8 at epoch 0 and drift apart epoch by
-#     epoch (kernel reduction orders, then chaotic amplification by ReLU/max-pool ties, batch-norm
-#     on 100-image batches and signSGD's signs): max rel. 4.6e-3 at epoch 3 (train_loss), 6.7e-3
-#     (train_loss_decrease). The eval-mode quantities are far less stable: train_loss_eval moved
-#     by rel. 0.27 and train/test accuracies by 0.08 (ResNet20's batch-norm running statistics
-#     after 30 steps): they are not compared (ignored), only recorded.
-# (2) `python bench/regression_sensitivity.py --stage cifar --variants all-sse` (ATen default
-#     kernels, oneDNN SSE4.1, OpenBLAS Prescott, NumPy baseline, 2 threads) and
-#     `--variants aten-default`: see tests/regression/README.md for the numbers.
-# Each tolerance is at least 3.5x the largest measured change (the multiple is on each line).
-# A real change still fails: the neighbouring grid step size (x3) moves epoch-3 losses by
-# 7-30%, the optimizer or momentum by more; a wrong estimator (a factor 2, another norm) fails
-# at epoch 0 (tests/test_regression_compare.py); a 1% change of a step size would not be caught
-# by these tables (the Figure 2 table catches such changes of the quadratic methods). The finite
-# differences run in float64 in the quick preset (cifar.smoothness.precision), so they inherit
-# only the trajectories' drift.
+# Figure 3: chaotic training trajectories; measurements in tests/regression/README.md.
 TRAINING = Tol(rel=5e-2)  # 4.4x the largest measured drift (1.15e-2, aten-default, ResNet20)
 AT_START = {"train_loss": Tol(rel=1e-6)}  # epoch 0: 38x the measured 2.6e-8 (kernels only)
 ESTIMATE = Tol(abs=0.5, log=True)  # log10: 3.6x the measured 0.14 decades after epoch 0
