@@ -159,11 +159,11 @@ def test_a_run_id_that_does_not_match_the_arguments_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_smoothness_uses_the_snapshots_of_the_configured_epochs_and_stride(tmp_path):
-    from signgeom.cifar.smoothness import snapshot_epochs
+def test_estimators_use_the_snapshots_of_the_configured_epochs_and_stride(tmp_path):
+    from signgeom.cifar.rundir import RunDir
 
     (tmp_path / "snapshots").mkdir()
     for epoch in range(4):  # left by an earlier config: 3 epochs at stride 1
         (tmp_path / f"snapshots/epoch_{epoch:04d}.pt").write_bytes(b"")
     (tmp_path / "status.json").write_text(json.dumps({"snapshot_epochs": [0, 2]}))
-    assert snapshot_epochs(tmp_path) == [0, 2]
+    assert RunDir(tmp_path).snapshot_epochs() == [0, 2]

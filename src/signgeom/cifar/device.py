@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 
 import torch
 
@@ -55,11 +54,6 @@ def configure_numerics(precision: str = "fp32", deterministic: bool = True) -> N
     torch.backends.cudnn.benchmark = not deterministic
 
 
-def configure_determinism() -> None:
-    """Strict fp32, deterministic kernels, no autotuning: the estimator's settings."""
-    configure_numerics("fp32", deterministic=True)
-
-
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """``torch.autocast`` to bfloat16 for ``precision == "bf16"``, else a no-op context."""
     if precision == "bf16":
@@ -73,22 +67,3 @@ def setup_device(
     """``configure_numerics(precision, deterministic)`` then ``resolve_device(name)``."""
     configure_numerics(precision, deterministic)
     return resolve_device(name)
-
-
-@contextlib.contextmanager
-def strict_fp32() -> Iterator[None]:
-    """Temporarily strict fp32 (TF32 off), restoring the previous flags on exit."""
-    saved = (
-        torch.backends.cuda.matmul.allow_tf32,
-        torch.backends.cudnn.allow_tf32,
-        torch.get_float32_matmul_precision(),
-    )
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved[0]
-        torch.backends.cudnn.allow_tf32 = saved[1]
-        torch.set_float32_matmul_precision(saved[2])

@@ -293,12 +293,6 @@ def make_chunks(
     ]
 
 
-def snapshot_epochs(run_dir: str | Path) -> list[int]:
-    """The run's snapshot epochs at its configured epochs and stride (``status.json``); older
-    snapshots on disk (a run once trained further or at a finer stride) are not used."""
-    return RunDir(run_dir).snapshot_epochs()
-
-
 def shard_epochs(epochs: Sequence[int], shard: int, n_shards: int) -> list[int]:
     """Shard ``i`` of ``n`` takes every n-th of the sorted epochs, starting at index i."""
     if not 0 <= shard < n_shards:
