@@ -209,9 +209,7 @@ def test_muon_orthogonalised_update_has_singular_values_near_one(model):
         s_in = torch.linalg.svdvals(g.double()) / g.double().norm()
         s_out = torch.linalg.svdvals(orthogonalise(g).double())
         predicted = torch.tensor([abs(_quintic(float(s))) for s in s_in], dtype=torch.float64)
-        torch.testing.assert_close(
-            s_out.sort().values, predicted.sort().values, rtol=0, atol=2e-3
-        )
+        torch.testing.assert_close(s_out.sort().values, predicted.sort().values, rtol=0, atol=2e-3)
         resolved = int((s_in >= 2e-3).sum())
         assert resolved > 0
         assert int(((s_out >= 0.6) & (s_out <= 1.25)).sum()) >= resolved
