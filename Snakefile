@@ -23,6 +23,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/family_common.smk"
+include: "workflow/rules/family.smk"
 include: "workflow/rules/hessian.smk"
 include: "workflow/rules/provenance.smk"
 
@@ -36,6 +38,7 @@ rule all:
         FIGURE2,
         BOUNDS,
         FIGURE3,
+        FAMILY_TARGETS,
         FIGURE_PREMISES,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],

@@ -90,3 +90,14 @@ def test_warmup_gradients_are_minibatch_gradients_at_fixed_parameters():
         net.zero_grad()
         torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
         torch.testing.assert_close(g[0], net[1].weight.grad)
+
+
+def test_adam_has_the_sign_of_signsgd_momentum_when_beta1_is_the_momentum():
+    """Adam's first moment (1 - b1) sum b1^(t-k) g_k is a positive multiple of the heavy-ball
+    buffer with mu = b1, and its update m_hat / (sqrt(v_hat) + eps) keeps m's sign: the sign
+    agreement is 1 by construction, only the cosine tells Adam and signSGD-m apart."""
+    sim = similarity_to_signsgd("adam", _random_grads(6, seed=2), momentum=0.9)
+    assert sim["sign_agreement"] == 1.0
+    assert sim["cosine"] < 0.99
+    lion = similarity_to_signsgd("lion", _random_grads(6, seed=2), momentum=0.9)
+    assert lion["sign_agreement"] < 1.0  # Lion's interpolation c is not m: signs can differ

@@ -86,3 +86,9 @@ def test_one_seed_draws_no_band():
     metrics, sims = _tables(seeds=(0,))
     fig = draw_family(family_table(metrics, sims, ["cnn"]))
     assert not [c for ax in fig.axes for c in ax.collections]
+
+
+def test_family_table_without_family_models_says_so():
+    metrics, sims = _tables()
+    with pytest.raises(ValueError, match="beyond sgd and signsgd"):
+        family_table(metrics, sims, [])

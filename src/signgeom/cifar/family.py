@@ -49,6 +49,11 @@ def family_table(
 ) -> pd.DataFrame:
     """``family.csv`` from the tables' ``metrics.csv`` (selected, non-diverged rows) and the
     concatenated similarity rows, restricted to ``models``."""
+    if not models:
+        raise ValueError(
+            "no model lists an optimizer beyond sgd and signsgd in cifar.models.<model>."
+            "step_sizes: the sign-family figure has nothing to draw"
+        )
     chosen = metrics[metrics["selected"].astype(bool) & ~metrics["diverged"].astype(bool)]
     chosen = chosen[chosen["model"].isin(models)]
     sim = similarity[similarity["model"].isin(models)]
@@ -72,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", type=Path, required=True, help="results/cifar/metrics.csv")
     p.add_argument("--similarity", type=Path, nargs="+", required=True, help="per-run CSVs")
-    p.add_argument("--models", nargs="+", required=True, help="models of the family figure")
+    p.add_argument("--models", nargs="*", required=True, help="models of the family figure")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     sims = [read_table(path) for path in args.similarity]

@@ -13,6 +13,12 @@ scale-free:
   (``sign(0) = 0``: a zero matches only a zero);
 - ``cosine = <u_O, u_S> / sqrt(<u_O, u_O> <u_S, u_S>)`` (in float64; NaN for a zero update).
 
+With ``beta1 = mu`` (both are ``cifar.momentum``), SGD's update ``m`` and Adam's
+``m_hat / (sqrt(v_hat) + eps)`` have exactly the signs of the heavy-ball buffer, so their sign
+agreement is 1 by construction and only the cosine separates them from signSGD-momentum;
+Lion (sign of an interpolation with a slower buffer) and Muon (orthogonalised matrices) can
+disagree in sign.
+
 The network is in the estimator's fixed mode (``signgeom.cifar.smoothness.fixed_mode``:
 dropout off, batch norm per ``bn_mode``). Minibatch ``k`` is the ``k``-th slice of
 ``batch_size`` images of one permutation of the training set drawn from ``seed`` (the
