@@ -219,3 +219,29 @@ def test_muon_orthogonalised_update_has_singular_values_near_one(model):
 def test_orthogonalise_refuses_non_matrices():
     with pytest.raises(ValueError, match="2-D"):
         orthogonalise(torch.ones(3))
+
+
+def test_muon_orthogonalises_in_strict_fp32_and_restores_the_flags(monkeypatch):
+    import signgeom.cifar.optimizers as optimizers
+
+    seen = []
+
+    def recording(g, steps=NS_STEPS):
+        seen.append((torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32))
+        return orthogonalise(g, steps)
+
+    monkeypatch.setattr(optimizers, "orthogonalise", recording)
+    saved = (torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32)
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        w = torch.randn(3, 4, requires_grad=True)
+        opt = build_optimizer("muon", [w], lr=0.1)
+        w.grad = torch.randn(3, 4)
+        opt.step()
+        assert seen == [("highest", False)]
+        assert torch.get_float32_matmul_precision() == "high"
+        assert torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cuda.matmul.allow_tf32 = saved[1]

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from signgeom.cifar.device import strict_fp32
+
 Params = Iterable[torch.Tensor] | Iterable[dict]
 
 
@@ -184,18 +186,19 @@ class Muon(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            mu = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = p.grad.detach().clone()
-                else:
-                    state["momentum_buffer"].mul_(mu).add_(p.grad)
-                u = p.grad.add(state["momentum_buffer"], alpha=mu)
-                p.add_(self.direction(p, u), alpha=-group["lr"])
+        with strict_fp32():  # the iteration in fp32 whatever the training precision (no TF32)
+            for group in self.param_groups:
+                mu = group["momentum"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = p.grad.detach().clone()
+                    else:
+                        state["momentum_buffer"].mul_(mu).add_(p.grad)
+                    u = p.grad.add(state["momentum_buffer"], alpha=mu)
+                    p.add_(self.direction(p, u), alpha=-group["lr"])
         return loss
 
 
