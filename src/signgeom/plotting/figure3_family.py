@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from signgeom.cifar.family import QUANTITIES  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
@@ -26,6 +27,7 @@ from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 from signgeom.plotting.figure3 import LABELS, MODEL_TITLES  # noqa: E402
 
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
 YLABELS = {
     "train_loss": "training loss",
     "sign_agreement": "sign agreement with signSGD-m",
@@ -43,6 +45,7 @@ def draw_family(table: pd.DataFrame) -> plt.Figure:
     models = list(dict.fromkeys(table["model"]))
     optimizers = list(dict.fromkeys(table["optimizer"]))
     palette = dict(zip(optimizers, sns.color_palette("colorblind", len(optimizers)), strict=True))
+    markers = dict(zip(optimizers, MARKERS * len(optimizers), strict=False))  # cycles
     fig, axes = plt.subplots(
         len(models),
         len(QUANTITIES),
@@ -65,8 +68,9 @@ def draw_family(table: pd.DataFrame) -> plt.Figure:
                 ax.plot(
                     sel["epoch"].to_numpy(),
                     sel["mean"].to_numpy(),
-                    "o-" if quantity != "train_loss" else "-",
-                    ms=3,
+                    "-",
+                    marker=markers[opt] if quantity != "train_loss" else None,
+                    ms=4,
                     color=palette[opt],
                     label=label,
                     gid=line_gid(model, opt, quantity),
@@ -78,8 +82,13 @@ def draw_family(table: pd.DataFrame) -> plt.Figure:
                     band.set_gid(line_gid(model, opt, quantity) + "/band")
             if quantity == "train_loss":
                 ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+                ax.yaxis.set_minor_formatter(
+                    LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 1))
+                )
             ax.set(xlabel="epoch", ylabel=YLABELS[quantity], title=MODEL_TITLES.get(model, model))
-            ax.legend(fontsize=7)
+        axes[row][0].legend(fontsize=7)  # colours; the markers of the other panels:
+        axes[row][1].legend(fontsize=7, title="equal values overlap", title_fontsize=7)
     return fig
 
 
