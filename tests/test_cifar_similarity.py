@@ -1,19 +1,25 @@
 """Sign agreement and cosine of an optimizer's update with signSGD-momentum's."""
 
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
+from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
 from signgeom.cifar.similarity import (
+    OUTPUT_COLUMNS,
     cosine,
     sign_agreement,
+    similarity_run,
     similarity_to_signsgd,
     update_after,
     warmup_batches,
     warmup_gradients,
 )
+from signgeom.cifar.train import train_run
 
 
 def _random_grads(steps: int, seed: int = 0) -> list[list[torch.Tensor]]:
@@ -101,3 +107,41 @@ def test_adam_has_the_sign_of_signsgd_momentum_when_beta1_is_the_momentum():
     assert sim["cosine"] < 0.99
     lion = similarity_to_signsgd("lion", _random_grads(6, seed=2), momentum=0.9)
     assert lion["sign_agreement"] < 1.0  # Lion's interpolation c is not m: signs can differ
+
+
+DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
+@pytest.mark.parametrize("optimizer", ["signsgd", "muon"])
+def test_similarity_run_reads_every_snapshot_of_a_run(optimizer, monkeypatch, tmp_path):
+    """A toy network (one linear layer: a 2-D weight for Muon, a bias on its fallback)
+    trained one epoch; the similarity CLI function gives one row per snapshot, the same rows
+    on a rerun, and exactly 1 for signSGD-momentum's own trajectory."""
+
+    def toy(num_classes: int = 10) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, num_classes))
+
+    monkeypatch.setitem(MODELS, "toy", toy)
+    run = tmp_path / "run"
+    train_run(
+        model="toy", optimizer=optimizer, lr=0.01, seed=3, epochs=1, batch_size=25,
+        train_limit=50, test_limit=20, batches_dir=DATA, device="cpu", out_dir=run,
+    )  # fmt: skip
+    kwargs = dict(
+        model="toy", run_dir=run, warmup_steps=3, batch_size=20, momentum=0.9,
+        bn_mode="batch_stats", train_limit=50, data_dir=DATA, device="cpu",
+    )  # fmt: skip
+    rows = similarity_run(**kwargs, out=tmp_path / "a.csv")
+    similarity_run(**kwargs, out=tmp_path / "b.csv")
+    again = pd.read_csv(tmp_path / "b.csv")
+    table = pd.read_csv(tmp_path / "a.csv")
+    assert list(table.columns) == OUTPUT_COLUMNS
+    pd.testing.assert_frame_equal(table, again, check_exact=True)
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert set(table.optimizer) == {optimizer} and set(table.seed) == {3}
+    assert (table.d == 3072 * 10 + 10).all()
+    if optimizer == "signsgd":
+        assert (table.sign_agreement == 1.0).all() and (table.cosine == 1.0).all()
+    else:
+        assert ((table.sign_agreement > 0.3) & (table.sign_agreement < 1.0)).all()

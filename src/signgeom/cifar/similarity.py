@@ -158,7 +158,6 @@ def similarity_run(
         if not load_snapshot(net, run, epoch, dev):
             continue
         grads = warmup_gradients(net, data.train_x, data.train_y, batches, bn_mode)
-        grads = [[g.cpu() for g in step] for step in grads]
         sim = similarity_to_signsgd(optimizer, grads, momentum)
         key = {"model": model, "optimizer": optimizer, "lr": status["lr"], "seed": seed}
         rows.append({**key, "epoch": epoch, **sim, **settings})
