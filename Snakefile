@@ -23,6 +23,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
+include: "workflow/rules/family_common.smk"
+include: "workflow/rules/family.smk"
 include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/provenance.smk"
@@ -39,6 +41,7 @@ rule all:
         FIGURE3,
         CLAIMS_TABLE,
         FIGURE_SENSITIVITY if SENS["models"] else [],
+        FAMILY_TARGETS,
         FIGURE_PREMISES,
         SADDLES_OUTPUTS,
         PROVENANCE_FILES,

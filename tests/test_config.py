@@ -35,8 +35,8 @@ def test_shipped_configs_are_valid(config):
             "cifar.models.vgg16",
         ),
         (
-            lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(lion=[1e-4]),
-            "cifar.models.cnn.step_sizes.lion",
+            lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(lbfgs=[1e-4]),
+            "cifar.models.cnn.step_sizes.lbfgs",
         ),
         (
             lambda c: c["cifar"]["models"]["cnn"]["step_sizes"].update(sgd=[-0.1]),
@@ -83,6 +83,10 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["hessian"].update(models=["vgg16"]), "cifar.hessian.models"),
         (lambda c: c["saddles"].update(init_radius=3.0), "saddles.init_radius"),
         (lambda c: c["saddles"]["step_sizes"].update(adam=0.1), "saddles.step_sizes.adam"),
+        (
+            lambda c: c["cifar"]["similarity"].update(warmup_steps=0),
+            "cifar.similarity.warmup_steps",
+        ),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

@@ -13,7 +13,8 @@ PROVENANCE = {
     CDIR: list(rules.cifar_tables.output)
     + [CLAIMS_TABLE]
     + ([SENSITIVITY_TABLE] if SENS["models"] else [])
-    + list(rules.cifar_hessian_tables.output),
+    + list(rules.cifar_hessian_tables.output)
+    + FAMILY_TABLE_TARGETS,
     SDIR: SADDLES_RESULTS,
     "figures": FIGURES_2D
     + FIGURE2
@@ -21,7 +22,8 @@ PROVENANCE = {
     + FIGURE3
     + (FIGURE_SENSITIVITY if SENS["models"] else [])
     + FIGURE_PREMISES
-    + SADDLES_FIGURE,
+    + SADDLES_FIGURE
+    + FAMILY_TARGETS,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 

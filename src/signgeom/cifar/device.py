@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -67,3 +68,22 @@ def setup_device(
     """``configure_numerics(precision, deterministic)`` then ``resolve_device(name)``."""
     configure_numerics(precision, deterministic)
     return resolve_device(name)
+
+
+@contextlib.contextmanager
+def strict_fp32() -> Iterator[None]:
+    """Temporarily strict fp32 (TF32 off), restoring the previous flags on exit."""
+    saved = (
+        torch.backends.cuda.matmul.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        torch.get_float32_matmul_precision(),
+    )
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved[0]
+        torch.backends.cudnn.allow_tf32 = saved[1]
+        torch.set_float32_matmul_precision(saved[2])

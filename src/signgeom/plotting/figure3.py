@@ -27,7 +27,13 @@ from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 from signgeom.stats import geometric_t_interval  # noqa: E402
 
-LABELS = {"sgd": "SGD (momentum)", "signsgd": "signSGD (momentum)", "adam": "Adam"}
+LABELS = {
+    "sgd": "SGD (momentum)",
+    "signsgd": "signSGD (momentum)",
+    "adam": "Adam",
+    "lion": "Lion",
+    "muon": "Muon",
+}
 MODEL_TITLES = {"cnn": "CNN (Keras cifar10_cnn)", "resnet20": "ResNet20"}
 BAND_COLUMNS = ["model", "optimizer", "quantity", "epoch", "mean", "lo", "hi", "n_seeds"]
 

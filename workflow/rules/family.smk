@@ -1,0 +1,86 @@
+"""Sign-family Figure 3 (beyond the paper), built only when a model's step_sizes list an
+optimizer beyond sgd and signsgd: along every selected trajectory (each seed), the update's
+similarity with signSGD-momentum's at the snapshot epochs -> family table -> figure. R_hat along
+those trajectories comes from the Figure 3 rules (cifar_smoothness runs for every optimizer of
+step_sizes, with the paper's probes: alpha from the chosen sgd and signsgd step sizes).
+"""
+
+
+rule cifar_similarity:
+    input:
+        step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
+        run=selected_run,
+        data=CIFAR_BATCHES,
+    output:
+        f"{CDIR}/similarity/{{model}}/{{optimizer}}/seed{{seed}}.csv",
+    log:
+        "logs/cifar/similarity/{model}/{optimizer}/seed{seed}.log",
+    benchmark:
+        "benchmarks/cifar/similarity/{model}/{optimizer}/seed{seed}.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    threads: config["resources"]["smoothness"]["cpus"]
+    resources:
+        **job_resources("smoothness"),
+    params:
+        run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
+        warmup_steps=SIMILARITY["warmup_steps"],
+        batch_size=C["batch_size"],
+        momentum=C["momentum"],
+        bn_mode=SMOOTH["bn_mode"],
+        train_limit=limit_arg(C["data"]["train_limit"]),
+        device=C["device"],
+    shell:
+        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.similarity --model {wildcards.model:q}"
+        " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
+        " --batch-size {params.batch_size:q} --momentum {params.momentum:q}"
+        " --bn-mode {params.bn_mode:q} --train-limit {params.train_limit:q}"
+        " --data-dir {input.data:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+
+
+rule family_table:
+    input:
+        metrics=rules.cifar_tables.output.metrics,
+        similarity=similarity_tables(),
+    output:
+        report(
+            f"{CDIR}/family.csv",
+            caption="../report/family.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
+    log:
+        "logs/cifar/family_table.log",
+    benchmark:
+        "benchmarks/cifar/family_table.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        models=FAMILY_MODELS,
+    shell:
+        "python -m signgeom.cifar.family --metrics {input.metrics:q}"
+        " --similarity {input.similarity:q} --models {params.models:q} --out {output:q}"
+        " 2> {log:q}"
+
+
+rule figure3_family:
+    input:
+        rules.family_table.output,
+    output:
+        report(
+            FIGURE3_FAMILY,
+            caption="../report/figure3_family.rst",
+            category="Figure 3",
+            subcategory="Figure",
+        ),
+    log:
+        "logs/figures/figure3_family.log",
+    benchmark:
+        "benchmarks/figures/figure3_family.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.plotting.figure3_family --family {input:q} --out {output:q}"
+        " 2> {log:q}"
