@@ -291,3 +291,17 @@ def test_a_rotated_run_records_its_rotation_and_resumes_bit_for_bit(tmp_path):
     a = pd.read_csv(tmp_path / "straight/metrics.csv")[columns]
     assert a.equals(pd.read_csv(tmp_path / "resumed/metrics.csv")[columns])
     assert resumed["final_train_loss"] == straight["final_train_loss"]
+
+
+def test_a_registered_optimizer_gets_a_rotated_version(monkeypatch):
+    from signgeom.cifar import optimizers
+
+    monkeypatch.setitem(
+        optimizers.OPTIMIZERS, "toy", lambda params, lr, momentum: torch.optim.SGD(params, lr=lr)
+    )
+    net = _mlp()
+    opt = build_rotated_optimizer("toy", list(net.named_parameters()), 0.1, 0.9, 0.5, 4, 0)
+    assert isinstance(opt.inner, torch.optim.SGD)
+    plain = _trajectory(lambda net: torch.optim.SGD(net.parameters(), lr=0.1), steps=3)
+    rotated = _trajectory(_rotated("toy", 0.1, 0.5), steps=3)
+    assert torch.allclose(plain[-1], rotated[-1], rtol=0, atol=1e-12)

@@ -9,8 +9,10 @@ from signgeom.provenance import write_provenance
 
 PROVENANCE = {
     QDIR: QUADRATIC_RESULTS,
-    CDIR: list(rules.cifar_tables.output) + list(rules.cifar_hessian_tables.output),
-    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3 + FIGURE_PREMISES,
+    CDIR: list(rules.cifar_tables.output)
+    + list(rules.cifar_hessian_tables.output)
+    + ROTATION_TABLES,
+    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3 + FIGURE_PREMISES + ROTATION_FIGURES,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 

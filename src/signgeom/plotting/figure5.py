@@ -31,7 +31,7 @@ def draw_figure5(table: pd.DataFrame) -> plt.Figure:
     optimizers = list(dict.fromkeys(table["optimizer"]))
     palette = dict(zip(optimizers, sns.color_palette("colorblind", len(optimizers)), strict=True))
     fig, axes = plt.subplots(
-        len(models), 2, figsize=(10, 3.6 * len(models)), squeeze=False, constrained_layout=True
+        len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, constrained_layout=True
     )
     for row, model in enumerate(models):
         ax_loss, ax_ratio = axes[row]
@@ -56,8 +56,9 @@ def draw_figure5(table: pd.DataFrame) -> plt.Figure:
         title = MODEL_TITLES.get(model, model)
         ax_loss.set(title=f"{title}: final training loss", xlabel=r"rotation $\theta$",
                     ylabel="training loss", yscale="log")  # fmt: skip
-        ax_ratio.set(title=rf"{title}: $\hat R$ in rotated coordinates (median, IQR over epochs)",
-                     xlabel=r"rotation $\theta$", ylabel=r"$\hat R$", yscale="log")  # fmt: skip
+        ax_ratio.set(title=rf"{title}: $\hat R$ in rotated coordinates",
+                     xlabel=r"rotation $\theta$",
+                     ylabel=r"$\hat R$ (median over epochs, IQR band)", yscale="log")  # fmt: skip
         ax_loss.legend(fontsize="small")
         ax_ratio.legend(fontsize="small")
     return fig
