@@ -1,12 +1,15 @@
-"""Cost of training in rotated coordinates: one training step (forward, backward, optimizer step)
-with the plain optimizer and with it in rotated coordinates (signgeom.cifar.rotation), side by
-side, on random CIFAR-shaped batches.
+"""Cost of training in rotated coordinates: one training step (forward and backward, then the
+optimizer step) with the plain optimizer and with it in rotated coordinates
+(signgeom.cifar.rotation), side by side, on a random CIFAR-shaped batch.
 
-Steps alternate between the two (ABAB...) so that load on a shared machine hits both alike; the
-medians are reported, and the overhead as a fraction of the plain step.
+The plain and rotated optimizers act on the same network in alternation (ABAB...), so that load
+on a shared machine hits both alike. Reported: medians of the forward-backward pass and of each
+optimizer step, and the rotation's extra cost (rotated minus plain optimizer step) as a fraction
+of the plain training step, in the process's CPU time (the default; steadier on a loaded
+machine, but only with one thread: waiting OpenMP threads spin and count) or wall-clock time.
 
-    python bench/bench_rotation.py                       # CPU, CNN and ResNet20, k = 64
-    python bench/bench_rotation.py --device cuda --batch-size 1000
+    python bench/bench_rotation.py                       # CPU, 1 thread, CNN and ResNet20, k = 64
+    python bench/bench_rotation.py --device cuda --clock wall --batch-size 1000
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,34 +26,47 @@ from signgeom.cifar.models import build_model
 from signgeom.cifar.rotation import build_rotated_optimizer
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def timer(clock: str, device: torch.device) -> Callable[[], float]:
+    """Seconds now: wall clock (synchronising CUDA first) or this process's CPU time."""
+    if clock == "cpu":
+        return time.process_time
+
+    def wall() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    return wall
 
 
-def step_times(
-    model: str, optimizer: str, theta: float, block_size: int, args: argparse.Namespace
-) -> list[float]:
-    """Seconds of each training step after ``args.warmup`` warm-up steps."""
+def bench_model(model: str, args: argparse.Namespace) -> dict[str, float]:
+    """Median seconds of the forward-backward pass and of the plain and rotated steps."""
     device = torch.device(args.device)
     torch.manual_seed(0)
     net = build_model(model).to(device)
-    opt = build_rotated_optimizer(
-        optimizer, list(net.named_parameters()), 1e-4, 0.9, theta, block_size, seed=0
-    )
+    named = list(net.named_parameters())
+    opts = {
+        "plain": build_rotated_optimizer(args.optimizer, named, 1e-4, 0.9, 0.0, args.block_size, 0),
+        "rotated": build_rotated_optimizer(
+            args.optimizer, named, 1e-4, 0.9, args.theta, args.block_size, 0
+        ),
+    }
     x = torch.randn(args.batch_size, 3, 32, 32, device=device)
     y = torch.randint(0, 10, (args.batch_size,), device=device)
-    times = []
+    now = timer(args.clock, device)
+    times: dict[str, list[float]] = {"forward_backward": [], "plain": [], "rotated": []}
     for i in range(args.warmup + args.steps):
-        _sync(device)
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x), y).backward()
-        opt.step()
-        _sync(device)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t0)
-    return times
+        for name, opt in opts.items():
+            opt.zero_grad(set_to_none=True)
+            t0 = now()
+            F.cross_entropy(net(x), y).backward()
+            t1 = now()
+            opt.step()
+            t2 = now()
+            if i >= args.warmup:
+                times["forward_backward"].append(t1 - t0)
+                times[name].append(t2 - t1)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -59,26 +76,25 @@ def main() -> None:
     p.add_argument("--theta", type=float, default=1.0)
     p.add_argument("--block-size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    p.add_argument("--steps", type=int, default=8, help="timed steps per optimizer")
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=3, help="plain/rotated alternations")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(
         f"{args.device}, torch {torch.__version__}, threads {args.threads}, batch "
         f"{args.batch_size}, {args.optimizer}, theta {args.theta}, block size {args.block_size}; "
-        f"median of {args.rounds} x {args.steps} steps each, alternating"
+        f"{args.clock} time, median of {args.steps} steps per optimizer, alternating"
     )
-    print(f"{'model':10s} {'plain [ms]':>11s} {'rotated [ms]':>13s} {'overhead':>9s}")
+    cols = ["fwd+bwd [ms]", "plain step [ms]", "rotated step [ms]", "extra / training step"]
+    print(f"{'model':10s} " + " ".join(f"{c:>21s}" for c in cols))
     for model in args.models:
-        plain, rotated = [], []
-        for _ in range(args.rounds):
-            plain += step_times(model, args.optimizer, 0.0, args.block_size, args)
-            rotated += step_times(model, args.optimizer, args.theta, args.block_size, args)
-        a, b = statistics.median(plain), statistics.median(rotated)
-        print(f"{model:10s} {1e3 * a:11.1f} {1e3 * b:13.1f} {b / a - 1:9.1%}")
+        t = bench_model(model, args)
+        extra = (t["rotated"] - t["plain"]) / (t["forward_backward"] + t["plain"])
+        values = [1e3 * t["forward_backward"], 1e3 * t["plain"], 1e3 * t["rotated"]]
+        print(f"{model:10s} " + " ".join(f"{v:21.1f}" for v in values) + f" {extra:21.1%}")
 
 
 if __name__ == "__main__":
