@@ -27,6 +27,8 @@ include: "workflow/rules/family_common.smk"
 include: "workflow/rules/family.smk"
 include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
+include: "workflow/rules/rotation_common.smk"
+include: "workflow/rules/rotation.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -44,6 +46,7 @@ rule all:
         FAMILY_TARGETS,
         FIGURE_PREMISES,
         SADDLES_OUTPUTS,
+        ROTATION_OUTPUTS,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],

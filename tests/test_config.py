@@ -87,6 +87,12 @@ def test_shipped_configs_are_valid(config):
             lambda c: c["cifar"]["similarity"].update(warmup_steps=0),
             "cifar.similarity.warmup_steps",
         ),
+        (lambda c: c["cifar"]["rotation"].update(models=["vgg16"]), "cifar.rotation.models"),
+        (lambda c: c["cifar"]["rotation"].update(thetas=[0.0, 1.5]), "cifar.rotation.thetas.1"),
+        (lambda c: c["cifar"]["rotation"].update(block_size=1), "cifar.rotation.block_size"),
+        (lambda c: c["cifar"]["rotation"].update(lr_factors=[0.0]), "cifar.rotation.lr_factors.0"),
+        (lambda c: c["cifar"]["rotation"].update(optimizers=["adam"]), "cifar.rotation.optimizers"),
+        (lambda c: c["cifar"]["rotation"].update(optimizers=["lion"]), "cifar.rotation.optimizers"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

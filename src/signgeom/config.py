@@ -157,6 +157,7 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.hessian.models': {model!r} is not in cifar.models "
                 f"({sorted(cifar['models'])})"
             )
+    messages += _rotation_errors(cifar, OPTIMIZERS)
     limit = cifar["data"]["train_limit"] or CIFAR10_TRAIN_IMAGES
     if hess["n_examples"] > (smooth["n_examples"] or limit):
         messages.append(
@@ -196,6 +197,32 @@ def _probe_errors(cifar: dict) -> list[str]:
                 f"config key 'cifar.sensitivity.models.{i}': {model!r} needs sgd and signsgd "
                 "step sizes (their chosen values set the probes)"
             )
+    return messages
+
+
+def _rotation_errors(cifar: dict, optimizers: dict) -> list[str]:
+    """cifar.rotation: its models are trained models and its optimizers have a selected step
+    size in each of them (a step-size grid in cifar.models.<model>.step_sizes)."""
+    rotation, messages = cifar["rotation"], []
+    for opt in rotation["optimizers"]:
+        if opt not in optimizers:
+            messages.append(
+                f"config key 'cifar.rotation.optimizers': unknown optimizer {opt!r}; "
+                f"known: {sorted(optimizers)}"
+            )
+    for model in rotation["models"]:
+        if model not in cifar["models"]:
+            messages.append(
+                f"config key 'cifar.rotation.models': {model!r} is not in cifar.models "
+                f"({sorted(cifar['models'])})"
+            )
+            continue
+        for opt in rotation["optimizers"]:
+            if opt not in cifar["models"][model]["step_sizes"]:
+                messages.append(
+                    f"config key 'cifar.rotation.optimizers': {opt!r} has no step-size grid in "
+                    f"cifar.models.{model}.step_sizes, so no selected step size to rotate"
+                )
     return messages
 
 

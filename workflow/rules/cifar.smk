@@ -130,8 +130,9 @@ rule cifar_smoothness:
         device=C["device"],
         precision=SMOOTH["precision"],
         channels_last=flag(SMOOTH["channels_last"]),
-        probe=f"--probe-step {SMOOTH['probe_step']} --momentum {C['momentum']}"
-        f" --probe-radius {limit_arg(SMOOTH['probe_radius'])}",
+        probe_step=SMOOTH["probe_step"],
+        momentum=C["momentum"],
+        probe_radius=limit_arg(SMOOTH["probe_radius"]),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
@@ -139,7 +140,8 @@ rule cifar_smoothness:
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
         " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
         " --data-dir {input.data} --device {params.device} --precision {params.precision}"
-        " --channels-last {params.channels_last} {params.probe}"
+        " --channels-last {params.channels_last} --probe-step {params.probe_step:q}"
+        " --momentum {params.momentum:q} --probe-radius {params.probe_radius:q}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 

@@ -14,7 +14,8 @@ PROVENANCE = {
     + [CLAIMS_TABLE]
     + ([SENSITIVITY_TABLE] if SENS["models"] else [])
     + list(rules.cifar_hessian_tables.output)
-    + FAMILY_TABLE_TARGETS,
+    + FAMILY_TABLE_TARGETS
+    + ROTATION_TABLES,
     SDIR: SADDLES_RESULTS,
     "figures": FIGURES_2D
     + FIGURE2
@@ -23,7 +24,8 @@ PROVENANCE = {
     + (FIGURE_SENSITIVITY if SENS["models"] else [])
     + FIGURE_PREMISES
     + SADDLES_FIGURE
-    + FAMILY_TARGETS,
+    + FAMILY_TARGETS
+    + ROTATION_FIGURES,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 

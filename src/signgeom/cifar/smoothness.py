@@ -20,6 +20,13 @@ All gradients of one estimate see the same chunks in the same order and the same
 module mode: dropout off; batch norm either uses each chunk's batch statistics without
 updating its running statistics (``bn_mode="batch_stats"``) or its running statistics
 (``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes.
+
+In rotated coordinates ``v = R x`` (a run trained there, ``signgeom.cifar.rotation``; ``R`` an
+isometry onto ``d' >= d`` coordinates) the same quantities are those of ``x -> f(R^T v)``:
+``phi(R g)`` with ``d'``, the sign probe ``s = -alpha_sign R^T sign(R g)`` and
+``Linf_hat = ||R (grad f(x + gamma s) - g)||_1 / (gamma alpha_sign)``; ``L2_hat`` is unchanged
+(``||R y||_2 = ||y||_2`` and ``R^T R g = g``). For a quadratic they are those of the rotated
+Hessian ``R H R^T``.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from torch import nn
 
 from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.rotation import BlockRotation
 from signgeom.cifar.rundir import RunDir
 from signgeom.cli import boolean, optional_float, optional_int, run_cli
 from signgeom.io import write_rows
@@ -188,12 +196,18 @@ def finite_difference_quotients(
     s_gd: torch.Tensor,
     s_sign: torch.Tensor,
     gammas: Sequence[float],
+    to_coords: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    s_sign_coords: torch.Tensor | None = None,
 ) -> tuple[list[float], list[float]]:
     """Per gamma: ||grad f(x + gamma s_gd) - g||_2 / (gamma ||s_gd||_2) and
-    ||grad f(x + gamma s_sign) - g||_1 / (gamma ||s_sign||_inf); parameters restored after."""
+    ||T(grad f(x + gamma s_sign) - g)||_1 / (gamma ||s'||_inf), with T = ``to_coords`` (the
+    identity by default) and s' = ``s_sign_coords``, the sign probe in those coordinates
+    (default ``s_sign``); parameters restored after."""
+    to_coords = to_coords or _identity
     x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
     s_gd_norm = float(s_gd.double().norm(2))
-    s_sign_norm = float(s_sign.double().abs().max())
+    probe = s_sign if s_sign_coords is None else s_sign_coords
+    s_sign_norm = float(probe.double().abs().max())
     l2s, linfs = [], []
     try:
         for gamma in gammas:
@@ -201,7 +215,7 @@ def finite_difference_quotients(
             diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
             l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
             _assign(params, x0 + gamma * s_sign)
-            diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
+            diff = to_coords(full_gradient(model, loss_fn, chunks, params) - g).double()
             linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
     finally:
         _assign(params, x0)
@@ -228,45 +242,56 @@ def estimate_smoothness(
     probe_step: str = "raw",
     momentum: float = 0.0,
     probe_radius: float | None = None,
+    rotation: BlockRotation | None = None,
 ) -> SmoothnessEstimate:
-    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after).
+    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after);
+    in the coordinates of ``rotation`` (over the trainable parameters, in order) if given.
 
     ``alpha_gd``, ``alpha_sign`` are the chosen step sizes of SGD and signSGD; the probes'
     lengths follow from them by ``probe_step`` (``probe_alphas``).
     """
     _check_estimator_args(gammas, reduction)
     params = [p for p in model.parameters() if p.requires_grad]
+    to_coords = rotation.to_rotated if rotation is not None else _identity
     with fixed_mode(model, bn_mode):
         g = full_gradient(model, loss_fn, chunks, params)
-        a_gd, a_sign = probe_alphas(probe_step, g, alpha_gd, alpha_sign, momentum, probe_radius)
+        g_coords = to_coords(g)
+        a_gd, a_sign = probe_alphas(
+            probe_step, g_coords, alpha_gd, alpha_sign, momentum, probe_radius
+        )
         s_gd = -a_gd * g
-        s_sign = -a_sign * torch.sign(g)
-        if not (float(s_gd.abs().max()) > 0 and float(s_sign.abs().max()) > 0):
+        s_sign_coords = -a_sign * torch.sign(g_coords)
+        s_sign = rotation.from_rotated(s_sign_coords) if rotation is not None else s_sign_coords
+        if not (float(s_gd.abs().max()) > 0 and float(s_sign_coords.abs().max()) > 0):
             log.warning("gradient is zero: phi, L2_hat, Linf_hat and R_hat are NaN")
         l2s, linfs = finite_difference_quotients(
-            model, loss_fn, chunks, params, g, s_gd, s_sign, gammas
+            model, loss_fn, chunks, params, g, s_gd, s_sign, gammas, to_coords, s_sign_coords
         )
     i2, iinf = reduce_index(l2s, reduction), reduce_index(linfs, reduction)
-    phi = gradient_density(g)
-    d = g.numel()
+    phi = gradient_density(g_coords)
+    d = g_coords.numel()
     return SmoothnessEstimate(
         phi=phi,
         L2_hat=l2s[i2],
         Linf_hat=linfs[iinf],
         R_hat=improvement_ratio(phi, d, l2s[i2], linfs[iinf]),
         grad_norm2=float(g.double().norm(2)),
-        grad_norm1=float(g.double().norm(1)),
+        grad_norm1=float(g_coords.double().norm(1)),
         d=d,
         gamma_L2=float(gammas[i2]),
         gamma_Linf=float(gammas[iinf]),
         alpha_gd=a_gd,
         alpha_sign=a_sign,
         probe_len_gd=float(s_gd.double().norm(2)),
-        probe_len_sign=float(s_sign.double().norm(2)),
+        probe_len_sign=float(s_sign_coords.double().norm(2)),
         l2_per_gamma=l2s,
         linf_per_gamma=linfs,
         n_grad_passes=1 + 2 * len(gammas),
     )
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def reduce_index(values: list[float], reduction: str) -> int:
@@ -351,6 +376,7 @@ def estimate_run(
     probe_step: str = "raw",
     momentum: float = 0.0,
     probe_radius: float | None = None,
+    rotated_coordinates: bool = False,
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
 
@@ -361,6 +387,10 @@ def estimate_run(
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
     ``channels_last`` (NHWC convolutions) is a layout choice: faster on GPUs, same precision.
+
+    ``rotated_coordinates``: estimate in the coordinates the run was trained in, its rotation
+    rebuilt from its ``status.json`` (``rotation_theta``, ``rotation_block_size``, ``seed``);
+    the rows then also hold ``rotation_theta`` and ``rotation_block_size``.
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
@@ -373,6 +403,10 @@ def estimate_run(
         model, data_dir, dev, n_examples, chunk_size, precision, channels_last
     )
     n_used = sum(int(y.shape[0]) for _, y in chunks)
+    rotation, columns = None, OUTPUT_COLUMNS
+    if rotated_coordinates:
+        rotation, theta, block_size = run_rotation(net, status)
+        columns = OUTPUT_COLUMNS + ROTATION_COLUMNS
     settings = {"probe_step": probe_step, "reduction": reduction}
     settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
     rows: list[dict] = []
@@ -402,18 +436,39 @@ def estimate_run(
             probe_step=probe_step,
             momentum=momentum,
             probe_radius=probe_radius,
+            rotation=rotation,
         )
         run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
         run_key |= {"seed": status.get("seed"), "epoch": epoch}
         seconds = time.perf_counter() - t0
-        rows.append({**run_key, **asdict(est), **settings, "seconds": seconds})
+        row = {**run_key, **asdict(est), **settings, "seconds": seconds}
+        if rotated_coordinates:
+            row |= {"rotation_theta": theta, "rotation_block_size": block_size}
+        rows.append(row)
         meter.update(k + 1)
         values = (est.phi, est.L2_hat, est.Linf_hat, est.R_hat, meter.line())
         log.info("epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s", epoch, *values)
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
-    write_rows(rows, OUTPUT_COLUMNS, out)
+    write_rows(rows, columns, out)
     return rows
+
+
+ROTATION_COLUMNS = ["rotation_theta", "rotation_block_size"]
+
+
+def run_rotation(net: nn.Module, status: dict) -> tuple[BlockRotation | None, float, int | None]:
+    """The rotation a run was trained with (None at theta = 0), over ``net``'s trainable
+    parameters in ``net``'s dtype and device, and its ``(theta, block_size)``."""
+    theta = float(status.get("rotation_theta", 0.0))
+    block_size = status.get("rotation_block_size")
+    if theta == 0.0:
+        return None, theta, block_size
+    named = [(n, p) for n, p in net.named_parameters() if p.requires_grad]
+    first = named[0][1]
+    sizes = [(n, p.numel()) for n, p in named]
+    rotation = BlockRotation(sizes, theta, block_size, status["seed"], first.dtype, first.device)
+    return rotation, theta, block_size
 
 
 def estimator_parser(description: str) -> argparse.ArgumentParser:
@@ -444,6 +499,12 @@ def main(argv: list[str] | None = None) -> None:
     p = estimator_parser("Smoothness / improvement-ratio estimates.")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
+    p.add_argument(
+        "--rotated-coordinates",
+        type=boolean,
+        default=False,
+        help="true: in the run's rotated training coordinates (from its status.json)",
+    )
     estimate_run(**vars(p.parse_args(argv)))
 
 

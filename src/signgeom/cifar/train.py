@@ -58,7 +58,7 @@ from signgeom.cifar.rundir import (
     reported_metrics,
     snapshot_due,
 )
-from signgeom.cifar.runid import run_id
+from signgeom.cifar.runid import identity_fields, run_id
 from signgeom.cli import boolean, optional_int, run_cli
 from signgeom.io import atomic_torch_save
 from signgeom.progress import Progress, format_seconds
@@ -89,6 +89,13 @@ class RunConfig:
     deterministic: bool = True
     channels_last: bool = False
     compile: bool = False
+    rotation_theta: float = 0.0  # training in rotated coordinates (signgeom.cifar.rotation)
+    rotation_block_size: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that identify the run (``runid.identity_fields``): the rotation ones
+        only for a rotated run, so a plain run's checkpoint and status are unchanged."""
+        return identity_fields(asdict(self))
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -229,6 +236,11 @@ def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, train_eval_ever
             f"need epochs >= 0, snapshot_stride >= 1, batch_size >= 1 "
             f"(got {epochs}, {snapshot_stride}, {cfg.batch_size})"
         )
+    if not 0 <= cfg.rotation_theta <= 1:
+        problems.append(f"rotation_theta must be in [0, 1], got {cfg.rotation_theta}")
+    if cfg.rotation_theta != 0 and not (cfg.rotation_block_size or 0) >= 1:
+        size = cfg.rotation_block_size
+        problems.append(f"a rotated run needs rotation_block_size >= 1, got {size}")
     for name in ("train_limit", "test_limit"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             problems.append(f"{name} must be None or >= 1, got {getattr(cfg, name)}")
@@ -238,17 +250,17 @@ def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, train_eval_ever
 
 def _check_run_id(cfg: RunConfig, expected: str | None) -> None:
     """``expected`` (the run directory's name) must be the hash of ``cfg``."""
-    if expected is not None and expected != run_id(asdict(cfg)):
+    if expected is not None and expected != run_id(cfg.settings()):
         raise ValueError(
             f"run id {expected!r} (the run directory's name) is not the hash "
-            f"{run_id(asdict(cfg))!r} of this run's settings {asdict(cfg)}: the workflow and "
+            f"{run_id(cfg.settings())!r} of this run's settings {cfg.settings()}: the workflow and "
             "signgeom.cifar.runid.run_fields disagree with the arguments passed to training"
         )
 
 
 _CASTS = {"lr": float, "seed": int, "batch_size": int, "momentum": float}
 _CASTS |= {"divergence_factor": float, "deterministic": bool}
-_CASTS |= {"channels_last": bool, "compile": bool}
+_CASTS |= {"channels_last": bool, "compile": bool, "rotation_theta": float}
 
 
 def _run_config(args: dict[str, Any]) -> RunConfig:
@@ -322,7 +334,7 @@ def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
     """Device, data (channels_last if asked), model, compiled forward and optimizer."""
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
-    from signgeom.cifar.optimizers import build_optimizer
+    from signgeom.cifar.rotation import build_rotated_optimizer
 
     dev = setup_device(device, cfg.precision, cfg.deterministic)
     t_load = time.perf_counter()
@@ -341,7 +353,15 @@ def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
     if cfg.channels_last:
         net = net.to(memory_format=fmt)
     fwd: nn.Module = torch.compile(net) if cfg.compile else net  # type: ignore[assignment]
-    opt = build_optimizer(cfg.optimizer, net.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    opt = build_rotated_optimizer(
+        cfg.optimizer,
+        list(net.named_parameters()),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        theta=cfg.rotation_theta,
+        block_size=cfg.rotation_block_size,
+        seed=cfg.seed,
+    )
     return dev, data, net, fwd, opt
 
 
@@ -381,9 +401,9 @@ def _status(metrics: list[dict], epochs: int, stride: int, cfg: RunConfig, **ext
         "torch_version": torch.__version__,
         "epochs": epochs,
         "snapshot_stride": stride,
-        "run_id": run_id(asdict(cfg)),
+        "run_id": run_id(cfg.settings()),
         **extra,
-        **asdict(cfg),
+        **cfg.settings(),
     }
 
 
@@ -410,6 +430,8 @@ def train_run(
     train_eval_every: int = 1,
     train_eval_subset: int | None = None,
     divergence_factor: float = 10.0,
+    rotation_theta: float = 0.0,
+    rotation_block_size: int | None = None,
     expected_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) one run; returns the dict written to ``status.json``.
@@ -418,6 +440,9 @@ def train_run(
     0, every ``train_eval_every`` epochs and at the last epoch, on the first
     ``train_eval_subset`` training images (None: all); other rows hold NaN there. Test
     accuracy is computed every epoch.
+
+    ``rotation_theta`` > 0 trains in rotated coordinates (``signgeom.cifar.rotation``: blocks of
+    ``rotation_block_size`` per tensor, rotations drawn from ``seed``); 0 is the plain run.
 
     ``expected_run_id`` (from the workflow's run directory name) must equal the hash of this
     run's ``RunConfig``: a mismatch means the workflow and this CLI disagree on the settings.
@@ -431,12 +456,12 @@ def train_run(
     trainer = _Trainer(cfg, net, fwd, opt, data, train_eval_subset, train_eval_every, epochs)
     n_train = data.train_x.shape[0]
 
-    metrics = resume(run, asdict(cfg), net, opt, epochs, snapshot_stride)
+    metrics = resume(run, cfg.settings(), net, opt, epochs, snapshot_stride)
     meter = Progress(epochs, done=metrics[-1]["epoch"] if metrics else 0, unit="epoch")
     if not metrics:  # epoch 0: the initial point
         metrics.append(trainer.initial_row())
         trainer.snapshot(run, 0)
-        save_checkpoint(run, asdict(cfg), 0, False, net, opt, metrics)
+        save_checkpoint(run, cfg.settings(), 0, False, net, opt, metrics)
         _log_row(metrics[-1], n_train, meter)
         _maybe_kill(0)
     else:
@@ -450,7 +475,7 @@ def train_run(
         diverged = row["diverged"]
         if not diverged and snapshot_due(epoch, epochs, snapshot_stride):
             trainer.snapshot(run, epoch)
-        save_checkpoint(run, asdict(cfg), epoch, diverged or epoch == epochs, net, opt, metrics)
+        save_checkpoint(run, cfg.settings(), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
         _log_row(row, n_train, meter)
         _maybe_kill(epoch)
@@ -500,6 +525,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for flag, type_, choices, help_ in flags:
         p.add_argument(f"--{flag}", type=type_, choices=choices, required=True, help=help_)
+    p.add_argument(
+        "--rotation-theta",
+        type=float,
+        default=0.0,
+        help="train in rotated coordinates of this strength in [0, 1]; 0 = plain",
+    )
+    p.add_argument(
+        "--rotation-block-size",
+        type=int_or_none,
+        default=None,
+        help="coordinates per rotated block (needed when --rotation-theta > 0)",
+    )
     p.add_argument(
         "--expected-run-id",
         default=None,
