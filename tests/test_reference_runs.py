@@ -72,7 +72,7 @@ def test_reference_tables_match_their_preset(name):
         assert chosen["epoch"].max() == models[row.model]["epochs"]
         assert chosen["train_loss"].iloc[-1] < chosen["train_loss"].iloc[0]  # it went down
     stride = preset["smoothness"]["stride"]
-    for (model, _), g in smooth.groupby(["model", "optimizer"]):
+    for (model, _, _), g in smooth.groupby(["model", "optimizer", "seed"]):
         epochs = models[model]["epochs"]
         assert sorted(g["epoch"]) == sorted({*range(0, epochs + 1, stride), epochs})
         assert (g["R_hat"] > 0).all() and g["R_hat"].map(math.isfinite).all()
