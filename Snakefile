@@ -24,6 +24,7 @@ include: "workflow/rules/quadratic.smk"
 include: "workflow/rules/cifar_common.smk"
 include: "workflow/rules/cifar.smk"
 include: "workflow/rules/hessian.smk"
+include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -37,6 +38,7 @@ rule all:
         BOUNDS,
         FIGURE3,
         FIGURE_PREMISES,
+        THEORY_NOISE,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],

@@ -10,7 +10,14 @@ from signgeom.provenance import write_provenance
 PROVENANCE = {
     QDIR: QUADRATIC_RESULTS,
     CDIR: list(rules.cifar_tables.output) + list(rules.cifar_hessian_tables.output),
-    "figures": FIGURES_2D + FIGURE2 + BOUNDS + FIGURE3 + FIGURE_PREMISES,
+    TDIR: NOISE_DIMENSION_TABLES + MAJORITY_VOTE_TABLES,
+    "figures": FIGURES_2D
+    + FIGURE2
+    + BOUNDS
+    + FIGURE3
+    + FIGURE_PREMISES
+    + FIGURE_NOISE_DIMENSION
+    + FIGURE_MAJORITY_VOTE,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
 
