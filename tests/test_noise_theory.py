@@ -199,7 +199,7 @@ def test_tuning_picks_the_interior_best_and_widens_at_an_edge():
     stuck = tune_step_size(synthetic_evaluate(-6.0), grid, widen=1)
     assert stuck.at_edge and stuck.lr == pytest.approx(10**-4)
     never = tune_step_size(lambda lrs: np.full((len(lrs), 3), -1), grid, widen=3)
-    assert never.reached == 0.0 and never.widenings == 0
+    assert never.reached == 0.0 and never.widenings == 0 and not never.at_edge
 
 
 def synthetic_dimension_runs(dims=(8, 32, 128), runs=6):

@@ -214,8 +214,9 @@ class Tuned:
 
     @property
     def at_edge(self) -> bool:
-        """The choice is the grid's first or last point (after any widening)."""
-        return self.index in (0, len(self.grid) - 1)
+        """The choice is the grid's first or last point (after any widening) and some run reached
+        the target (where none did, no step size is better than another: ``reached`` is 0)."""
+        return self.reached > 0 and self.index in (0, len(self.grid) - 1)
 
     @property
     def reached(self) -> float:
