@@ -343,3 +343,14 @@ def test_config_errors_name_the_theory_keys():
         "theory.majority_vote.distributions.1",
     ):
         assert f"'{key}'" in str(err.value)
+
+
+def test_committed_reference_tables_are_recomputed_from_its_runs():
+    from signgeom.io import read_table
+    from signgeom.workflow import REPO
+
+    ref = REPO / "results" / "reference" / "noise" / "noise_dimension"
+    runs, tuning = read_table(ref / "runs.parquet"), read_table(ref / "tuning.csv")
+    steps, ratios, slopes = summarise(runs, tuning, 1000, 0.9, seed=0)
+    for name, table in (("steps", steps), ("ratios", ratios), ("slopes", slopes)):
+        pd.testing.assert_frame_equal(table, read_table(ref / f"{name}.csv"), check_dtype=False)
