@@ -354,3 +354,8 @@ def test_committed_reference_tables_are_recomputed_from_its_runs():
     steps, ratios, slopes = summarise(runs, tuning, 1000, 0.9, seed=0)
     for name, table in (("steps", steps), ("ratios", ratios), ("slopes", slopes)):
         pd.testing.assert_frame_equal(table, read_table(ref / f"{name}.csv"), check_dtype=False)
+    ref = ref.parent / "majority_vote"
+    table = summarise_majority(
+        read_table(ref / "runs.parquet"), read_table(ref / "tuning.csv"), 1000, 0.9, seed=0
+    )
+    pd.testing.assert_frame_equal(table, read_table(ref / "majority.csv"), check_dtype=False)
