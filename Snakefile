@@ -29,6 +29,7 @@ include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/rotation_common.smk"
 include: "workflow/rules/rotation.smk"
+include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
 
 
@@ -47,6 +48,7 @@ rule all:
         FIGURE_PREMISES,
         SADDLES_OUTPUTS,
         ROTATION_OUTPUTS,
+        THEORY_NOISE,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],

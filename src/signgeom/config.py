@@ -111,6 +111,7 @@ def semantic_errors(config: dict) -> list[str]:
             f"config key 'saddles.init_radius': {saddles['init_radius']} > saddles.tau = "
             f"{saddles['tau']}; the start would leave the first saddle's region of the tube"
         )
+    messages += _theory_errors(config["theory"])
     res = config["resources"]
     if res["runs_per_gpu"] > 1 and res["gpu"] > 1:
         messages.append(
@@ -196,6 +197,48 @@ def _probe_errors(cifar: dict) -> list[str]:
             messages.append(
                 f"config key 'cifar.sensitivity.models.{i}': {model!r} needs sgd and signsgd "
                 "step sizes (their chosen values set the probes)"
+            )
+    return messages
+
+
+def _theory_errors(theory: dict) -> list[str]:
+    """The stochastic stages: a known family feasible at every dimension, grids, workers."""
+    from signgeom.quadratic.noise import NOISE_DISTRIBUTIONS
+
+    noise, messages = theory["noise"], []
+    dims = sorted({*theory["noise_dimension"]["dims"], theory["majority_vote"]["dim"]})
+    if noise["family"] not in SPECTRUM_FAMILIES:
+        messages.append(
+            f"config key 'theory.noise.family': unknown spectrum family {noise['family']!r}; "
+            f"known: {sorted(SPECTRUM_FAMILIES)}"
+        )
+    else:
+        for dim in dims:
+            try:
+                family_spectrum(noise["family"], noise["lambda_ratio"], dim)
+            except ValueError as err:
+                messages.append(f"config key 'theory.noise.lambda_ratio': at d = {dim}: {err}")
+                break
+    if noise["sparse_k"] > dims[0]:
+        messages.append(
+            f"config key 'theory.noise.sparse_k': {noise['sparse_k']} noisy coordinates exceed "
+            f"the smallest dimension d = {dims[0]}"
+        )
+    for name, grid in noise["step_sizes"].items():
+        if grid["min"] >= grid["max"]:
+            messages.append(
+                f"config key 'theory.noise.step_sizes.{name}': min {grid['min']} must be "
+                f"below max {grid['max']}"
+            )
+    if 1 not in theory["majority_vote"]["workers"]:
+        messages.append(
+            "config key 'theory.majority_vote.workers': must include 1 (the speed-up's reference)"
+        )
+    for i, dist in enumerate(theory["majority_vote"]["distributions"]):
+        if dist not in NOISE_DISTRIBUTIONS:
+            messages.append(
+                f"config key 'theory.majority_vote.distributions.{i}': unknown noise "
+                f"distribution {dist!r}; known: {sorted(NOISE_DISTRIBUTIONS)}"
             )
     return messages
 

@@ -1,0 +1,208 @@
+"""Beyond the paper (issue 25, parts 1 and 2): the stochastic theory on quadratics.
+
+Dense vs sparse noise across dimension (noise_dimension_*) and majority vote across workers
+(majority_vote_*): each a run rule (tuned step sizes, per-run steps to the target), a summary
+rule (bootstrap intervals, tables under results/theory/<stage>/) and a figure. Settings:
+config key theory (theory.noise is shared by both stages).
+"""
+
+TDIR = "results/theory"
+T = config["theory"]
+TN = T["noise"]
+THEORY_RESOURCES = dict(
+    mem_mb=config["resources"]["theory"]["mem_mb"],
+    runtime=runtime_for("theory"),
+)
+
+
+def noise_flags():
+    """The theory.noise flags of both stages, as a list for {params:q} quoting."""
+    flags = [
+        *("--family", TN["family"], "--lambda-ratio", TN["lambda_ratio"]),
+        *("--theta", TN["theta"], "--sigma-rms", TN["sigma_rms"]),
+        *("--sparse-k", TN["sparse_k"], "--target-fraction", TN["target_fraction"]),
+        *("--runs", TN["runs"], "--max-steps", TN["max_steps"], "--widen", TN["widen"]),
+        *("--seed", config["seed"]),
+    ]
+    return [str(f) for f in flags]
+
+
+def grid_flags(optimizers):
+    """--grid NAME MIN MAX NUM for each optimizer."""
+    grids = TN["step_sizes"]
+    return [
+        str(v)
+        for name in optimizers
+        for v in ("--grid", name, grids[name]["min"], grids[name]["max"], grids[name]["num"])
+    ]
+
+
+NOISE_DIMENSION_TABLES = [
+    f"{TDIR}/noise_dimension/{name}.csv" for name in ("steps", "ratios", "slopes")
+]
+MAJORITY_VOTE_TABLES = [f"{TDIR}/majority_vote/majority.csv"]
+FIGURE_NOISE_DIMENSION = [f"figures/noise_dimension.{ext}" for ext in FIGURE_EXTS]
+FIGURE_MAJORITY_VOTE = [f"figures/majority_vote.{ext}" for ext in FIGURE_EXTS]
+THEORY_NOISE = (
+    NOISE_DIMENSION_TABLES + MAJORITY_VOTE_TABLES + FIGURE_NOISE_DIMENSION + FIGURE_MAJORITY_VOTE
+)
+
+
+rule noise_dimension_runs:
+    output:
+        runs=f"{TDIR}/noise_dimension/runs.parquet",
+        tuning=f"{TDIR}/noise_dimension/tuning.csv",
+    log:
+        "logs/theory/noise_dimension_runs.log",
+    benchmark:
+        "benchmarks/theory/noise_dimension_runs.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    resources:
+        **THEORY_RESOURCES,
+    params:
+        dims=[str(d) for d in T["noise_dimension"]["dims"]],
+        momentum=T["noise_dimension"]["momentum"],
+        noise=noise_flags(),
+        grids=grid_flags(["sgd", "sgd_momentum", "signsgd", "signsgd_momentum"]),
+    shell:
+        "python -m signgeom.quadratic.noise_dimension --dims {params.dims:q}"
+        " --momentum {params.momentum:q} {params.noise:q} {params.grids:q}"
+        " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
+
+
+rule noise_dimension_summary:
+    input:
+        rules.noise_dimension_runs.output,
+    output:
+        steps=report(
+            NOISE_DIMENSION_TABLES[0],
+            caption="../report/noise_dimension_tables.rst",
+            category="Beyond the paper: noise",
+            subcategory="Dense vs sparse noise",
+        ),
+        ratios=NOISE_DIMENSION_TABLES[1],
+        slopes=report(
+            NOISE_DIMENSION_TABLES[2],
+            caption="../report/noise_dimension_tables.rst",
+            category="Beyond the paper: noise",
+            subcategory="Dense vs sparse noise",
+        ),
+    log:
+        "logs/theory/noise_dimension_summary.log",
+    benchmark:
+        "benchmarks/theory/noise_dimension_summary.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        resamples=TN["bootstrap"]["resamples"],
+        level=TN["bootstrap"]["level"],
+        seed=config["seed"],
+    shell:
+        "python -m signgeom.quadratic.noise_dimension_summary --runs {input[0]:q}"
+        " --tuning {input[1]:q} --resamples {params.resamples:q} --level {params.level:q}"
+        " --seed {params.seed:q} --out-steps {output.steps:q} --out-ratios {output.ratios:q}"
+        " --out-slopes {output.slopes:q} 2> {log:q}"
+
+
+rule figure_noise_dimension:
+    input:
+        ratios=rules.noise_dimension_summary.output.ratios,
+        slopes=rules.noise_dimension_summary.output.slopes,
+    output:
+        report(
+            FIGURE_NOISE_DIMENSION,
+            caption="../report/noise_dimension.rst",
+            category="Beyond the paper: noise",
+            subcategory="Dense vs sparse noise",
+        ),
+    log:
+        "logs/figures/noise_dimension.log",
+    benchmark:
+        "benchmarks/figures/noise_dimension.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.plotting.noise_dimension --ratios {input.ratios:q}"
+        " --slopes {input.slopes:q} --out {output:q} 2> {log:q}"
+
+
+rule majority_vote_runs:
+    output:
+        runs=f"{TDIR}/majority_vote/runs.parquet",
+        tuning=f"{TDIR}/majority_vote/tuning.csv",
+    log:
+        "logs/theory/majority_vote_runs.log",
+    benchmark:
+        "benchmarks/theory/majority_vote_runs.tsv"
+    conda:
+        "../envs/signgeom.yaml"
+    resources:
+        **THEORY_RESOURCES,
+    params:
+        dim=T["majority_vote"]["dim"],
+        workers=[str(m) for m in T["majority_vote"]["workers"]],
+        distributions=T["majority_vote"]["distributions"],
+        noise=noise_flags(),
+        grids=grid_flags(["sgd", "signsgd"]),
+    shell:
+        "python -m signgeom.quadratic.majority --dim {params.dim:q} --workers {params.workers:q}"
+        " --distributions {params.distributions:q} {params.noise:q} {params.grids:q}"
+        " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
+
+
+rule majority_vote_summary:
+    input:
+        rules.majority_vote_runs.output,
+    output:
+        report(
+            MAJORITY_VOTE_TABLES[0],
+            caption="../report/majority_vote_table.rst",
+            category="Beyond the paper: noise",
+            subcategory="Majority vote",
+        ),
+    log:
+        "logs/theory/majority_vote_summary.log",
+    benchmark:
+        "benchmarks/theory/majority_vote_summary.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        resamples=TN["bootstrap"]["resamples"],
+        level=TN["bootstrap"]["level"],
+        seed=config["seed"],
+    shell:
+        "python -m signgeom.quadratic.majority_summary --runs {input[0]:q}"
+        " --tuning {input[1]:q} --resamples {params.resamples:q} --level {params.level:q}"
+        " --seed {params.seed:q} --out {output:q} 2> {log:q}"
+
+
+rule figure_majority_vote:
+    input:
+        rules.majority_vote_summary.output,
+    output:
+        report(
+            FIGURE_MAJORITY_VOTE,
+            caption="../report/majority_vote.rst",
+            category="Beyond the paper: noise",
+            subcategory="Majority vote",
+        ),
+    log:
+        "logs/figures/majority_vote.log",
+    benchmark:
+        "benchmarks/figures/majority_vote.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    shell:
+        "python -m signgeom.plotting.majority --table {input:q} --out {output:q} 2> {log:q}"
+
+
+rule theory_noise:
+    """Target: both noise stages' tables and figures."""
+    input:
+        THEORY_NOISE,
+    localrule: True
