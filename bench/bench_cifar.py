@@ -38,6 +38,7 @@ from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
+from signgeom.cifar.schedule import estimate_epochs
 from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
 from signgeom.cifar.train import evaluate, train_epoch
 from signgeom.workflow import REPO
@@ -291,7 +292,8 @@ def projection(paper: dict, shared: dict, est: dict, x, y, fast: Mode) -> None:
         eval_images = PAPER_TEST_IMAGES + train_subset / ev["train_every"]
         epoch_s = PAPER_TRAIN_IMAGES / train_rate + eval_images / ev_rate
         train_h = n_runs * spec["epochs"] * epoch_s / 3600
-        n_estimates = 2 * (spec["epochs"] // cifar["smoothness"]["stride"] + 1)
+        smooth = cifar["smoothness"]
+        n_estimates = 2 * len(estimate_epochs(spec["epochs"], smooth["stride"], smooth["schedule"]))
         n_paper = cifar["smoothness"]["n_examples"] or PAPER_TRAIN_IMAGES
         est_h = n_estimates * est[model_name] * n_paper / PAPER_TRAIN_IMAGES / 3600
         total += train_h + est_h

@@ -60,6 +60,7 @@ rule cifar_train:
         test_limit=limit_arg(C["data"]["test_limit"]),
         device=C["device"],
         stride=SMOOTH["stride"],
+        schedule=schedule_to_text(SMOOTH["schedule"]),
         augmentation=C["augmentation"],
         precision=C["training"]["precision"],
         deterministic=flag(C["training"]["deterministic"]),
@@ -75,7 +76,8 @@ rule cifar_train:
         " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
         " --batches-dir {input} --train-limit {params.train_limit}"
         " --test-limit {params.test_limit} --device {params.device}"
-        " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
+        " --snapshot-stride {params.stride} --snapshot-schedule {params.schedule:q}"
+        " --augmentation {params.augmentation}"
         " --precision {params.precision} --deterministic {params.deterministic}"
         " --channels-last {params.channels_last} --compile {params.compile}"
         " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"

@@ -7,6 +7,7 @@ import pandas as pd
 
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_dir_name, run_fields
+from signgeom.cifar.schedule import schedule_to_text
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
