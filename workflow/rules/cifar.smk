@@ -131,6 +131,7 @@ rule cifar_smoothness:
         device=C["device"],
         precision=SMOOTH["precision"],
         channels_last=flag(SMOOTH["channels_last"]),
+        batched=flag_or_auto(SMOOTH["batched"]),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
@@ -138,7 +139,7 @@ rule cifar_smoothness:
         " --reduction {params.reduction} --bn-mode {params.bn_mode}"
         " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
         " --data-dir {input.data} --device {params.device} --precision {params.precision}"
-        " --channels-last {params.channels_last}"
+        " --channels-last {params.channels_last} --batched {params.batched:q}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 

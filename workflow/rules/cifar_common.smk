@@ -54,6 +54,11 @@ def flag(value):
     return "true" if value else "false"
 
 
+def flag_or_auto(value):
+    """``auto`` or a boolean config value as the CLIs' auto|true|false."""
+    return "auto" if value == "auto" else flag(value)
+
+
 GPUS = config["resources"]["gpu"]
 RUNS_PER_GPU = config["resources"]["runs_per_gpu"] if GPUS else 1
 SHARED_GPU = RUNS_PER_GPU > 1

@@ -14,7 +14,9 @@ quadratic with Hessian H the quotients are exactly ||H s||_2/||s||_2 and ||H s||
 All gradients of one estimate see the same chunks in the same order and the same fixed
 module mode: dropout off; batch norm either uses each chunk's batch statistics without
 updating its running statistics (``bn_mode="batch_stats"``) or its running statistics
-(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes.
+(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes; the
+2 len(gammas) probe passes either run one after another or, ``batched``, together in one vmapped
+pass per chunk (``signgeom.cifar.batched_grad``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signgeom.cifar.batched_grad import BATCHED_CHOICES, stacked_gradients, use_batched
 from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.rundir import RunDir
@@ -110,6 +113,29 @@ def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
         offset += p.numel()
 
 
+def probe_gradients(
+    model: nn.Module,
+    loss_fn: LossFn,
+    chunks: Chunks,
+    params: Sequence[torch.Tensor],
+    points: Sequence[torch.Tensor],
+    batched: bool = False,
+) -> list[torch.Tensor]:
+    """``full_gradient`` at each flat parameter vector in ``points``: one after another (the
+    parameters are set to each point and restored after) or ``batched`` in one vmapped pass."""
+    if batched:
+        return list(stacked_gradients(model, loss_fn, chunks, torch.stack(list(points))))
+    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    grads = []
+    try:
+        for point in points:
+            _assign(params, point)
+            grads.append(full_gradient(model, loss_fn, chunks, params))
+    finally:
+        _assign(params, x0)
+    return grads
+
+
 @dataclass
 class SmoothnessEstimate:
     """One estimate at one point x; per-gamma quotients kept for inspection."""
@@ -147,8 +173,10 @@ def estimate_smoothness(
     gammas: Sequence[float] = (1.0,),
     reduction: str = "min",
     bn_mode: str = "batch_stats",
+    batched: bool = False,
 ) -> SmoothnessEstimate:
-    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after)."""
+    """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after);
+    ``batched``: the probe gradients in one vmapped pass (``probe_gradients``)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not gammas or any(not gm > 0 for gm in gammas):
@@ -165,18 +193,13 @@ def estimate_smoothness(
         s_sign_norm = float(s_sign.double().abs().max())
         if not (s_gd_norm > 0 and s_sign_norm > 0):
             log.warning("gradient is zero: phi, L2_hat, Linf_hat and R_hat are NaN")
+        points = [x0 + gamma * s for gamma in gammas for s in (s_gd, s_sign)]
+        grads = probe_gradients(model, loss_fn, chunks, params, points, batched)
+        passes += len(points)
         l2s, linfs = [], []
-        try:
-            for gamma in gammas:
-                _assign(params, x0 + gamma * s_gd)
-                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
-                _assign(params, x0 + gamma * s_sign)
-                diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-                linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
-                passes += 2
-        finally:
-            _assign(params, x0)
+        for gamma, g_gd, g_sign in zip(gammas, grads[0::2], grads[1::2], strict=True):
+            l2s.append(_quotient(float((g_gd - g).double().norm(2)), gamma * s_gd_norm))
+            linfs.append(_quotient(float((g_sign - g).double().norm(1)), gamma * s_sign_norm))
     i2, iinf = _pick(l2s, reduction), _pick(linfs, reduction)
     phi = gradient_density(g)
     d = g.numel()
@@ -281,6 +304,7 @@ def estimate_run(
     out: str | Path,
     precision: str,
     channels_last: bool,
+    batched: str = "auto",
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
 
@@ -290,11 +314,14 @@ def estimate_run(
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
     ``channels_last`` (NHWC convolutions) is a layout choice: faster on GPUs, same precision.
+    ``batched`` (auto | true | false): the probe gradients in one vmapped pass
+    (``signgeom.cifar.batched_grad.use_batched``; auto = the faster path measured on the device).
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
     alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, model)
     dev = setup_device(device)
+    batched_probes = use_batched(batched, dev)
     run = RunDir(run_dir)
     status = run.read_status()
     epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
@@ -307,13 +334,14 @@ def estimate_run(
     rows: list[dict] = []
     meter = Progress(len(epochs), unit="estimate")
     log.info(
-        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each",
+        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s)",
         run_dir,
         len(epochs),
         shard,
         n_shards,
         n_used,
         1 + 2 * len(gammas),
+        "probes batched" if batched_probes else "probes sequential",
     )
     for k, epoch in enumerate(epochs):
         if not load_snapshot(net, run, epoch, dev):
@@ -328,6 +356,7 @@ def estimate_run(
             gammas=gammas,
             reduction=reduction,
             bn_mode=bn_mode,
+            batched=batched_probes,
         )
         run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
         run_key |= {"seed": status.get("seed"), "epoch": epoch}
@@ -357,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
     p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
     p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
+    p.add_argument("--batched", choices=BATCHED_CHOICES, required=True, help="vmapped probes")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
     p.add_argument("--out", required=True, help="output CSV")
