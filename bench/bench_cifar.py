@@ -394,7 +394,8 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(
         f"device {device} ({name}), torch {torch.__version__}, threads"
-        f" {torch.get_num_threads()}, {len(x)} training images, batch {BATCH},"
+        f" {torch.get_num_threads()}, {len(x)} training images,"
+        f" batch {args.cpu_batch if args.cpu_options else BATCH},"
         f" best of {args.repeats} epochs"
     )
     if args.cpu_options:
