@@ -8,6 +8,11 @@ CPU and GPU:
 2. One smoothness estimate (``1 + 2 len(gammas)`` full-batch gradient passes, strict fp32) in
    units of one training epoch, here and extrapolated to the paper-scale config.
 
+CPU only (``--cpu-options``): training images/s at ``--cpu-batch`` (128) of the plain loop and
+of signgeom's epoch with each CPU option (channels_last, oneDNN off, ``torch.compile`` with
+inductor's CPU backend, 1 or 2 threads), both models, ABBA, best of ``--repeats``. The load
+average is printed: on a shared CPU the numbers are indicative, not a basis for presets.
+
 GPU only (``--device cuda``):
 3. Training images/s of every numerics mode (fp32-deterministic, TF32, bf16; channels_last and
    ``torch.compile`` on/off).
@@ -17,6 +22,7 @@ GPU only (``--device cuda``):
 
     python bench/bench_cifar.py [--train-images 4000] [--repeats 4] [--device cpu]
     python bench/bench_cifar.py --device cuda --train-images 50000   # the bundled images, tiled
+    nice -n 15 python bench/bench_cifar.py --cpu-options --train-images 1280 --repeats 2
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
+from signgeom.cifar.schedule import estimate_epochs
 from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
 from signgeom.cifar.train import evaluate, train_epoch
 from signgeom.workflow import REPO
@@ -82,7 +89,7 @@ def load_images(data_dir: str, n: int, device: torch.device) -> tuple[torch.Tens
     return data.train_x.repeat(reps, 1, 1, 1)[:n], data.train_y.repeat(reps)[:n]
 
 
-def trainer(model_name: str, x, y, mode: Mode = MODES[0]):
+def trainer(model_name: str, x, y, mode: Mode = MODES[0], batch: int = BATCH):
     """signgeom's training epoch in ``mode`` (returns a callable running epoch ``e``)."""
     configure_numerics(mode.precision, mode.deterministic)
     torch.manual_seed(0)
@@ -92,16 +99,16 @@ def trainer(model_name: str, x, y, mode: Mode = MODES[0]):
         x = x.contiguous(memory_format=torch.channels_last)
     fwd = torch.compile(net) if mode.compile else net
     opt = build_optimizer("sgd", net.parameters(), lr=0.01)
-    return lambda epoch: train_epoch(fwd, opt, x, y, BATCH, epoch, precision=mode.precision)
+    return lambda epoch: train_epoch(fwd, opt, x, y, batch, epoch, precision=mode.precision)
 
 
-def reference(model_name: str, x, y):
+def reference(model_name: str, x, y, batch: int = BATCH):
     """One epoch of the plain loop: DataLoader over a TensorDataset, torch.optim.SGD."""
     configure_numerics("fp32", True)
     torch.manual_seed(0)
     net = build_model(model_name).to(x.device)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True)
 
     def epoch(_: int) -> None:
         net.train()
@@ -227,6 +234,58 @@ def cpu_table(args, x, y, smooth, device) -> None:
     )
 
 
+def with_threads(n: int, run):
+    """``run`` with ``n`` intra-op threads, the previous count restored after each epoch."""
+
+    def epoch(e: int) -> None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            run(e)
+        finally:
+            torch.set_num_threads(before)
+
+    return epoch
+
+
+def without_onednn(run):
+    """``run`` with oneDNN (mkldnn) convolutions off: PyTorch's own CPU kernels."""
+
+    def epoch(e: int) -> None:
+        with torch.backends.mkldnn.flags(enabled=False):
+            run(e)
+
+    return epoch
+
+
+def cpu_options_table(args, x, y, device) -> None:
+    """Training images/s on the CPU per option, against the plain loop, both models."""
+    load = os.getloadavg()
+    shared = load[0] > 0.5 * (os.cpu_count() or 1)
+    print(f"\n== CPU training images/s at batch {args.cpu_batch}, per option ==")
+    note = "  (CPU shared with other processes: indicative numbers)" if shared else ""
+    print(f"load average before: {' '.join(f'{v:.1f}' for v in load)}{note}")
+    base, b, threads = MODES[0], args.cpu_batch, torch.get_num_threads()
+    cl = MODE_BY_NAME["fp32-det+CL"]
+    compiled = Mode("fp32-det+compile", "fp32", True, compile=True)
+    for model_name in MODELS:
+        runners = {
+            "plain loop (DataLoader, torch.optim.SGD)": reference(model_name, x, y, b),
+            f"signgeom fp32-det, {threads} threads": trainer(model_name, x, y, base, b),
+            "+ channels_last": trainer(model_name, x, y, cl, b),
+            "+ oneDNN off": without_onednn(trainer(model_name, x, y, base, b)),
+            "+ torch.compile (inductor CPU)": trainer(model_name, x, y, compiled, b),
+        }
+        for n in sorted({1, 2} - {threads}):
+            runners[f"+ {n} thread(s)"] = with_threads(n, trainer(model_name, x, y, base, b))
+        rates = best_rates(runners, len(x), device, args.repeats)
+        plain = rates["plain loop (DataLoader, torch.optim.SGD)"]
+        print(f"{model_name}:")
+        for name, rate in rates.items():
+            print(f"  {name:<42} {rate:>8.0f} img/s  {rate / plain:>5.2f}x the plain loop")
+    print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
 def gpu_tables(args, x, y, smooth, device, paper: dict, estimates_only: bool = False) -> None:
     """Modes, the reference loop, sharing, estimates and the paper-scale projection."""
     if estimates_only:
@@ -291,7 +350,8 @@ def projection(paper: dict, shared: dict, est: dict, x, y, fast: Mode) -> None:
         eval_images = PAPER_TEST_IMAGES + train_subset / ev["train_every"]
         epoch_s = PAPER_TRAIN_IMAGES / train_rate + eval_images / ev_rate
         train_h = n_runs * spec["epochs"] * epoch_s / 3600
-        n_estimates = 2 * (spec["epochs"] // cifar["smoothness"]["stride"] + 1)
+        smooth = cifar["smoothness"]
+        n_estimates = 2 * len(estimate_epochs(spec["epochs"], smooth["stride"], smooth["schedule"]))
         n_paper = cifar["smoothness"]["n_examples"] or PAPER_TRAIN_IMAGES
         est_h = n_estimates * est[model_name] * n_paper / PAPER_TRAIN_IMAGES / 3600
         total += train_h + est_h
@@ -317,6 +377,8 @@ def main() -> None:
     parser.add_argument("--estimate-images", type=int, default=10000)
     parser.add_argument("--all-tables", action="store_true", help="GPU tables on any device")
     parser.add_argument("--estimates-only", action="store_true", help="only the estimate table")
+    parser.add_argument("--cpu-options", action="store_true", help="only the CPU options table")
+    parser.add_argument("--cpu-batch", type=int, default=128, help="batch of the CPU options")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, help=argparse.SUPPRESS)
@@ -332,9 +394,13 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(
         f"device {device} ({name}), torch {torch.__version__}, threads"
-        f" {torch.get_num_threads()}, {len(x)} training images, batch {BATCH},"
+        f" {torch.get_num_threads()}, {len(x)} training images,"
+        f" batch {args.cpu_batch if args.cpu_options else BATCH},"
         f" best of {args.repeats} epochs"
     )
+    if args.cpu_options:
+        cpu_options_table(args, x, y, device)
+        return
     if device.type != "cuda":
         cpu_table(args, x, y, smooth, device)
     if args.estimates_only:

@@ -39,6 +39,7 @@ CLI_DEFAULTS = dict(
     momentum=0.9,
     divergence_factor=10.0,
     snapshot_stride=1,
+    snapshot_schedule="null",
 )
 
 
@@ -97,6 +98,29 @@ def test_forced_divergence_finishes_cleanly(tmp_path):
     assert m["diverged"].tolist() == [False, True]
     assert not math.isfinite(m["train_loss"].iloc[-1])
     assert status["snapshot_epochs"] == [0]  # non-finite parameters are never snapshotted
+
+
+def _snapshot_files(run_dir: Path) -> list[int]:
+    return sorted(int(p.stem.split("_")[1]) for p in (run_dir / "snapshots").glob("epoch_*.pt"))
+
+
+def test_snapshots_are_saved_at_exactly_the_scheduled_epochs(tmp_path):
+    small = dict(train_limit=50, test_limit=20)
+    run = {**TINY, **small, "epochs": 5, "batches_dir": DATA, "device": "cpu"}
+    schedule = {"dense_until": 1, "every": 1, "log_points": 2}  # 1 * 5^(1/2) = 2.24, then 5
+    dense_log = train_run(**run, snapshot_schedule=schedule, out_dir=tmp_path / "log")
+    assert dense_log["snapshot_epochs"] == _snapshot_files(tmp_path / "log") == [0, 1, 2, 5]
+    assert dense_log["snapshot_schedule"] == schedule
+    strided = train_run(**run, snapshot_stride=2, out_dir=tmp_path / "s")
+    assert strided["snapshot_epochs"] == _snapshot_files(tmp_path / "s") == [0, 2, 4, 5]
+    for epoch in (0, 2, 5):  # the schedule changes what is saved, not the trajectory
+        a = torch.load(tmp_path / f"log/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
+        b = torch.load(tmp_path / f"s/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a), epoch
+    listed = _cli(tmp_path / "list", epochs=4, snapshot_schedule="[4, 2]", **small)
+    assert listed.returncode == 0, listed.stderr
+    status = json.loads((tmp_path / "list" / "status.json").read_text())
+    assert status["snapshot_epochs"] == _snapshot_files(tmp_path / "list") == [2, 4]
 
 
 def test_epoch_seed_depends_only_on_seed_and_epoch():

@@ -109,7 +109,8 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
     args += ["--augmentation", "none", "--precision", "fp32", "--deterministic", "true"]
     args += ["--channels-last", "false", "--compile", "false"]
     args += ["--train-eval-every", "1", "--train-eval-subset", "none", "--seed", "0"]
-    args += ["--momentum", "0.9", "--snapshot-stride", "1", "--divergence-factor", "10"]
+    args += ["--momentum", "0.9", "--snapshot-stride", "1", "--snapshot-schedule", "null"]
+    args += ["--divergence-factor", "10"]
     assert run_cli(main, args) == 2
     err = capsys.readouterr().err
     assert f"error: could not write {tmp_path / 'run'}" in err and "df -h" in err

@@ -93,6 +93,28 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["rotation"].update(lr_factors=[0.0]), "cifar.rotation.lr_factors.0"),
         (lambda c: c["cifar"]["rotation"].update(optimizers=["adam"]), "cifar.rotation.optimizers"),
         (lambda c: c["cifar"]["rotation"].update(optimizers=["lion"]), "cifar.rotation.optimizers"),
+        (
+            lambda c: c["cifar"]["smoothness"].update(stride=2, schedule=[0, 5]),
+            "cifar.smoothness.stride",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(schedule=[0, 10**5]),
+            "cifar.smoothness.schedule",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(schedule=[3, 3]),
+            "cifar.smoothness.schedule",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(schedule={"dense_until": 10, "every": 1}),
+            "cifar.smoothness.schedule",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(
+                schedule={"dense_until": 0, "every": 1, "log_points": 5}
+            ),
+            "cifar.smoothness.schedule",
+        ),
     ],
 )
 def test_errors_name_the_key(config, edit, key):

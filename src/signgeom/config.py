@@ -124,6 +124,7 @@ def semantic_errors(config: dict) -> list[str]:
             "config key 'cifar.data.local_dir': required when cifar.data.source is local"
         )
     messages += _estimation_set_errors(cifar)
+    messages += _schedule_errors(cifar)
     from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
@@ -280,6 +281,23 @@ def _estimation_set_errors(cifar: dict) -> list[str]:
             f"({what} images); use at most {available}, or null for all of them"
         ]
     return []
+
+
+def _schedule_errors(cifar: dict) -> list[str]:
+    """The estimate schedule (``signgeom.cifar.schedule``): stride 1 beside a schedule, and no
+    listed epoch beyond every model's trajectory."""
+    from signgeom.cifar.schedule import schedule_errors
+
+    smooth = cifar["smoothness"]
+    schedule = smooth["schedule"]
+    messages = schedule_errors(schedule, smooth["stride"])
+    longest = max((spec["epochs"] for spec in cifar["models"].values()), default=0)
+    if isinstance(schedule, list) and (beyond := [e for e in schedule if e > longest]):
+        messages.append(
+            f"config key 'cifar.smoothness.schedule': epochs {beyond} are beyond every model's "
+            f"trajectory (the longest has {longest} epochs)"
+        )
+    return messages
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> None:

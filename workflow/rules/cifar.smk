@@ -61,6 +61,7 @@ rule cifar_train:
         test_limit=limit_arg(C["data"]["test_limit"]),
         device=C["device"],
         stride=SMOOTH["stride"],
+        schedule=schedule_to_text(SMOOTH["schedule"]),
         augmentation=C["augmentation"],
         precision=C["training"]["precision"],
         deterministic=flag(C["training"]["deterministic"]),
@@ -76,7 +77,8 @@ rule cifar_train:
         " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
         " --batches-dir {input} --train-limit {params.train_limit}"
         " --test-limit {params.test_limit} --device {params.device}"
-        " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
+        " --snapshot-stride {params.stride} --snapshot-schedule {params.schedule:q}"
+        " --augmentation {params.augmentation}"
         " --precision {params.precision} --deterministic {params.deterministic}"
         " --channels-last {params.channels_last} --compile {params.compile}"
         " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
@@ -133,6 +135,7 @@ rule cifar_smoothness:
         probe_step=SMOOTH["probe_step"],
         momentum=C["momentum"],
         probe_radius=limit_arg(SMOOTH["probe_radius"]),
+        batched=flag_or_auto(SMOOTH["batched"]),
     shell:
         "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
         " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
@@ -142,6 +145,7 @@ rule cifar_smoothness:
         " --data-dir {input.data} --device {params.device} --precision {params.precision}"
         " --channels-last {params.channels_last} --probe-step {params.probe_step:q}"
         " --momentum {params.momentum:q} --probe-radius {params.probe_radius:q}"
+        " --batched {params.batched:q}"
         " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
 
 

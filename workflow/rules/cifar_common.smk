@@ -7,6 +7,7 @@ import pandas as pd
 
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_dir_name, run_fields
+from signgeom.cifar.schedule import schedule_to_text
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
@@ -60,6 +61,11 @@ def limit_arg(value):
 def flag(value):
     """A boolean config value as the CLIs' true|false."""
     return "true" if value else "false"
+
+
+def flag_or_auto(value):
+    """``auto`` or a boolean config value as the CLIs' auto|true|false."""
+    return "auto" if value == "auto" else flag(value)
 
 
 GPUS = config["resources"]["gpu"]

@@ -32,6 +32,7 @@ rule cifar_train_rotated:
         test_limit=limit_arg(C["data"]["test_limit"]),
         device=C["device"],
         stride=SMOOTH["stride"],
+        schedule=schedule_to_text(SMOOTH["schedule"]),
         augmentation=C["augmentation"],
         precision=C["training"]["precision"],
         deterministic=flag(C["training"]["deterministic"]),
@@ -49,7 +50,8 @@ rule cifar_train_rotated:
         " --momentum {params.momentum:q} --divergence-factor {params.divergence_factor:q}"
         " --batches-dir {input:q} --train-limit {params.train_limit:q}"
         " --test-limit {params.test_limit:q} --device {params.device:q}"
-        " --snapshot-stride {params.stride:q} --augmentation {params.augmentation:q}"
+        " --snapshot-stride {params.stride:q} --snapshot-schedule {params.schedule:q}"
+        " --augmentation {params.augmentation:q}"
         " --precision {params.precision:q} --deterministic {params.deterministic:q}"
         " --channels-last {params.channels_last:q} --compile {params.compile:q}"
         " --train-eval-every {params.eval_every:q} --train-eval-subset {params.eval_subset:q}"
@@ -87,6 +89,7 @@ rule cifar_smoothness_rotated:
         probe_step=SMOOTH["probe_step"],
         momentum=C["momentum"],
         probe_radius=limit_arg(SMOOTH["probe_radius"]),
+        batched=flag_or_auto(SMOOTH["batched"]),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
         " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
@@ -97,7 +100,7 @@ rule cifar_smoothness_rotated:
         " --data-dir {input.data:q} --device {params.device:q}"
         " --precision {params.precision:q} --channels-last {params.channels_last:q}"
         " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
-        " --probe-radius {params.probe_radius:q}"
+        " --probe-radius {params.probe_radius:q} --batched {params.batched:q}"
         " --shard {wildcards.shard:q} --n-shards {params.shards:q} --out {output:q} 2> {log:q}"
 
 

@@ -3,14 +3,14 @@
 A checkpoint is written atomically (``signgeom.io``) after every epoch and always read onto the
 CPU: ``load_state_dict`` copies model and optimizer tensors to the parameters' device, while
 RNG states must stay CPU byte tensors (``torch.set_rng_state`` refuses CUDA ones). An
-unreadable checkpoint, or one whose due snapshots are missing (the stride was lowered), is set
+unreadable checkpoint, or one whose due snapshots are missing (a denser schedule), is set
 aside (``signgeom.cifar.rundir.set_aside``) and the run starts afresh.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,19 +109,18 @@ def resume(
     net: nn.Module,
     opt: torch.optim.Optimizer,
     epochs: int,
-    stride: int,
+    scheduled: Collection[int],
 ) -> list[dict[str, Any]]:
     """Restore ``net``, ``opt`` and the RNG from ``run``'s checkpoint; return its metric rows
     (``[]``: no usable checkpoint, start afresh). A checkpoint of another ``config`` is kept
     and refused with ``ValueError``."""
     ckpt = load_checkpoint(run.checkpoint)
-    if ckpt is not None and (missing := run.missing_snapshots(ckpt["metrics"], epochs, stride)):
+    if ckpt is not None and (missing := run.missing_snapshots(ckpt["metrics"], epochs, scheduled)):
         aside = set_aside(run.checkpoint, "restride")
         log.warning(
-            "snapshots of epochs %s (stride %d) are missing; %s set aside as %s, retraining "
+            "scheduled snapshots of epochs %s are missing; %s set aside as %s, retraining "
             "from epoch 0",
             missing,
-            stride,
             run.checkpoint,
             aside,
         )

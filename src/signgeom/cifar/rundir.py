@@ -7,9 +7,10 @@
     <run>/checkpoint.pt             resume state (``signgeom.cifar.checkpoint``)
     <run>/snapshots/epoch_XXXX.pt   float32 state_dicts read by the smoothness estimator
 
-Snapshots are due at epoch 0, every ``stride``-th epoch and the last epoch; ``status.json``
-lists those of the configured epochs and stride (``snapshot_epochs``), so older snapshots on
-disk (a run once trained further or at a finer stride) are never used. A file that must go
+Snapshots are due at the scheduled epochs (``signgeom.cifar.schedule.estimate_epochs``: by
+default epoch 0, every ``stride``-th epoch and the last epoch); ``status.json`` lists those of
+the configured epochs and schedule (``snapshot_epochs``), so older snapshots on disk (a run once
+trained further or on a denser schedule) are never used. A file that must go
 is set aside (renamed ``<name>.<reason>-<UTC time>``), never deleted. No torch import here.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,22 +41,17 @@ RUN_KEY = ["model", "optimizer", "lr", "seed"]
 Metrics = Sequence[Mapping[str, Any]]
 
 
-def snapshot_due(epoch: int, epochs: int, stride: int) -> bool:
-    """Snapshots are kept at epoch 0, every ``stride``-th epoch and the last epoch."""
-    return epoch % stride == 0 or epoch == epochs
-
-
 def reported_metrics(metrics: Metrics, epochs: int) -> list[Mapping[str, Any]]:
     """The rows of epochs ``0..epochs`` (a checkpoint may hold more than configured now)."""
     return [m for m in metrics if m["epoch"] <= epochs]
 
 
-def due_snapshot_epochs(metrics: Metrics, epochs: int, stride: int) -> list[int]:
-    """Finite reported epochs whose snapshot is due at ``stride`` (``status.json``'s list)."""
+def due_snapshot_epochs(metrics: Metrics, epochs: int, scheduled: Collection[int]) -> list[int]:
+    """Finite reported epochs among the ``scheduled`` ones (``status.json``'s list)."""
     return [
         m["epoch"]
         for m in reported_metrics(metrics, epochs)
-        if not m["diverged"] and snapshot_due(m["epoch"], epochs, stride)
+        if not m["diverged"] and m["epoch"] in scheduled
     ]
 
 
@@ -98,11 +94,12 @@ class RunDir:
     def snapshot(self, epoch: int) -> Path:
         return self.path / "snapshots" / f"epoch_{epoch:04d}.pt"
 
-    def missing_snapshots(self, metrics: Metrics, epochs: int, stride: int) -> list[int]:
+    def missing_snapshots(
+        self, metrics: Metrics, epochs: int, scheduled: Collection[int]
+    ) -> list[int]:
         """Due snapshot epochs (``due_snapshot_epochs``) whose file is absent."""
-        return [
-            e for e in due_snapshot_epochs(metrics, epochs, stride) if not self.snapshot(e).exists()
-        ]
+        due = due_snapshot_epochs(metrics, epochs, scheduled)
+        return [e for e in due if not self.snapshot(e).exists()]
 
     def read_status(self) -> dict[str, Any]:
         return json.loads(self.status.read_text())

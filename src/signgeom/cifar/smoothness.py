@@ -19,7 +19,9 @@ quadratic with Hessian H the quotients are exactly ||H s||_2/||s||_2 and ||H s||
 All gradients of one estimate see the same chunks in the same order and the same fixed
 module mode: dropout off; batch norm either uses each chunk's batch statistics without
 updating its running statistics (``bn_mode="batch_stats"``) or its running statistics
-(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes.
+(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes; the
+2 len(gammas) probe passes either run one after another or, ``batched``, together in one vmapped
+pass per chunk (``signgeom.cifar.batched_grad``).
 
 In rotated coordinates ``v = R x`` (a run trained there, ``signgeom.cifar.rotation``; ``R`` an
 isometry onto ``d' >= d`` coordinates) the same quantities are those of ``x -> f(R^T v)``:
@@ -44,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signgeom.cifar.batched_grad import BATCHED_CHOICES, stacked_gradients, use_batched
 from signgeom.cifar.checkpoint import load_snapshot
 from signgeom.cifar.device import DEVICE_CHOICES, setup_device
 from signgeom.cifar.rotation import BlockRotation
@@ -156,6 +159,29 @@ def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
         offset += p.numel()
 
 
+def probe_gradients(
+    model: nn.Module,
+    loss_fn: LossFn,
+    chunks: Chunks,
+    params: Sequence[torch.Tensor],
+    points: Sequence[torch.Tensor],
+    batched: bool = False,
+) -> list[torch.Tensor]:
+    """``full_gradient`` at each flat parameter vector in ``points``: one after another (the
+    parameters are set to each point and restored after) or ``batched`` in one vmapped pass."""
+    if batched:
+        return list(stacked_gradients(model, loss_fn, chunks, torch.stack(list(points))))
+    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    grads = []
+    try:
+        for point in points:
+            _assign(params, point)
+            grads.append(full_gradient(model, loss_fn, chunks, params))
+    finally:
+        _assign(params, x0)
+    return grads
+
+
 @dataclass
 class SmoothnessEstimate:
     """One estimate at one point x; per-gamma quotients kept for inspection."""
@@ -198,27 +224,25 @@ def finite_difference_quotients(
     gammas: Sequence[float],
     to_coords: Callable[[torch.Tensor], torch.Tensor] | None = None,
     s_sign_coords: torch.Tensor | None = None,
+    batched: bool = False,
 ) -> tuple[list[float], list[float]]:
     """Per gamma: ||grad f(x + gamma s_gd) - g||_2 / (gamma ||s_gd||_2) and
     ||T(grad f(x + gamma s_sign) - g)||_1 / (gamma ||s'||_inf), with T = ``to_coords`` (the
     identity by default) and s' = ``s_sign_coords``, the sign probe in those coordinates
-    (default ``s_sign``); parameters restored after."""
+    (default ``s_sign``); the probe gradients one after another or ``batched``
+    (``probe_gradients``); parameters restored after."""
     to_coords = to_coords or _identity
     x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
     s_gd_norm = float(s_gd.double().norm(2))
     probe = s_sign if s_sign_coords is None else s_sign_coords
     s_sign_norm = float(probe.double().abs().max())
+    points = [x0 + gamma * s for gamma in gammas for s in (s_gd, s_sign)]
+    grads = probe_gradients(model, loss_fn, chunks, params, points, batched)
     l2s, linfs = [], []
-    try:
-        for gamma in gammas:
-            _assign(params, x0 + gamma * s_gd)
-            diff = (full_gradient(model, loss_fn, chunks, params) - g).double()
-            l2s.append(_quotient(float(diff.norm(2)), gamma * s_gd_norm))
-            _assign(params, x0 + gamma * s_sign)
-            diff = to_coords(full_gradient(model, loss_fn, chunks, params) - g).double()
-            linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
-    finally:
-        _assign(params, x0)
+    for gamma, g_gd, g_sign in zip(gammas, grads[0::2], grads[1::2], strict=True):
+        l2s.append(_quotient(float((g_gd - g).double().norm(2)), gamma * s_gd_norm))
+        diff = to_coords(g_sign - g).double()
+        linfs.append(_quotient(float(diff.norm(1)), gamma * s_sign_norm))
     return l2s, linfs
 
 
@@ -243,9 +267,11 @@ def estimate_smoothness(
     momentum: float = 0.0,
     probe_radius: float | None = None,
     rotation: BlockRotation | None = None,
+    batched: bool = False,
 ) -> SmoothnessEstimate:
     """phi, L2_hat, Linf_hat and R_hat at the model's current parameters (restored after);
-    in the coordinates of ``rotation`` (over the trainable parameters, in order) if given.
+    in the coordinates of ``rotation`` (over the trainable parameters, in order) if given;
+    ``batched``: the probe gradients in one vmapped pass (``probe_gradients``).
 
     ``alpha_gd``, ``alpha_sign`` are the chosen step sizes of SGD and signSGD; the probes'
     lengths follow from them by ``probe_step`` (``probe_alphas``).
@@ -265,7 +291,8 @@ def estimate_smoothness(
         if not (float(s_gd.abs().max()) > 0 and float(s_sign_coords.abs().max()) > 0):
             log.warning("gradient is zero: phi, L2_hat, Linf_hat and R_hat are NaN")
         l2s, linfs = finite_difference_quotients(
-            model, loss_fn, chunks, params, g, s_gd, s_sign, gammas, to_coords, s_sign_coords
+            model, loss_fn, chunks, params, g, s_gd, s_sign, gammas, to_coords, s_sign_coords,
+            batched,
         )
     i2, iinf = reduce_index(l2s, reduction), reduce_index(linfs, reduction)
     phi = gradient_density(g_coords)
@@ -377,6 +404,7 @@ def estimate_run(
     momentum: float = 0.0,
     probe_radius: float | None = None,
     rotated_coordinates: bool = False,
+    batched: str = "auto",
 ) -> list[dict]:
     """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
 
@@ -391,11 +419,14 @@ def estimate_run(
     ``rotated_coordinates``: estimate in the coordinates the run was trained in, its rotation
     rebuilt from its ``status.json`` (``rotation_theta``, ``rotation_block_size``, ``seed``);
     the rows then also hold ``rotation_theta`` and ``rotation_block_size``.
+    ``batched`` (auto | true | false): the probe gradients in one vmapped pass
+    (``signgeom.cifar.batched_grad.use_batched``; auto = the faster path measured on the device).
     """
     if precision not in ESTIMATOR_PRECISIONS:
         raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
     alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, model)
     dev = setup_device(device)
+    batched_probes = use_batched(batched, dev)
     run = RunDir(run_dir)
     status = run.read_status()
     epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
@@ -412,13 +443,14 @@ def estimate_run(
     rows: list[dict] = []
     meter = Progress(len(epochs), unit="estimate")
     log.info(
-        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each",
+        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s)",
         run_dir,
         len(epochs),
         shard,
         n_shards,
         n_used,
         1 + 2 * len(gammas),
+        "probes batched" if batched_probes else "probes sequential",
     )
     for k, epoch in enumerate(epochs):
         if not load_snapshot(net, run, epoch, dev):
@@ -437,6 +469,7 @@ def estimate_run(
             momentum=momentum,
             probe_radius=probe_radius,
             rotation=rotation,
+            batched=batched_probes,
         )
         run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
         run_key |= {"seed": status.get("seed"), "epoch": epoch}
@@ -499,6 +532,7 @@ def main(argv: list[str] | None = None) -> None:
     p = estimator_parser("Smoothness / improvement-ratio estimates.")
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
+    p.add_argument("--batched", choices=BATCHED_CHOICES, required=True, help="vmapped probes")
     p.add_argument(
         "--rotated-coordinates",
         type=boolean,

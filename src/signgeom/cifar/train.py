@@ -9,17 +9,19 @@ Outputs in ``out_dir``:
   forward pass over the training set in a fixed order, without updates, with the RNG
   forked and batch-norm buffers restored, so training itself is unaffected.
   ``train_loss_eval``, ``train_acc`` and ``test_acc`` use eval mode, no grad.
-- ``snapshots/epoch_XXXX.pt``: float32 state_dict at epoch 0, every ``snapshot_stride``
-  epochs and at epoch ``epochs`` (used by the smoothness estimator; no retraining).
+- ``snapshots/epoch_XXXX.pt``: float32 state_dict at the scheduled epochs
+  (``signgeom.cifar.schedule.estimate_epochs`` of ``epochs``, ``snapshot_stride`` and
+  ``snapshot_schedule``; by default epoch 0, every ``snapshot_stride`` epochs and the last),
+  read by the smoothness estimator (no retraining).
 - ``checkpoint.pt``: model, optimizer, finished epochs, metrics, RNG states; written
   atomically after every epoch. A rerun resumes from it and rewrites ``metrics.csv``; an
   unreadable one is set aside (``checkpoint.pt.corrupt-<time>``) and the run starts afresh.
 - ``status.json``: written last (Snakemake output marker).
 
-The outputs describe exactly epochs ``0..epochs`` at ``snapshot_stride``: a run resumed with
+The outputs describe exactly epochs ``0..epochs`` on the snapshot schedule: a run resumed with
 more epochs trains on; one whose checkpoint holds more epochs reports only the first
-``epochs`` (nothing is deleted); if a snapshot due at the current stride is missing (the stride
-was lowered), the checkpoint is set aside and the run retrains from epoch 0 (deterministic).
+``epochs`` (nothing is deleted); if a snapshot due on the current schedule is missing (a denser
+schedule), the checkpoint is set aside and the run retrains from epoch 0 (deterministic).
 ``status.json`` lists the snapshot epochs the smoothness estimator uses.
 
 Minibatch order of epoch ``e`` is ``randperm`` from a generator seeded by ``(seed, e)``,
@@ -56,9 +58,14 @@ from signgeom.cifar.rundir import (
     RunDir,
     due_snapshot_epochs,
     reported_metrics,
-    snapshot_due,
 )
 from signgeom.cifar.runid import identity_fields, run_id
+from signgeom.cifar.schedule import (
+    Schedule,
+    estimate_epochs,
+    schedule_errors,
+    schedule_from_text,
+)
 from signgeom.cli import boolean, optional_int, run_cli
 from signgeom.io import atomic_torch_save
 from signgeom.progress import Progress, format_seconds
@@ -209,7 +216,13 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, train_eval_every: int) -> None:
+def _validate(
+    cfg: RunConfig,
+    epochs: int,
+    snapshot_stride: int,
+    snapshot_schedule: Schedule,
+    train_eval_every: int,
+) -> None:
     """Reject bad arguments before anything is created on disk."""
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
@@ -244,6 +257,7 @@ def _validate(cfg: RunConfig, epochs: int, snapshot_stride: int, train_eval_ever
     for name in ("train_limit", "test_limit"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             problems.append(f"{name} must be None or >= 1, got {getattr(cfg, name)}")
+    problems += schedule_errors(snapshot_schedule, snapshot_stride, key="snapshot")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -383,7 +397,9 @@ def _log_row(row: dict, n_train: int, meter: Progress) -> None:
     )
 
 
-def _status(metrics: list[dict], epochs: int, stride: int, cfg: RunConfig, **extra) -> dict:
+def _status(
+    metrics: list[dict], epochs: int, stride: int, schedule: Schedule, cfg: RunConfig, **extra
+) -> dict:
     """``status.json``: outcome of the reported epochs ``0..epochs``, settings, ``extra``."""
     metrics = reported_metrics(metrics, epochs)
     last, diverged = metrics[-1], bool(metrics[-1]["diverged"])
@@ -396,11 +412,14 @@ def _status(metrics: list[dict], epochs: int, stride: int, cfg: RunConfig, **ext
         "final_train_loss": _finite_or_none(last["train_loss"]),
         "last_finite_train_loss": final["train_loss"],
         "final_test_acc": _finite_or_none(final["test_acc"]),
-        "snapshot_epochs": due_snapshot_epochs(metrics, epochs, stride),
+        "snapshot_epochs": due_snapshot_epochs(
+            metrics, epochs, estimate_epochs(epochs, stride, schedule)
+        ),
         "total_epoch_seconds": sum(m["epoch_seconds"] for m in metrics),
         "torch_version": torch.__version__,
         "epochs": epochs,
         "snapshot_stride": stride,
+        "snapshot_schedule": schedule,
         "run_id": run_id(cfg.settings()),
         **extra,
         **cfg.settings(),
@@ -422,6 +441,7 @@ def train_run(
     device: str = "auto",
     out_dir: str | Path,
     snapshot_stride: int = 1,
+    snapshot_schedule: Schedule = None,
     augmentation: str = "none",
     precision: str = "fp32",
     deterministic: bool = True,
@@ -448,7 +468,7 @@ def train_run(
     run's ``RunConfig``: a mismatch means the workflow and this CLI disagree on the settings.
     """
     cfg = _run_config(locals())
-    _validate(cfg, epochs, snapshot_stride, train_eval_every)
+    _validate(cfg, epochs, snapshot_stride, snapshot_schedule, train_eval_every)
     _check_run_id(cfg, expected_run_id)
     dev, data, net, fwd, opt = _setup(cfg, device, batches_dir)
     run = RunDir(out_dir)
@@ -456,11 +476,13 @@ def train_run(
     trainer = _Trainer(cfg, net, fwd, opt, data, train_eval_subset, train_eval_every, epochs)
     n_train = data.train_x.shape[0]
 
-    metrics = resume(run, cfg.settings(), net, opt, epochs, snapshot_stride)
+    scheduled = set(estimate_epochs(epochs, snapshot_stride, snapshot_schedule))
+    metrics = resume(run, cfg.settings(), net, opt, epochs, scheduled)
     meter = Progress(epochs, done=metrics[-1]["epoch"] if metrics else 0, unit="epoch")
     if not metrics:  # epoch 0: the initial point
         metrics.append(trainer.initial_row())
-        trainer.snapshot(run, 0)
+        if 0 in scheduled:
+            trainer.snapshot(run, 0)
         save_checkpoint(run, cfg.settings(), 0, False, net, opt, metrics)
         _log_row(metrics[-1], n_train, meter)
         _maybe_kill(0)
@@ -473,7 +495,7 @@ def train_run(
             break
         metrics.append(row := trainer.epoch_row(epoch, metrics[0]["train_loss"]))
         diverged = row["diverged"]
-        if not diverged and snapshot_due(epoch, epochs, snapshot_stride):
+        if not diverged and epoch in scheduled:
             trainer.snapshot(run, epoch)
         save_checkpoint(run, cfg.settings(), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
@@ -482,7 +504,7 @@ def train_run(
 
     extra = {"device": str(dev), "train_eval_every": train_eval_every}
     extra["train_eval_subset"] = train_eval_subset
-    status = _status(metrics, epochs, snapshot_stride, cfg, **extra)
+    status = _status(metrics, epochs, snapshot_stride, snapshot_schedule, cfg, **extra)
     run.write_status(status)
     log.info(
         "finished: %s after %d epochs (%s of epoch time)",
@@ -512,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("test-limit", int_or_none, choice, "first N test images; none = all"),
         ("device", str, DEVICE_CHOICES, "where to train"),
         ("snapshot-stride", int, choice, "keep parameters every N epochs"),
+        ("snapshot-schedule", schedule_from_text, choice, "JSON: null | [epochs] | {...}"),
         ("divergence-factor", float, choice, "diverged above this times the epoch-0 loss"),
         ("augmentation", str, sorted(AUGMENTERS), "training augmentation"),
         ("precision", str, PRECISIONS, "training precision"),
