@@ -26,15 +26,14 @@ rule cifar_data:
     localrule: True
     conda:
         "../envs/signgeom.yaml"
+    # local_dir as configured ("none": unset): signgeom.cifar.data resolves a relative one
+    # against the repository, so params (rerun triggers) do not depend on where the checkout is.
     params:
+        **with_settings(source=C["data"]["source"], local_dir=limit_arg(C["data"]["local_dir"])),
         dest=lambda wc, output: os.path.dirname(output[0]),
-        source=C["data"]["source"],
-        # As configured: signgeom.cifar.data resolves a relative local_dir against the
-        # repository, so params (rerun triggers) do not depend on where the checkout lives.
-        local=(f"--local-dir {C['data']['local_dir']}" if C["data"].get("local_dir") else ""),
     shell:
-        "python -m signgeom.cifar.data --dest {params.dest} --source {params.source} {params.local}"
-        " 2> {log}"
+        "python -m signgeom.cifar.data --dest {params.dest:q} --source {params.source:q}"
+        " --local-dir {params.local_dir:q} 2> {log:q}"
 
 
 rule cifar_train:
@@ -52,35 +51,37 @@ rule cifar_train:
     resources:
         **job_resources("train"),
     params:
-        epochs=lambda wc: C["models"][wc.model]["epochs"],
-        batch_size=C["batch_size"],
-        momentum=C["momentum"],
-        divergence_factor=C["divergence_factor"],
-        train_limit=limit_arg(C["data"]["train_limit"]),
-        test_limit=limit_arg(C["data"]["test_limit"]),
-        device=C["device"],
-        stride=SMOOTH["stride"],
-        augmentation=C["augmentation"],
-        precision=C["training"]["precision"],
-        deterministic=flag(C["training"]["deterministic"]),
-        channels_last=flag(C["training"]["channels_last"]),
-        compile=flag(C["training"]["compile"]),
-        eval_every=C["evaluation"]["train_every"],
-        eval_subset=limit_arg(C["evaluation"]["train_subset"]),
+        **with_settings(
+            epochs=lambda wc: C["models"][wc.model]["epochs"],
+            batch_size=C["batch_size"],
+            momentum=C["momentum"],
+            divergence_factor=C["divergence_factor"],
+            train_limit=limit_arg(C["data"]["train_limit"]),
+            test_limit=limit_arg(C["data"]["test_limit"]),
+            device=C["device"],
+            stride=SMOOTH["stride"],
+            augmentation=C["augmentation"],
+            precision=C["training"]["precision"],
+            deterministic=flag(C["training"]["deterministic"]),
+            channels_last=flag(C["training"]["channels_last"]),
+            compile=flag(C["training"]["compile"]),
+            eval_every=C["evaluation"]["train_every"],
+            eval_subset=limit_arg(C["evaluation"]["train_subset"]),
+        ),
         out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
-        " --optimizer {wildcards.optimizer} --lr {wildcards.lr} --seed {wildcards.seed}"
-        " --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
-        " --batches-dir {input} --train-limit {params.train_limit}"
-        " --test-limit {params.test_limit} --device {params.device}"
-        " --snapshot-stride {params.stride} --augmentation {params.augmentation}"
-        " --precision {params.precision} --deterministic {params.deterministic}"
-        " --channels-last {params.channels_last} --compile {params.compile}"
-        " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
-        " --expected-run-id {wildcards.run_id}"
-        " --out-dir {params.out_dir} 2>> {log}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train --model {wildcards.model:q}"
+        " --optimizer {wildcards.optimizer:q} --lr {wildcards.lr:q} --seed {wildcards.seed:q}"
+        " --epochs {params.epochs:q} --batch-size {params.batch_size:q}"
+        " --momentum {params.momentum:q} --divergence-factor {params.divergence_factor:q}"
+        " --batches-dir {input:q} --train-limit {params.train_limit:q}"
+        " --test-limit {params.test_limit:q} --device {params.device:q}"
+        " --snapshot-stride {params.stride:q} --augmentation {params.augmentation:q}"
+        " --precision {params.precision:q} --deterministic {params.deterministic:q}"
+        " --channels-last {params.channels_last:q} --compile {params.compile:q}"
+        " --train-eval-every {params.eval_every:q} --train-eval-subset {params.eval_subset:q}"
+        " --expected-run-id {wildcards.run_id:q}"
+        " --out-dir {params.out_dir:q} 2>> {log:q}"
 
 
 checkpoint cifar_select:
@@ -98,8 +99,8 @@ checkpoint cifar_select:
     params:
         epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
     shell:
-        "python -m signgeom.cifar.selection --status {input} --epoch {params.epoch}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.cifar.selection --status {input:q} --epoch {params.epoch:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule cifar_smoothness:
@@ -119,25 +120,28 @@ rule cifar_smoothness:
     resources:
         **job_resources("smoothness"),
     params:
+        **with_settings(
+            gammas=SMOOTH["gammas"],
+            reduction=SMOOTH["reduction"],
+            bn_mode=SMOOTH["bn_mode"],
+            n_examples=limit_arg(ESTIMATION_EXAMPLES),
+            chunk_size=SMOOTH["chunk_size"],
+            shards=SMOOTH["shards"],
+            device=C["device"],
+            precision=SMOOTH["precision"],
+            channels_last=flag(SMOOTH["channels_last"]),
+        ),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
-        gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
-        reduction=SMOOTH["reduction"],
-        bn_mode=SMOOTH["bn_mode"],
-        n_examples=limit_arg(ESTIMATION_EXAMPLES),
-        chunk_size=SMOOTH["chunk_size"],
-        shards=SMOOTH["shards"],
-        device=C["device"],
-        precision=SMOOTH["precision"],
-        channels_last=flag(SMOOTH["channels_last"]),
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
-        " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
-        " --step-sizes {input.step_sizes} --gammas {params.gammas}"
-        " --reduction {params.reduction} --bn-mode {params.bn_mode}"
-        " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
-        " --data-dir {input.data} --device {params.device} --precision {params.precision}"
-        " --channels-last {params.channels_last}"
-        " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
+        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
+        " --trajectory-optimizer {wildcards.optimizer:q}"
+        " --step-sizes {input.step_sizes:q} --gammas {params.gammas:q}"
+        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
+        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
+        " --data-dir {input.data:q} --device {params.device:q}"
+        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
+        " --shard {wildcards.shard:q} --n-shards {params.shards:q} --out {output:q} 2> {log:q}"
 
 
 rule cifar_tables:
@@ -177,9 +181,10 @@ rule cifar_tables:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes} --shards {input.shards}"
-        " --status {input.runs} --out-step-sizes {output.step_sizes}"
-        " --out-smoothness {output.smoothness} --out-metrics {output.metrics} 2> {log}"
+        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes:q}"
+        " --shards {input.shards:q} --status {input.runs:q}"
+        " --out-step-sizes {output.step_sizes:q} --out-smoothness {output.smoothness:q}"
+        " --out-metrics {output.metrics:q} 2> {log:q}"
 
 
 rule figure3:
@@ -197,5 +202,6 @@ rule figure3:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes}"
-        " --smoothness {input.smoothness} --metrics {input.metrics} --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes:q}"
+        " --smoothness {input.smoothness:q} --metrics {input.metrics:q} --out {output:q}"
+        " 2> {log:q}"
