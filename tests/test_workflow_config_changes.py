@@ -16,9 +16,10 @@ from signgeom.workflow import REPO
 from workflow_helpers import snakemake, write_config
 
 SUBSET = REPO / "data/cifar10-subset/cifar-10-batches-py"
-# A directory name with every shell metacharacter that matters: separators, substitutions,
-# quotes and a space. Unquoted, it runs `touch pwned...`.
-HOSTILE = "my data; touch pwned1 ;$(touch pwned2)`touch pwned3`'\"&& touch pwned4"
+# A directory name with the shell metacharacters that matter: separators, substitutions,
+# (balanced) quotes and spaces. Unquoted, the shell runs the data rule on the directory `cifar`
+# (a decoy copy, so the command succeeds) and then each `touch pwned<i>`.
+HOSTILE = "cifar; touch pwned1 ;$(touch pwned2)`touch pwned3`'x' \"y\" && touch pwned4"
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 
@@ -60,7 +61,8 @@ def test_every_free_text_key_is_refused_or_quoted():
 @pytest.mark.slow
 def test_a_local_dir_with_shell_metacharacters_is_one_argument(tmp_path):
     source = tmp_path / HOSTILE / "cifar-10-batches-py"
-    shutil.copytree(SUBSET, source)
+    for where in (source, tmp_path / "cifar/cifar-10-batches-py"):
+        shutil.copytree(SUBSET, where)
     config = {"cifar": {"data": {"source": "local", "local_dir": str(source.parent)}}}
     workdir = tmp_path / "work dir"
     run = snakemake(
