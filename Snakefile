@@ -33,8 +33,9 @@ include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
 
 
-# Every output documented in the README is a target, so a deleted table is rebuilt on rerun
-# (Snakemake does not recreate a missing intermediate file whose consumers are up to date).
+# Every output documented in the README, and every file a table is built from (the per-model
+# selections, smoothness shards and Hessian tables), is a target, so a deleted one is rebuilt on
+# rerun (Snakemake does not recreate a missing intermediate file whose consumers are up to date).
 rule all:
     default_target: True
     input:
@@ -52,3 +53,5 @@ rule all:
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
         [status for model in C["models"] for status in model_runs(model)],
+        rules.cifar_tables.input,
+        rules.cifar_hessian_tables.input,

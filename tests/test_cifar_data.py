@@ -94,9 +94,10 @@ def test_missing_file_is_named(subset_copy):
 
 
 def test_bad_labels_are_rejected(subset_copy):
-    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 10]}
+    batch = {b"data": np.zeros((4, 3072), np.uint8), b"labels": [1, 9, 12, -1]}
     (subset_copy / "data_batch_4").write_bytes(pickle.dumps(batch))
-    with pytest.raises(CifarDataError, match="data_batch_4.*outside 0..9"):
+    message = r"data_batch_4 .* has 2 labels outside 0..9; the first is 12 at position 2"
+    with pytest.raises(CifarDataError, match=message):
         verify_batches_dir(subset_copy)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from signgeom.cifar.rundir import read_runs
-from signgeom.cifar.selection import AllRunsDivergedError, select_step_sizes
+from signgeom.cifar.selection import AllRunsDivergedError, StaleRunError, select_step_sizes
 
 
 def _run(model, opt, lr, seed, losses, status="completed"):
@@ -68,9 +68,11 @@ def test_grid_edge_flag_and_warning(caplog):
     assert any("edge of the grid" in r.message and "signsgd" in r.message for r in caplog.records)
 
 
-def test_epoch_beyond_run_uses_last_completed_epoch():
-    out = select_step_sizes(_table(), epoch=500).set_index("optimizer")
-    assert out.loc["sgd", "epoch_used"] == 2 and out.loc["sgd", "epoch_requested"] == 500
+def test_a_run_that_stopped_before_the_selection_epoch_is_refused():
+    # every completed run stops at epoch 2; the diverged ones stop earlier and are excluded
+    message = r"run model=cnn optimizer=sgd lr=0\.01 seed=0 stopped at epoch 2 .*selection epoch 3"
+    with pytest.raises(StaleRunError, match=message):
+        select_step_sizes(_table(), epoch=3)
     # at epoch 1, lr 0.1 (mean decrease 1.0) still beats 0.01 (0.25)
     assert select_step_sizes(_table(), epoch=1).set_index("optimizer").loc["sgd", "lr"] == 0.1
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -168,3 +172,135 @@ def test_estimators_use_the_snapshots_of_the_configured_epochs_and_stride(tmp_pa
         (tmp_path / f"snapshots/epoch_{epoch:04d}.pt").write_bytes(b"")
     (tmp_path / "status.json").write_text(json.dumps({"snapshot_epochs": [0, 2]}))
     assert RunDir(tmp_path).snapshot_epochs() == [0, 2]
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory) -> Path:
+    """A finished 1-epoch run of ``TINY`` (the reference; copy it before changing it)."""
+    run = tmp_path_factory.mktemp("one_epoch") / "run"
+    train_run(**TINY, epochs=1, out_dir=run)
+    return run
+
+
+def test_fewer_epochs_report_what_a_fresh_run_reports(tmp_path, one_epoch):
+    # train-set evaluation at epochs 0, 3 and the last: epoch 1 has none in the 3-epoch run
+    train_run(**TINY, train_eval_every=3, epochs=3, out_dir=tmp_path)
+    fewer = train_run(**TINY, train_eval_every=3, epochs=1, out_dir=tmp_path)
+    got, want = (pd.read_csv(d / "metrics.csv") for d in (tmp_path, one_epoch))
+    assert got["train_acc"].notna().all()
+    pd.testing.assert_frame_equal(got[COMPARED], want[COMPARED], check_exact=True)
+    keys = ["status", "epochs_completed", "final_test_acc", "last_finite_train_loss"]
+    assert {k: fewer[k] for k in keys} == {k: _status(one_epoch)[k] for k in keys}
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 3
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated", "missing"])
+def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, one_epoch, damage):
+    from signgeom.cifar.checkpoint import SnapshotError
+    from signgeom.cifar.smoothness import estimate_run
+
+    run = Path(shutil.copytree(one_epoch, tmp_path / "run"))
+    snapshot = run / "snapshots/epoch_0001.pt"
+    if damage == "missing":
+        snapshot.unlink()
+    else:
+        size = snapshot.stat().st_size
+        snapshot.write_bytes(os.urandom(size) if damage == "random" else snapshot.read_bytes()[:99])
+    steps = tmp_path / "step_sizes.csv"
+    steps.write_text("model,optimizer,lr\ncnn,sgd,0.01\ncnn,signsgd,0.0001\n")
+    with pytest.raises(SnapshotError) as err:
+        estimate_run(
+            model="cnn",
+            run_dir=run,
+            trajectory_optimizer="sgd",
+            step_sizes=steps,
+            gammas=[1.0],
+            reduction="min",
+            bn_mode="batch_stats",
+            n_examples=10,
+            chunk_size=10,
+            data_dir=DATA,
+            device="cpu",
+            shard=0,
+            n_shards=1,
+            out=tmp_path / "shard0.csv",
+            precision="fp32",
+            channels_last=False,
+        )
+    message = str(err.value)
+    assert message.startswith(f"snapshot {snapshot} is unreadable")
+    assert "weights_only" not in message and "rerun the same snakemake command" in message
+    assert f"`snakemake <options> {run / 'status.json'}`" in message
+    assert not (run / "status.json").exists() and not snapshot.exists()  # set aside
+    assert len(list(run.glob("status.json.corrupt-*"))) == 1
+
+    train_run(**TINY, epochs=1, out_dir=run)  # what the rerun training job does
+    good = torch.load(one_epoch / "snapshots/epoch_0001.pt", weights_only=True)
+    remade = torch.load(snapshot, weights_only=True)
+    assert all(torch.equal(remade[k], good[k]) for k in good)
+    assert _status(run)["snapshot_epochs"] == [0, 1]
+
+
+# Run in a child process: os.fsync is wrapped so that the child sends itself SIGTERM in the
+# middle of its n-th atomic write (the temporary file written, not yet moved onto its name).
+SIGTERM_CHILD = """
+import os, signal, sys
+import signgeom.io as io
+from signgeom.cifar import train
+n, real_fsync, calls = int(sys.argv[1]), os.fsync, []
+
+def fsync(fd):
+    calls.append(fd)
+    real_fsync(fd)
+    if len(calls) == n:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+io.os.fsync = fsync
+raise SystemExit(train.run_cli(train.main, sys.argv[2:]))
+"""
+
+
+def _cli_args(out_dir: Path, epochs: int) -> list[str]:
+    """The training CLI's flags for ``TINY`` at ``epochs``."""
+    args = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--epochs", str(epochs)]
+    args += ["--batches-dir", str(DATA), "--train-limit", "50", "--test-limit", "20"]
+    args += ["--batch-size", "25", "--device", "cpu", "--out-dir", str(out_dir)]
+    args += ["--augmentation", "none", "--precision", "fp32", "--deterministic", "true"]
+    args += ["--channels-last", "false", "--compile", "false", "--seed", "1"]
+    args += ["--train-eval-every", "1", "--train-eval-subset", "none"]
+    args += ["--momentum", "0.9", "--snapshot-stride", "1", "--snapshot-schedule", "null"]
+    args += ["--divergence-factor", "10"]
+    return args
+
+
+@pytest.mark.parametrize("write, left", [(1, "snapshot"), (2, "checkpoint"), (3, "metrics")])
+def test_sigterm_mid_write_leaves_no_temporary_file_and_resumes(tmp_path, one_epoch, write, left):
+    # epoch 0 writes its snapshot, the checkpoint, then metrics.csv
+    run = tmp_path / "run"
+    child = subprocess.run(
+        [sys.executable, "-c", SIGTERM_CHILD, str(write), *_cli_args(run, epochs=1)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 143, child.stderr[-3000:]
+    assert "terminated by SIGTERM" in child.stderr
+    hidden = [p.relative_to(run) for p in run.rglob(".*")]
+    assert hidden == [], f"the {left} write left {hidden}"
+
+    resumed = train_run(**TINY, epochs=1, out_dir=run)
+    assert resumed["final_train_loss"] == _status(one_epoch)["final_train_loss"]
+    got, want = (pd.read_csv(d / "metrics.csv") for d in (run, one_epoch))
+    pd.testing.assert_frame_equal(got[COMPARED], want[COMPARED], check_exact=True)
+
+
+def test_stale_temporary_files_are_swept_on_resume(tmp_path, one_epoch):
+    run = Path(shutil.copytree(one_epoch, tmp_path / "run"))
+    stale = [".checkpoint.k2j3h4.pt", ".metrics.x9y8.csv", ".status.abc.json"]
+    stale += ["snapshots/.epoch_0001.q1w2.pt"]
+    kept = ["notes.txt", ".keep", "snapshots/epoch_0001.pt"]
+    for name in stale + kept[:2]:
+        (run / name).write_bytes(b"half")
+    train_run(**TINY, epochs=1, out_dir=run)
+    assert [name for name in stale if (run / name).exists()] == []
+    assert all((run / name).exists() for name in kept)

@@ -115,6 +115,9 @@ def test_shipped_configs_are_valid(config):
             ),
             "cifar.smoothness.schedule",
         ),
+        (lambda c: c["cifar"]["hessian"].update(models=[]), "cifar.hessian.models"),
+        (lambda c: c["cifar"]["data"].update(train_limit=500), "cifar.batch_size"),
+        (lambda c: c["cifar"].update(batch_size=50_001), "cifar.batch_size"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):
@@ -132,3 +135,15 @@ def test_a_number_yaml_reads_as_a_string_gets_how_to_write_it(config, text, fixe
     assert "config key 'cifar.models.cnn.step_sizes.sgd.0'" in str(err.value)
     assert f"write {fixed}" in str(err.value)
     assert yaml.safe_load(f"x: {fixed}")["x"] == float(text)  # the advice is right
+
+
+def test_empty_hessian_models_and_too_large_batches_say_why(config):
+    config["cifar"]["hessian"]["models"] = []
+    with pytest.raises(ConfigError, match=r"'cifar\.hessian\.models': \[\] should be non-empty"):
+        validate_config(config)
+    config["cifar"]["hessian"]["models"] = ["cnn"]
+    config["cifar"]["data"]["train_limit"] = 500
+    with pytest.raises(ConfigError, match=r"1000 is more than the training set .*at most 500"):
+        validate_config(config)
+    config["cifar"]["batch_size"] = 500  # exactly the training set: one full batch, allowed
+    validate_config(config)

@@ -52,6 +52,26 @@ def test_deleted_results_are_rebuilt(quick_workflow, tmp_path):
     assert not missing, f"not rebuilt by the default target: {missing}"
 
 
+def test_deleted_intermediate_files_are_rebuilt(quick_workflow, tmp_path):
+    workdir = _copy(quick_workflow, tmp_path / "work")
+    plan = snakemake(workdir, "--configfile", str(QUICK), "-n", "--cores", "2")
+    assert "Nothing to be done" in plan.stdout + plan.stderr, (plan.stdout + plan.stderr)[-4000:]
+    # one file of each kind a table is built from: a selection, a smoothness shard, Hessian tables
+    results = workdir / "results/cifar"
+    kinds = ["*/step_sizes.csv", "smoothness/**/*.csv", "hessian/**/epochs.csv"]
+    kinds += ["hessian/**/density.csv"]
+    for kind in kinds:
+        path = sorted(results.glob(kind))[-1]
+        name = str(path.relative_to(workdir))
+        content, stat = path.read_bytes(), path.stat()
+        path.unlink()
+        plan = snakemake(workdir, "--configfile", str(QUICK), "-n", "--cores", "2")
+        assert plan.returncode == 0, plan.stderr[-4000:]
+        assert name in plan.stdout, f"{name} is not rebuilt"
+        path.write_bytes(content)  # restored as it was, so the next deletion is seen alone
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
 def test_a_moved_checkout_reruns_nothing(quick_workflow, tmp_path):
     moved = tmp_path / "moved repository"
     moved.mkdir()

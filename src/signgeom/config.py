@@ -125,6 +125,7 @@ def semantic_errors(config: dict) -> list[str]:
         )
     messages += _estimation_set_errors(cifar)
     messages += _schedule_errors(cifar)
+    messages += _batch_size_errors(cifar)
     from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
@@ -298,6 +299,20 @@ def _schedule_errors(cifar: dict) -> list[str]:
             f"trajectory (the longest has {longest} epochs)"
         )
     return messages
+
+
+def _batch_size_errors(cifar: dict) -> list[str]:
+    """A minibatch larger than the training set would silently make every step full-batch."""
+    limit = cifar["data"]["train_limit"]
+    available = limit if limit is not None else CIFAR10_TRAIN_IMAGES
+    if cifar["batch_size"] > available:
+        what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
+        return [
+            f"config key 'cifar.batch_size': {cifar['batch_size']} is more than the training set "
+            f"({what} images), so every step would be a full-batch step; use at most "
+            f"{available}"
+        ]
+    return []
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> None:

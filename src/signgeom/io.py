@@ -33,14 +33,21 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.close(fd)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def temp_files_glob(path: str | os.PathLike) -> str:
+    """Glob of the names of ``atomic_output``'s temporary files for ``path`` (whose name may
+    itself hold ``*``), to sweep those left by a killed writer."""
+    path = Path(path)
+    return f".{path.stem}.*{path.suffix}"
 
 
 def _umask() -> int:

@@ -27,15 +27,14 @@ rule cifar_data:
     localrule: True
     conda:
         "../envs/signgeom.yaml"
+    # local_dir as configured ("none": unset): signgeom.cifar.data resolves a relative one
+    # against the repository, so params (rerun triggers) do not depend on where the checkout is.
     params:
+        **with_settings(source=C["data"]["source"], local_dir=limit_arg(C["data"]["local_dir"])),
         dest=lambda wc, output: os.path.dirname(output[0]),
-        source=C["data"]["source"],
-        # As configured: signgeom.cifar.data resolves a relative local_dir against the
-        # repository, so params (rerun triggers) do not depend on where the checkout lives.
-        local=(f"--local-dir {C['data']['local_dir']}" if C["data"].get("local_dir") else ""),
     shell:
-        "python -m signgeom.cifar.data --dest {params.dest} --source {params.source} {params.local}"
-        " 2> {log}"
+        "python -m signgeom.cifar.data --dest {params.dest:q} --source {params.source:q}"
+        " --local-dir {params.local_dir:q} 2> {log:q}"
 
 
 rule cifar_train:
@@ -53,37 +52,39 @@ rule cifar_train:
     resources:
         **job_resources("train"),
     params:
-        epochs=lambda wc: C["models"][wc.model]["epochs"],
-        batch_size=C["batch_size"],
-        momentum=C["momentum"],
-        divergence_factor=C["divergence_factor"],
-        train_limit=limit_arg(C["data"]["train_limit"]),
-        test_limit=limit_arg(C["data"]["test_limit"]),
-        device=C["device"],
-        stride=SMOOTH["stride"],
-        schedule=schedule_to_text(SMOOTH["schedule"]),
-        augmentation=C["augmentation"],
-        precision=C["training"]["precision"],
-        deterministic=flag(C["training"]["deterministic"]),
-        channels_last=flag(C["training"]["channels_last"]),
-        compile=flag(C["training"]["compile"]),
-        eval_every=C["evaluation"]["train_every"],
-        eval_subset=limit_arg(C["evaluation"]["train_subset"]),
+        **with_settings(
+            epochs=lambda wc: C["models"][wc.model]["epochs"],
+            batch_size=C["batch_size"],
+            momentum=C["momentum"],
+            divergence_factor=C["divergence_factor"],
+            train_limit=limit_arg(C["data"]["train_limit"]),
+            test_limit=limit_arg(C["data"]["test_limit"]),
+            device=C["device"],
+            stride=SMOOTH["stride"],
+            schedule=schedule_to_text(SMOOTH["schedule"]),
+            augmentation=C["augmentation"],
+            precision=C["training"]["precision"],
+            deterministic=flag(C["training"]["deterministic"]),
+            channels_last=flag(C["training"]["channels_last"]),
+            compile=flag(C["training"]["compile"]),
+            eval_every=C["evaluation"]["train_every"],
+            eval_subset=limit_arg(C["evaluation"]["train_subset"]),
+        ),
         out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.train --model {wildcards.model}"
-        " --optimizer {wildcards.optimizer} --lr {wildcards.lr} --seed {wildcards.seed}"
-        " --epochs {params.epochs} --batch-size {params.batch_size}"
-        " --momentum {params.momentum} --divergence-factor {params.divergence_factor}"
-        " --batches-dir {input} --train-limit {params.train_limit}"
-        " --test-limit {params.test_limit} --device {params.device}"
-        " --snapshot-stride {params.stride} --snapshot-schedule {params.schedule:q}"
-        " --augmentation {params.augmentation}"
-        " --precision {params.precision} --deterministic {params.deterministic}"
-        " --channels-last {params.channels_last} --compile {params.compile}"
-        " --train-eval-every {params.eval_every} --train-eval-subset {params.eval_subset}"
-        " --expected-run-id {wildcards.run_id}"
-        " --out-dir {params.out_dir} 2>> {log}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train --model {wildcards.model:q}"
+        " --optimizer {wildcards.optimizer:q} --lr {wildcards.lr:q} --seed {wildcards.seed:q}"
+        " --epochs {params.epochs:q} --batch-size {params.batch_size:q}"
+        " --momentum {params.momentum:q} --divergence-factor {params.divergence_factor:q}"
+        " --batches-dir {input:q} --train-limit {params.train_limit:q}"
+        " --test-limit {params.test_limit:q} --device {params.device:q}"
+        " --snapshot-stride {params.stride:q} --snapshot-schedule {params.schedule:q}"
+        " --augmentation {params.augmentation:q}"
+        " --precision {params.precision:q} --deterministic {params.deterministic:q}"
+        " --channels-last {params.channels_last:q} --compile {params.compile:q}"
+        " --train-eval-every {params.eval_every:q} --train-eval-subset {params.eval_subset:q}"
+        " --expected-run-id {wildcards.run_id:q}"
+        " --out-dir {params.out_dir:q} 2>> {log:q}"
 
 
 checkpoint cifar_select:
@@ -101,8 +102,8 @@ checkpoint cifar_select:
     params:
         epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
     shell:
-        "python -m signgeom.cifar.selection --status {input} --epoch {params.epoch}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.cifar.selection --status {input:q} --epoch {params.epoch:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule cifar_smoothness:
@@ -122,31 +123,34 @@ rule cifar_smoothness:
     resources:
         **job_resources("smoothness"),
     params:
+        **with_settings(
+            gammas=SMOOTH["gammas"],
+            reduction=SMOOTH["reduction"],
+            bn_mode=SMOOTH["bn_mode"],
+            n_examples=limit_arg(ESTIMATION_EXAMPLES),
+            chunk_size=SMOOTH["chunk_size"],
+            shards=SMOOTH["shards"],
+            device=C["device"],
+            precision=SMOOTH["precision"],
+            channels_last=flag(SMOOTH["channels_last"]),
+            probe_step=SMOOTH["probe_step"],
+            momentum=C["momentum"],
+            probe_radius=limit_arg(SMOOTH["probe_radius"]),
+            batched=flag_or_auto(SMOOTH["batched"]),
+        ),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
-        gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
-        reduction=SMOOTH["reduction"],
-        bn_mode=SMOOTH["bn_mode"],
-        n_examples=limit_arg(ESTIMATION_EXAMPLES),
-        chunk_size=SMOOTH["chunk_size"],
-        shards=SMOOTH["shards"],
-        device=C["device"],
-        precision=SMOOTH["precision"],
-        channels_last=flag(SMOOTH["channels_last"]),
-        probe_step=SMOOTH["probe_step"],
-        momentum=C["momentum"],
-        probe_radius=limit_arg(SMOOTH["probe_radius"]),
-        batched=flag_or_auto(SMOOTH["batched"]),
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.smoothness --model {wildcards.model}"
-        " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
-        " --step-sizes {input.step_sizes} --gammas {params.gammas}"
-        " --reduction {params.reduction} --bn-mode {params.bn_mode}"
-        " --n-examples {params.n_examples} --chunk-size {params.chunk_size}"
-        " --data-dir {input.data} --device {params.device} --precision {params.precision}"
-        " --channels-last {params.channels_last} --probe-step {params.probe_step:q}"
-        " --momentum {params.momentum:q} --probe-radius {params.probe_radius:q}"
-        " --batched {params.batched:q}"
-        " --shard {wildcards.shard} --n-shards {params.shards} --out {output} 2> {log}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
+        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
+        " --trajectory-optimizer {wildcards.optimizer:q}"
+        " --step-sizes {input.step_sizes:q} --gammas {params.gammas:q}"
+        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
+        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
+        " --data-dir {input.data:q} --device {params.device:q}"
+        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
+        " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
+        " --probe-radius {params.probe_radius:q} --batched {params.batched:q}"
+        " --shard {wildcards.shard:q} --n-shards {params.shards:q} --out {output:q} 2> {log:q}"
 
 
 rule cifar_tables:
@@ -188,9 +192,10 @@ rule cifar_tables:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes} --shards {input.shards}"
-        " --status {input.runs} {input.selected} --out-step-sizes {output.step_sizes}"
-        " --out-smoothness {output.smoothness} --out-metrics {output.metrics} 2> {log}"
+        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes:q}"
+        " --shards {input.shards:q} --status {input.runs:q} {input.selected:q}"
+        " --out-step-sizes {output.step_sizes:q} --out-smoothness {output.smoothness:q}"
+        " --out-metrics {output.metrics:q} 2> {log:q}"
 
 
 rule figure3:
@@ -211,7 +216,7 @@ rule figure3:
         level=CLAIMS["level"],
     shell:
         "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes:q}"
-        " --smoothness {input.smoothness:q} --metrics {input.metrics:q} --level {params.level}"
+        " --smoothness {input.smoothness:q} --metrics {input.metrics:q} --level {params.level:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -231,13 +236,15 @@ rule cifar_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        level=CLAIMS["level"],
-        early=CLAIMS["early_fraction"],
-        similar=CLAIMS["similar_factor"],
+        **with_settings(
+            level=CLAIMS["level"],
+            early=CLAIMS["early_fraction"],
+            similar=CLAIMS["similar_factor"],
+        ),
     shell:
         "python -m signgeom.cifar.claims --metrics {input.metrics:q}"
-        " --smoothness {input.smoothness:q} --level {params.level}"
-        " --early-fraction {params.early} --similar-factor {params.similar}"
+        " --smoothness {input.smoothness:q} --level {params.level:q}"
+        " --early-fraction {params.early:q} --similar-factor {params.similar:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -258,31 +265,35 @@ rule cifar_sensitivity:
     resources:
         **job_resources("smoothness"),
     params:
+        **with_settings(
+            n_epochs=SENS["n_epochs"],
+            factors=SENS["factors"],
+            gammas=SMOOTH["gammas"],
+            reduction=SMOOTH["reduction"],
+            bn_mode=SMOOTH["bn_mode"],
+            n_examples=limit_arg(ESTIMATION_EXAMPLES),
+            chunk_size=SMOOTH["chunk_size"],
+            device=C["device"],
+            precision=SMOOTH["precision"],
+            channels_last=flag(SMOOTH["channels_last"]),
+            probe_step=SMOOTH["probe_step"],
+            momentum=C["momentum"],
+            probe_radius=limit_arg(SMOOTH["probe_radius"]),
+            length_factor=SENS["length_factor"],
+        ),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
-        n_epochs=SENS["n_epochs"],
-        factors=" ".join(str(f) for f in SENS["factors"]),
-        gammas=" ".join(str(g) for g in SMOOTH["gammas"]),
-        reduction=SMOOTH["reduction"],
-        bn_mode=SMOOTH["bn_mode"],
-        n_examples=limit_arg(ESTIMATION_EXAMPLES),
-        chunk_size=SMOOTH["chunk_size"],
-        device=C["device"],
-        precision=SMOOTH["precision"],
-        channels_last=flag(SMOOTH["channels_last"]),
-        probe_step=SMOOTH["probe_step"],
-        momentum=C["momentum"],
-        probe_radius=limit_arg(SMOOTH["probe_radius"]),
-        length_factor=SENS["length_factor"],
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.sensitivity --model {wildcards.model}"
-        " --run-dir {params.run_dir:q} --trajectory-optimizer {wildcards.optimizer}"
-        " --step-sizes {input.step_sizes:q} --n-epochs {params.n_epochs}"
-        " --factors {params.factors} --gammas {params.gammas} --reduction {params.reduction}"
-        " --bn-mode {params.bn_mode} --n-examples {params.n_examples}"
-        " --chunk-size {params.chunk_size} --data-dir {input.data:q} --device {params.device}"
-        " --precision {params.precision} --channels-last {params.channels_last}"
-        " --probe-step {params.probe_step} --momentum {params.momentum}"
-        " --probe-radius {params.probe_radius} --length-factor {params.length_factor}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.sensitivity"
+        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
+        " --trajectory-optimizer {wildcards.optimizer:q}"
+        " --step-sizes {input.step_sizes:q} --n-epochs {params.n_epochs:q}"
+        " --factors {params.factors:q} --gammas {params.gammas:q}"
+        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
+        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
+        " --data-dir {input.data:q} --device {params.device:q}"
+        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
+        " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
+        " --probe-radius {params.probe_radius:q} --length-factor {params.length_factor:q}"
         " --out {output:q} 2> {log:q}"
 
 

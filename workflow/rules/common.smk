@@ -1,5 +1,6 @@
 """Configuration checks (before any job runs) and helpers shared by the rules."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -22,6 +23,22 @@ def runtime_for(kind):
     """Runtime in minutes for a job kind, growing with each retry (attempt 1, 2, ...)."""
     base = config["resources"][kind]["runtime_min"]
     return lambda wildcards, attempt: base * attempt
+
+
+def with_settings(**params):
+    """``params`` plus ``settings``: their canonical JSON, names included (callables, which
+    take the wildcards, evaluated per job).
+
+    Snakemake's params rerun trigger compares the *set* of a job's param values, names dropped,
+    so a changed value that equals another param's (epochs 1 -> 2 next to a stride of 2) went
+    unnoticed; the JSON of all of them changes with any one, so the job reruns.
+    """
+
+    def settings(wildcards):
+        values = {k: v(wildcards) if callable(v) else v for k, v in params.items()}
+        return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+    return dict(params, settings=settings)
 
 
 # Spectrum families (quadratic.families): the first keeps the plain paths, every other family

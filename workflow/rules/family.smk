@@ -31,7 +31,7 @@ rule cifar_similarity:
         train_limit=limit_arg(C["data"]["train_limit"]),
         device=C["device"],
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.similarity --model {wildcards.model:q}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.similarity --model {wildcards.model:q}"
         " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
         " --batch-size {params.batch_size:q} --momentum {params.momentum:q}"
         " --bn-mode {params.bn_mode:q} --train-limit {params.train_limit:q}"

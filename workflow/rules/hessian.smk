@@ -26,26 +26,29 @@ rule cifar_hessian:
     resources:
         **job_resources("smoothness"),
     params:
+        **with_settings(
+            bn_mode=SMOOTH["bn_mode"],
+            chunk_size=SMOOTH["chunk_size"],
+            device=C["device"],
+            seed=config["seed"],
+            h=HESS,
+        ),
         run_dir=lambda wc, input: os.path.dirname(input.run),
-        bn_mode=SMOOTH["bn_mode"],
-        chunk_size=SMOOTH["chunk_size"],
-        device=C["device"],
-        seed=config["seed"],
-        h=HESS,
     shell:
-        "OMP_NUM_THREADS={threads} python -m signgeom.cifar.hessian --model {wildcards.model}"
-        " --run-dir {params.run_dir} --trajectory-optimizer {wildcards.optimizer}"
-        " --stride {params.h[stride]} --top-k {params.h[top_k]}"
-        " --lanczos-ncv {params.h[lanczos_ncv]} --lanczos-tol {params.h[lanczos_tol]}"
-        " --n-probes {params.h[n_probes]} --block-size {params.h[block_size]}"
-        " --n-random-blocks {params.h[n_random_blocks]}"
-        " --n-contiguous-blocks {params.h[n_contiguous_blocks]}"
-        " --slq-every {params.h[slq_every]} --slq-steps {params.h[slq_steps]}"
-        " --slq-repeats {params.h[slq_repeats]} --max-exact-dim {params.h[max_exact_dim]}"
-        " --seed {params.seed} --bn-mode {params.bn_mode} --n-examples {params.h[n_examples]}"
-        " --chunk-size {params.chunk_size} --data-dir {input.data} --device {params.device}"
-        " --out {output.epochs} --out-blocks {output.blocks} --out-density {output.density}"
-        " 2> {log}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.hessian"
+        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
+        " --trajectory-optimizer {wildcards.optimizer:q}"
+        " --stride {params.h[stride]:q} --top-k {params.h[top_k]:q}"
+        " --lanczos-ncv {params.h[lanczos_ncv]:q} --lanczos-tol {params.h[lanczos_tol]:q}"
+        " --n-probes {params.h[n_probes]:q} --block-size {params.h[block_size]:q}"
+        " --n-random-blocks {params.h[n_random_blocks]:q}"
+        " --n-contiguous-blocks {params.h[n_contiguous_blocks]:q}"
+        " --slq-every {params.h[slq_every]:q} --slq-steps {params.h[slq_steps]:q}"
+        " --slq-repeats {params.h[slq_repeats]:q} --max-exact-dim {params.h[max_exact_dim]:q}"
+        " --seed {params.seed:q} --bn-mode {params.bn_mode:q}"
+        " --n-examples {params.h[n_examples]:q} --chunk-size {params.chunk_size:q}"
+        " --data-dir {input.data:q} --device {params.device:q} --out {output.epochs:q}"
+        " --out-blocks {output.blocks:q} --out-density {output.density:q} 2> {log:q}"
 
 
 rule cifar_hessian_tables:
@@ -83,10 +86,10 @@ rule cifar_hessian_tables:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.cifar.hessian_tables --epochs {input.epochs}"
-        " --blocks {input.blocks} --density {input.density} --smoothness {input.smoothness}"
-        " --out {output.hessian} --out-blocks {output.blocks} --out-density {output.density}"
-        " 2> {log}"
+        "python -m signgeom.cifar.hessian_tables --epochs {input.epochs:q}"
+        " --blocks {input.blocks:q} --density {input.density:q}"
+        " --smoothness {input.smoothness:q} --out {output.hessian:q}"
+        " --out-blocks {output.blocks:q} --out-density {output.density:q} 2> {log:q}"
 
 
 rule figure_premises:
@@ -108,5 +111,5 @@ rule figure_premises:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.plotting.premises --hessian {input.hessian}"
-        " --density {input.density} --out {output} 2> {log}"
+        "python -m signgeom.plotting.premises --hessian {input.hessian:q}"
+        " --density {input.density:q} --out {output:q} 2> {log:q}"

@@ -38,17 +38,19 @@ rule quadratic_hessians:
     resources:
         **QUAD_RESOURCES,
     params:
-        dim=Q["dim"],
-        family=lambda wc: DIR_FAMILY[wc.fdir],
-        theta=f"{Q['theta']['min']} {Q['theta']['max']} {Q['theta']['num']}",
-        ratio=f"{Q['lambda_ratio']['min']} {Q['lambda_ratio']['max']} {Q['lambda_ratio']['num']}",
-        rotations=Q["rotations"],
-        seed=config["seed"],
+        **with_settings(
+            dim=Q["dim"],
+            family=lambda wc: DIR_FAMILY[wc.fdir],
+            theta=[Q["theta"][k] for k in ("min", "max", "num")],
+            ratio=[Q["lambda_ratio"][k] for k in ("min", "max", "num")],
+            rotations=Q["rotations"],
+            seed=config["seed"],
+        ),
     shell:
-        "python -m signgeom.quadratic.hessians --dim {params.dim} --family {params.family}"
-        " --theta {params.theta}"
-        " --ratio {params.ratio} --rotations {params.rotations} --seed {params.seed}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.quadratic.hessians --dim {params.dim:q} --family {params.family:q}"
+        " --theta {params.theta:q}"
+        " --ratio {params.ratio:q} --rotations {params.rotations:q} --seed {params.seed:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule quadratic_constants:
@@ -70,8 +72,8 @@ rule quadratic_constants:
     params:
         max_exact_dim=Q["max_exact_dim"],
     shell:
-        "python -m signgeom.quadratic.constants --hessians {input}"
-        " --max-exact-dim {params.max_exact_dim} --out {output} 2> {log}"
+        "python -m signgeom.quadratic.constants --hessians {input:q}"
+        " --max-exact-dim {params.max_exact_dim:q} --out {output:q} 2> {log:q}"
 
 
 rule quadratic_runs:
@@ -92,14 +94,17 @@ rule quadratic_runs:
     resources:
         **QUAD_RESOURCES,
     params:
-        starts=Q["starts"],
-        steps=Q["steps"],
-        seed=config["seed"],
-        starts_per_rotation=Q["starts_per_rotation"],
+        **with_settings(
+            starts=Q["starts"],
+            steps=Q["steps"],
+            seed=config["seed"],
+            starts_per_rotation=Q["starts_per_rotation"],
+        ),
     shell:
-        "python -m signgeom.quadratic.runs --hessians {input.hessians} --constants {input.constants}"
-        " --starts {params.starts} --steps {params.steps} --seed {params.seed}"
-        " --starts-per-rotation {params.starts_per_rotation} --out {output} 2> {log}"
+        "python -m signgeom.quadratic.runs --hessians {input.hessians:q}"
+        " --constants {input.constants:q}"
+        " --starts {params.starts:q} --steps {params.steps:q} --seed {params.seed:q}"
+        " --starts-per-rotation {params.starts_per_rotation:q} --out {output:q} 2> {log:q}"
 
 
 rule quadratic_summary:
@@ -121,14 +126,17 @@ rule quadratic_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        aggregate=Q["aggregate"],
-        resamples=Q["bootstrap"]["resamples"],
-        level=Q["bootstrap"]["level"],
-        seed=config["seed"],
+        **with_settings(
+            aggregate=Q["aggregate"],
+            resamples=Q["bootstrap"]["resamples"],
+            level=Q["bootstrap"]["level"],
+            seed=config["seed"],
+        ),
     shell:
-        "python -m signgeom.quadratic.summary --constants {input.constants} --runs {input.runs}"
-        " --aggregate {params.aggregate} --resamples {params.resamples} --level {params.level}"
-        " --seed {params.seed} --out {output} 2> {log}"
+        "python -m signgeom.quadratic.summary --constants {input.constants:q}"
+        " --runs {input.runs:q} --aggregate {params.aggregate:q}"
+        " --resamples {params.resamples:q} --level {params.level:q}"
+        " --seed {params.seed:q} --out {output:q} 2> {log:q}"
 
 
 rule figure2_family:
@@ -151,8 +159,8 @@ rule figure2_family:
     params:
         family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
     shell:
-        "python -m signgeom.plotting.figure2 --summary {input} --family {params.family}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure2 --summary {input:q} --family {params.family:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule quadratic_separable:
@@ -178,13 +186,15 @@ rule quadratic_separable:
     resources:
         **QUAD_RESOURCES,
     params:
-        family=lambda wc: DIR_FAMILY[wc.fdir],
-        solver=Q["separable"]["solver"],
-        tol=Q["separable"]["tol"],
+        **with_settings(
+            family=lambda wc: DIR_FAMILY[wc.fdir],
+            solver=Q["separable"]["solver"],
+            tol=Q["separable"]["tol"],
+        ),
     shell:
-        "python -m signgeom.quadratic.separable --hessians {input.hessians}"
-        " --constants {input.constants} --solver {params.solver} --tol {params.tol}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.quadratic.separable --hessians {input.hessians:q}"
+        " --constants {input.constants:q} --solver {params.solver:q} --tol {params.tol:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule bounds_family:
@@ -207,8 +217,8 @@ rule bounds_family:
     params:
         family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
     shell:
-        "python -m signgeom.plotting.bounds --separable {input} --family {params.family}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.plotting.bounds --separable {input:q} --family {params.family:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule figure2:
@@ -243,11 +253,11 @@ rule figure1:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **TWO_D_PARAMS,
+        **with_settings(**TWO_D_PARAMS),
     shell:
-        "python -m signgeom.plotting.figure1 --lambda-min {params.lambda_min}"
-        " --lambda-max {params.lambda_max} --angles-deg {params.angles_deg}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure1 --lambda-min {params.lambda_min:q}"
+        " --lambda-max {params.lambda_max:q} --angles-deg {params.angles_deg:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule figure4:
@@ -265,8 +275,8 @@ rule figure4:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **TWO_D_PARAMS,
+        **with_settings(**TWO_D_PARAMS),
     shell:
-        "python -m signgeom.plotting.figure4 --lambda-min {params.lambda_min}"
-        " --lambda-max {params.lambda_max} --angles-deg {params.angles_deg}"
-        " --out {output} 2> {log}"
+        "python -m signgeom.plotting.figure4 --lambda-min {params.lambda_min:q}"
+        " --lambda-max {params.lambda_max:q} --angles-deg {params.angles_deg:q}"
+        " --out {output:q} 2> {log:q}"

@@ -4,7 +4,9 @@ A checkpoint is written atomically (``signgeom.io``) after every epoch and alway
 CPU: ``load_state_dict`` copies model and optimizer tensors to the parameters' device, while
 RNG states must stay CPU byte tensors (``torch.set_rng_state`` refuses CUDA ones). An
 unreadable checkpoint, or one whose due snapshots are missing (a denser schedule), is set
-aside (``signgeom.cifar.rundir.set_aside``) and the run starts afresh.
+aside (``signgeom.cifar.rundir.set_aside``) and the run starts afresh. An unreadable snapshot
+is set aside with the run's ``status.json`` and refused with ``SnapshotError``: the training
+job then reruns and, its snapshot missing, retrains the run from epoch 0 (deterministic).
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from signgeom.cifar.rundir import RunDir, set_aside
 from signgeom.io import atomic_torch_save
 
 log = logging.getLogger(__name__)
+
+
+class SnapshotError(ValueError):
+    """A snapshot is missing or unreadable; the message names it and how it is remade."""
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why ``torch_load`` failed, without torch's advice to load with ``weights_only=False``
+    (which would run whatever code a crafted file holds)."""
+    if "weights_only" in str(exc):
+        return f"{type(exc).__name__}: not a weights-only torch archive"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def torch_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
@@ -43,10 +57,9 @@ def load_checkpoint(path: str | Path) -> Any | None:
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         aside = set_aside(path, "corrupt")
         log.warning(
-            "checkpoint %s is unreadable (%s: %s); set aside as %s, starting this run afresh",
+            "checkpoint %s is unreadable (%s); set aside as %s, starting this run afresh",
             path,
-            type(exc).__name__,
-            exc,
+            unreadable_reason(exc),
             aside,
         )
         return None
@@ -55,14 +68,36 @@ def load_checkpoint(path: str | Path) -> Any | None:
 def load_snapshot(net: nn.Module, run: RunDir, epoch: int, device: torch.device) -> bool:
     """Copy (and cast to ``net``'s dtype) the snapshot of ``epoch`` into ``net``.
 
-    Returns False, leaving ``net`` unchanged, if the snapshot holds a non-finite entry.
+    Returns False, leaving ``net`` unchanged, if the snapshot holds a non-finite entry. A
+    missing or unreadable one raises ``SnapshotError`` after ``invalidate_run``.
     """
-    state = torch_load(run.snapshot(epoch), map_location=device)
-    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        log.warning("skipping non-finite snapshot %s", run.snapshot(epoch))
-        return False
-    net.load_state_dict(state)
-    return True
+    path = run.snapshot(epoch)
+    try:
+        state = torch_load(path, map_location=device)
+        finite = all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+        if finite:
+            net.load_state_dict(state)
+    except Exception as exc:  # missing, truncated, random bytes, another model's tensors
+        raise SnapshotError(invalidate_run(run, path, unreadable_reason(exc))) from None
+    if not finite:
+        log.warning("skipping non-finite snapshot %s", path)
+    return finite
+
+
+def invalidate_run(run: RunDir, snapshot: Path, reason: str) -> str:
+    """Set the bad ``snapshot`` and the run's ``status.json`` aside, so that rerunning the
+    workflow reruns the training job, which retrains from epoch 0 (the snapshot is missing).
+    Returns the message saying so. Either file may already be gone (a concurrent job)."""
+    moved = []
+    for path in (snapshot, run.status):
+        if path.exists():
+            moved.append(f"{path} -> {set_aside(path, 'corrupt')}")
+    return (
+        f"snapshot {snapshot} is unreadable ({reason}). Set aside: {'; '.join(moved) or 'none'}. "
+        f"To remake it, rerun the same snakemake command: the training job (rule cifar_train) "
+        f"of {run.path} runs again, since its status.json is gone, and retrains the run from "
+        f"epoch 0 (deterministic); or retrain it alone with `snakemake <options> {run.status}`."
+    )
 
 
 def rng_state() -> dict[str, Any]:

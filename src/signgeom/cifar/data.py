@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torchvision.datasets import utils as tv_utils
 
-from signgeom.cli import run_cli
+from signgeom.cli import optional_path, run_cli
 from signgeom.workflow import REPO
 
 BATCHES_DIRNAME = "cifar-10-batches-py"
@@ -115,8 +115,12 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise CifarDataError(f"{where} has unreadable `labels`.") from exc
     if labels_arr.shape != (data.shape[0],):
         raise CifarDataError(f"{where} has {labels_arr.shape} labels for {data.shape[0]} images.")
-    if labels_arr.size and (labels_arr.min() < 0 or labels_arr.max() > 9):
-        raise CifarDataError(f"{where} has labels outside 0..9.")
+    bad = np.flatnonzero((labels_arr < 0) | (labels_arr > 9))
+    if bad.size:
+        raise CifarDataError(
+            f"{where} has {bad.size} labels outside 0..9; the first is {labels_arr[bad[0]]} at "
+            f"position {bad[0]} (0-based, image {bad[0]} of this file)."
+        )
     return data, labels_arr
 
 
@@ -286,7 +290,10 @@ def main(argv: list[str] | None = None) -> None:
         "--source", choices=("download", "local"), required=True, help="where the files come from"
     )
     parser.add_argument(
-        "--local-dir", type=Path, default=None, help="source copy, for --source local"
+        "--local-dir",
+        type=optional_path,
+        default=None,
+        help="source copy, for --source local; none: unset",
     )
     args = parser.parse_args(argv)
     local_dir = args.local_dir

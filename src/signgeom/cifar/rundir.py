@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from signgeom.io import atomic_write_json, read_table, write_rows
+from signgeom.io import atomic_write_json, read_table, temp_files_glob, write_rows
 
 METRIC_COLUMNS = [
     "epoch",
@@ -100,6 +100,16 @@ class RunDir:
         """Due snapshot epochs (``due_snapshot_epochs``) whose file is absent."""
         due = due_snapshot_epochs(metrics, epochs, scheduled)
         return [e for e in due if not self.snapshot(e).exists()]
+
+    def sweep_temp_files(self) -> list[Path]:
+        """Delete the hidden temporary files of writes that were killed mid-way (SIGKILL, or
+        a SIGTERM during the unwinding); return them. Only the run's own job may call this."""
+        snapshots = self.snapshot(0).with_name("epoch_*.pt")
+        targets = [self.checkpoint, self.metrics, self.status, snapshots]
+        stale = [p for t in targets for p in sorted(t.parent.glob(temp_files_glob(t)))]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
 
     def read_status(self) -> dict[str, Any]:
         return json.loads(self.status.read_text())

@@ -5,8 +5,9 @@ Rules:
 
 - ``train_loss`` is the per-epoch training loss of ``metrics.csv``; its epoch-0 row is the
   train-mode loss of the initial parameters (see ``signgeom.cifar.train``).
-- If a run stopped before ``E`` (a config's epoch larger than what ran), the loss at its
-  last completed epoch is used and the ``epoch_used`` column says which epoch that was.
+- A run that diverged before ``E`` is excluded (below). One that stopped before ``E`` without
+  diverging (it was trained for fewer epochs than the config now selects at) is refused with
+  ``StaleRunError``, naming the run and both epochs: its training job must run again.
 - Diverged runs (status ``"diverged"``, any ``diverged`` row, or a non-finite loss at the
   epoch used) are excluded, and so are runs whose loss did not decrease (decrease <= 0: a
   step size that made things worse is never "best", however finite its loss). If any seed of
@@ -51,10 +52,27 @@ class AllRunsDivergedError(ValueError):
     """No non-diverged learning rate is left for a (model, optimizer)."""
 
 
+class StaleRunError(ValueError):
+    """A run stopped before the selection epoch without diverging."""
+
+
 def _run_decrease(metrics: pd.DataFrame, epoch: int) -> tuple[float, int, bool]:
-    """(initial loss - loss at ``epoch`` or the last epoch, epoch used, excluded flag)."""
+    """(initial loss - loss at ``epoch`` or the last finite epoch of a diverged run, epoch
+    used, excluded flag)."""
     m = metrics.sort_values("epoch")
     diverged = bool(m["diverged"].astype(bool).any()) if "diverged" in m else False
+    diverged = diverged or ("status" in m and bool((m["status"] == "diverged").any()))
+    last = int(m["epoch"].iloc[-1])
+    if not diverged and last < epoch:
+        key = m.iloc[0]
+        raise StaleRunError(
+            f"run model={key['model']} optimizer={key['optimizer']} lr={key['lr']} "
+            f"seed={key['seed']} stopped at epoch {last} without diverging, before the "
+            f"selection epoch {epoch}: its outputs are stale (trained for fewer epochs than "
+            "cifar.models.<model>.epochs now asks). Rerun its training job, e.g. `snakemake "
+            "--forcerun cifar_train` with the same config, or give selection_epoch <= "
+            f"{last}."
+        )
     finite = m[~m["diverged"].astype(bool)] if "diverged" in m else m
     if finite.empty or int(finite["epoch"].iloc[0]) != 0:
         raise ValueError("a run's metrics must contain the epoch-0 row")

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.augment import AUGMENTERS, build_augmenter
-from signgeom.cifar.checkpoint import resume, save_checkpoint
+from signgeom.cifar.checkpoint import resume, save_checkpoint, torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.rundir import (
     RunDir,
@@ -343,6 +343,22 @@ class _Trainer:
     def snapshot(self, run: RunDir, epoch: int) -> None:
         atomic_torch_save(_float32_state(self.net), run.snapshot(epoch))
 
+    def reported(self, run: RunDir, metrics: list[dict]) -> list[dict]:
+        """The rows of epochs ``0..epochs``, as a run trained for exactly ``epochs`` writes
+        them: if the checkpoint went further, the last reported row gets the train-set
+        evaluation that a run's last epoch always has, from that epoch's snapshot (``net``
+        then holds it; nothing trains after this)."""
+        rows = [dict(m) for m in reported_metrics(metrics, self.epochs)]
+        last = rows[-1]
+        needs_eval = last["epoch"] == self.epochs and not last["diverged"]
+        if needs_eval and metrics[-1]["epoch"] > self.epochs and math.isnan(last["train_acc"]):
+            self.net.load_state_dict(torch_load(run.snapshot(self.epochs), map_location="cpu"))
+            d, sub = self.data, self.eval_subset
+            last["train_loss_eval"], last["train_acc"] = evaluate(
+                self.fwd, d.train_x[:sub], d.train_y[:sub], precision=self.cfg.precision
+            )
+        return rows
+
 
 def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
     """Device, data (channels_last if asked), model, compiled forward and optimizer."""
@@ -358,6 +374,12 @@ def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
     n_train, n_test = data.train_x.shape[0], data.test_x.shape[0]
     log.info("data: %d train / %d test images on %s (%.1fs)", n_train, n_test, dev,
              time.perf_counter() - t_load)  # fmt: skip
+    if cfg.batch_size > n_train:
+        log.warning(
+            "batch_size %d exceeds the %d training images: every step is a full-batch step",
+            cfg.batch_size,
+            n_train,
+        )
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     if cfg.channels_last:
         data.train_x = data.train_x.contiguous(memory_format=fmt)
@@ -473,6 +495,8 @@ def train_run(
     dev, data, net, fwd, opt = _setup(cfg, device, batches_dir)
     run = RunDir(out_dir)
     run.path.mkdir(parents=True, exist_ok=True)  # only once arguments and data are known good
+    if stale := run.sweep_temp_files():
+        log.info("removed %d temporary files of interrupted writes: %s", len(stale), stale)
     trainer = _Trainer(cfg, net, fwd, opt, data, train_eval_subset, train_eval_every, epochs)
     n_train = data.train_x.shape[0]
 
@@ -487,7 +511,8 @@ def train_run(
         _log_row(metrics[-1], n_train, meter)
         _maybe_kill(0)
     else:
-        run.write_metrics(reported_metrics(metrics, epochs))
+        metrics = trainer.reported(run, metrics)  # the checkpoint keeps any later epochs
+        run.write_metrics(metrics)
 
     diverged = bool(reported_metrics(metrics, epochs)[-1]["diverged"])
     for epoch in range(metrics[-1]["epoch"] + 1, epochs + 1):
