@@ -104,7 +104,6 @@ def draw_figure3(
     models = list(dict.fromkeys(step_sizes["model"]))
     optimizers = list(dict.fromkeys(step_sizes["optimizer"]))
     palette = dict(zip(optimizers, sns.color_palette("colorblind", len(optimizers)), strict=True))
-    n_seeds = int(selected["seed"].nunique())
     fig, axes = plt.subplots(
         len(models), 2, figsize=(10, 3.6 * len(models)), squeeze=False, constrained_layout=True
     )
@@ -125,6 +124,7 @@ def draw_figure3(
         ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="R = 1")
         for ax in (ax_loss, ax_ratio):
             _plain_log_axis(ax)
+        n_seeds = int(selected[selected["model"] == model]["seed"].nunique())
         seeds = f"{n_seeds} seeds, {level:.0%} t-interval" if n_seeds > 1 else "1 seed"
         title = MODEL_TITLES.get(model, model)
         ax_loss.set(xlabel="epoch", ylabel="training loss", title=f"{title} ({seeds})")
