@@ -125,5 +125,5 @@ def test_sensitivity_scales_probes_and_is_flat_on_a_quadratic():
 def test_spread_epochs_keeps_first_and_last():
     assert spread_epochs([0, 4, 8, 12, 16, 20], 3) == [0, 8, 20]
     assert spread_epochs([0, 4, 8, 12, 16, 20], 2) == [0, 20]
-    assert spread_epochs([0, 4, 8], 1) == [0]
+    assert spread_epochs([0, 4, 8], 1) == [8]
     assert spread_epochs([0, 4], 5) == [0, 4]

@@ -52,10 +52,13 @@ COLUMNS = [
 
 
 def spread_epochs(epochs: Sequence[int], n: int) -> list[int]:
-    """``n`` of the sorted ``epochs``, evenly spaced by index, first and last included."""
+    """``n`` of the sorted ``epochs``, evenly spaced by index, first and last included; for
+    ``n = 1`` the last (where the trajectories, and the probes' lengths, differ most)."""
     ordered = sorted(epochs)
     if n >= len(ordered):
         return ordered
+    if n == 1:
+        return ordered[-1:]
     picks = np.unique(np.round(np.linspace(0, len(ordered) - 1, n)).astype(int))
     return [ordered[i] for i in picks]
 
