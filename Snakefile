@@ -29,6 +29,7 @@ include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/rotation_common.smk"
 include: "workflow/rules/rotation.smk"
+include: "workflow/rules/noise_common.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
 

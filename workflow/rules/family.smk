@@ -41,7 +41,7 @@ rule cifar_similarity:
 rule family_table:
     input:
         metrics=rules.cifar_tables.output.metrics,
-        similarity=similarity_tables(),
+        similarity=SIMILARITY_TABLES,
     output:
         report(
             f"{CDIR}/family.csv",

@@ -13,11 +13,10 @@ FAMILY_TABLE_TARGETS = [f"{CDIR}/family.csv"] if FAMILY_MODELS else []
 SIMILARITY = C["similarity"]
 
 
-def similarity_tables():
-    """One similarity table per (family model, optimizer of its grid, seed)."""
-    return [
-        f"{CDIR}/similarity/{model}/{opt}/seed{seed}.csv"
-        for model in FAMILY_MODELS
-        for opt in C["models"][model]["step_sizes"]
-        for seed in SEEDS
-    ]
+# One similarity table per (family model, optimizer of its grid, seed).
+SIMILARITY_TABLES = [
+    f"{CDIR}/similarity/{model}/{opt}/seed{seed}.csv"
+    for model in FAMILY_MODELS
+    for opt in C["models"][model]["step_sizes"]
+    for seed in SEEDS
+]

@@ -6,47 +6,6 @@ rule (bootstrap intervals, tables under results/theory/<stage>/) and a figure. S
 config key theory (theory.noise is shared by both stages).
 """
 
-TDIR = "results/theory"
-T = config["theory"]
-TN = T["noise"]
-THEORY_RESOURCES = dict(
-    mem_mb=config["resources"]["theory"]["mem_mb"],
-    runtime=runtime_for("theory"),
-)
-
-
-def noise_flags():
-    """The theory.noise flags of both stages, as a list for {params:q} quoting."""
-    flags = [
-        *("--family", TN["family"], "--lambda-ratio", TN["lambda_ratio"]),
-        *("--theta", TN["theta"], "--sigma-rms", TN["sigma_rms"]),
-        *("--sparse-k", TN["sparse_k"], "--target-fraction", TN["target_fraction"]),
-        *("--runs", TN["runs"], "--max-steps", TN["max_steps"], "--widen", TN["widen"]),
-        *("--seed", config["seed"]),
-    ]
-    return [str(f) for f in flags]
-
-
-def grid_flags(optimizers):
-    """--grid NAME MIN MAX NUM for each optimizer."""
-    grids = TN["step_sizes"]
-    return [
-        str(v)
-        for name in optimizers
-        for v in ("--grid", name, grids[name]["min"], grids[name]["max"], grids[name]["num"])
-    ]
-
-
-NOISE_DIMENSION_TABLES = [
-    f"{TDIR}/noise_dimension/{name}.csv" for name in ("steps", "ratios", "slopes")
-]
-MAJORITY_VOTE_TABLES = [f"{TDIR}/majority_vote/majority.csv"]
-FIGURE_NOISE_DIMENSION = [f"figures/noise_dimension.{ext}" for ext in FIGURE_EXTS]
-FIGURE_MAJORITY_VOTE = [f"figures/majority_vote.{ext}" for ext in FIGURE_EXTS]
-THEORY_NOISE = (
-    NOISE_DIMENSION_TABLES + MAJORITY_VOTE_TABLES + FIGURE_NOISE_DIMENSION + FIGURE_MAJORITY_VOTE
-)
-
 
 rule noise_dimension_runs:
     output:
@@ -73,7 +32,8 @@ rule noise_dimension_runs:
 
 rule noise_dimension_summary:
     input:
-        rules.noise_dimension_runs.output,
+        runs=rules.noise_dimension_runs.output.runs,
+        tuning=rules.noise_dimension_runs.output.tuning,
     output:
         steps=report(
             NOISE_DIMENSION_TABLES[0],
@@ -100,8 +60,8 @@ rule noise_dimension_summary:
         level=TN["bootstrap"]["level"],
         seed=config["seed"],
     shell:
-        "python -m signgeom.quadratic.noise_dimension_summary --runs {input[0]:q}"
-        " --tuning {input[1]:q} --resamples {params.resamples:q} --level {params.level:q}"
+        "python -m signgeom.quadratic.noise_dimension_summary --runs {input.runs:q}"
+        " --tuning {input.tuning:q} --resamples {params.resamples:q} --level {params.level:q}"
         " --seed {params.seed:q} --out-steps {output.steps:q} --out-ratios {output.ratios:q}"
         " --out-slopes {output.slopes:q} 2> {log:q}"
 
@@ -155,7 +115,8 @@ rule majority_vote_runs:
 
 rule majority_vote_summary:
     input:
-        rules.majority_vote_runs.output,
+        runs=rules.majority_vote_runs.output.runs,
+        tuning=rules.majority_vote_runs.output.tuning,
     output:
         report(
             MAJORITY_VOTE_TABLES[0],
@@ -175,8 +136,8 @@ rule majority_vote_summary:
         level=TN["bootstrap"]["level"],
         seed=config["seed"],
     shell:
-        "python -m signgeom.quadratic.majority_summary --runs {input[0]:q}"
-        " --tuning {input[1]:q} --resamples {params.resamples:q} --level {params.level:q}"
+        "python -m signgeom.quadratic.majority_summary --runs {input.runs:q}"
+        " --tuning {input.tuning:q} --resamples {params.resamples:q} --level {params.level:q}"
         " --seed {params.seed:q} --out {output:q} 2> {log:q}"
 
 
