@@ -4,6 +4,7 @@ and a set-aside checkpoint is reported on the console."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pandas as pd
@@ -45,15 +46,40 @@ def _free_text_keys(node: dict, key: str = "") -> set[str]:
 
 def test_every_free_text_key_is_refused_or_quoted():
     free = _free_text_keys(SCHEMA)
-    assert free == {"cifar.data.local_dir", "cifar.augmentation", "cifar.hessian.models.*"}
+    assert free == {
+        "cifar.data.local_dir",
+        "cifar.augmentation",
+        "cifar.hessian.models.*",
+        "cifar.smoothness.probe_step",
+        "cifar.sensitivity.models.*",
+        "cifar.rotation.models.*",
+        "cifar.rotation.optimizers.*",
+        "theory.noise.family",
+        "theory.majority_vote.distributions.*",
+    }
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for edit in (
-        lambda c: c["cifar"].update(augmentation=HOSTILE),
-        lambda c: c["cifar"]["hessian"].update(models=[HOSTILE]),
-    ):
+    for key, edit in (
+        ("cifar.augmentation", lambda c: c["cifar"].update(augmentation=HOSTILE)),
+        ("cifar.hessian.models", lambda c: c["cifar"]["hessian"].update(models=[HOSTILE])),
+        (
+            "cifar.smoothness.probe_step",
+            lambda c: c["cifar"]["smoothness"].update(probe_step=HOSTILE),
+        ),
+        ("cifar.sensitivity.models", lambda c: c["cifar"]["sensitivity"].update(models=[HOSTILE])),
+        ("cifar.rotation.models", lambda c: c["cifar"]["rotation"].update(models=[HOSTILE])),
+        (
+            "cifar.rotation.optimizers",
+            lambda c: c["cifar"]["rotation"].update(optimizers=[HOSTILE]),
+        ),
+        ("theory.noise.family", lambda c: c["theory"]["noise"].update(family=HOSTILE)),
+        (
+            "theory.majority_vote.distributions",
+            lambda c: c["theory"]["majority_vote"].update(distributions=[HOSTILE]),
+        ),
+    ):  # fmt: skip
         changed = yaml.safe_load(yaml.safe_dump(config))
         edit(changed)
-        with pytest.raises(ConfigError):  # refused before any shell sees it
+        with pytest.raises(ConfigError, match=re.escape(f"'{key}")):  # refused, key named
             validate_config(changed)
     # cifar.data.local_dir is any path: the data rule passes it quoted (next test).
 
