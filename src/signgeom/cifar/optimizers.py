@@ -18,14 +18,20 @@ from signgeom.cifar.device import strict_fp32
 Params = Iterable[torch.Tensor] | Iterable[dict]
 
 
+def check_hyperparameters(lr: float, **betas: float) -> None:
+    """``lr > 0`` and every momentum-like coefficient in ``[0, 1)``, else ``ValueError``."""
+    if lr <= 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    for name, beta in betas.items():
+        if not 0 <= beta < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {beta}")
+
+
 class _HeavyBall(torch.optim.Optimizer):
     """``m <- mu * m + g`` (``m_1 = g_1``); ``x <- x - lr * direction(m)``."""
 
     def __init__(self, params: Params, lr: float, momentum: float = 0.9) -> None:
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        check_hyperparameters(lr, momentum=momentum)
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @staticmethod
@@ -95,11 +101,7 @@ class Lion(torch.optim.Optimizer):
     def __init__(
         self, params: Params, lr: float, momentum: float = 0.9, beta2: float = LION_BETA2
     ) -> None:
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        for name, beta in (("momentum", momentum), ("beta2", beta2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {beta}")
+        check_hyperparameters(lr, momentum=momentum, beta2=beta2)
         super().__init__(params, {"lr": lr, "betas": (momentum, beta2)})
 
     @torch.no_grad()
@@ -165,10 +167,7 @@ class Muon(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Params, lr: float, momentum: float = 0.9) -> None:
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        check_hyperparameters(lr, momentum=momentum)
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @staticmethod
