@@ -71,7 +71,7 @@ def _check(selected: pd.DataFrame, smoothness: pd.DataFrame) -> None:
         )
 
 
-def _plain_log_axis(ax: plt.Axes) -> None:
+def plain_log_axis(ax: plt.Axes) -> None:
     """Log y axis labelled in plain numbers (0.5, 1, 2, ...) at 1-2-5 ticks; on an axis that
     spans less than a decade, every minor tick is labelled too."""
     ax.set_yscale("log")
@@ -123,7 +123,7 @@ def draw_figure3(
             _draw(ax_ratio, est, "R_hat", band, palette[opt], f"along {LABELS.get(opt, opt)}")
         ax_ratio.axhline(1.0, color="k", ls="--", lw=1, label="R = 1")
         for ax in (ax_loss, ax_ratio):
-            _plain_log_axis(ax)
+            plain_log_axis(ax)
         n_seeds = int(selected[selected["model"] == model]["seed"].nunique())
         seeds = f"{n_seeds} seeds, {level:.0%} t-interval" if n_seeds > 1 else "1 seed"
         title = MODEL_TITLES.get(model, model)

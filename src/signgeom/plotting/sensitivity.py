@@ -19,7 +19,7 @@ import seaborn as sns  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
-from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, _plain_log_axis  # noqa: E402
+from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, plain_log_axis  # noqa: E402
 
 
 def sensitivity_curves(table: pd.DataFrame) -> pd.DataFrame:
@@ -55,7 +55,7 @@ def draw_sensitivity(table: pd.DataFrame) -> plt.Figure:
             ax.axhline(1.0, color="k", ls="--", lw=1)
             ax.axvline(1.0, color="grey", ls=":", lw=1)
             ax.set_xscale("log")
-            _plain_log_axis(ax)
+            plain_log_axis(ax)
             ax.set(
                 xlabel="probe length multiplier c",
                 ylabel=r"$\hat R$",
