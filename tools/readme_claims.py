@@ -1,8 +1,9 @@
-"""Write (or check) README.md's claims tables from the committed claims files.
+"""Write (or check) the READMEs' claims tables from the committed claims files.
 
-Every block of README.md between ``<!-- claims: <path> -->`` and ``<!-- /claims -->`` is the
-rendering of the claims table at ``<path>`` (relative to the repository), so no verdict or
-number in those blocks is typed by hand:
+Every block of a README between ``<!-- claims: <path> -->`` and ``<!-- /claims -->`` is the
+rendering of the claims table at ``<path>`` (relative to that README's folder), so no verdict
+or number in those blocks is typed by hand. The READMEs: README.md and every
+``results/reference/*/README.md``.
 
     python tools/readme_claims.py           # rewrite the blocks
     python tools/readme_claims.py --check   # exit 1 when a block differs from its file
@@ -55,21 +56,30 @@ def rewrite(readme: str, repo: Path = REPO) -> str:
     return BLOCK.sub(block, readme)
 
 
+def readmes(repo: Path = REPO) -> list[Path]:
+    """README.md and the reference runs' READMEs."""
+    return [repo / "README.md", *sorted(repo.glob("results/reference/*/README.md"))]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
-    p.add_argument("--readme", type=Path, default=REPO / "README.md")
+    p.add_argument("--check", action="store_true", help="exit 1 if a README is out of date")
+    p.add_argument("--readme", type=Path, nargs="+", default=None, help="default: all")
     a = p.parse_args(argv)
-    text = a.readme.read_text()
-    new = rewrite(text, a.readme.resolve().parent)
-    if a.check:
-        if new != text:
-            print(f"{a.readme}: claims tables differ from the claims files; run "
-                  "python tools/readme_claims.py", file=sys.stderr)  # fmt: skip
-            return 1
-        return 0
-    a.readme.write_text(new)
-    return 0
+    stale = []
+    for readme in a.readme or readmes():
+        text = readme.read_text()
+        new = rewrite(text, readme.resolve().parent)
+        if new == text:
+            continue
+        if a.check:
+            stale.append(readme)
+        else:
+            readme.write_text(new)
+    for readme in stale:
+        print(f"{readme}: claims tables differ from the claims files; run "
+              "python tools/readme_claims.py", file=sys.stderr)  # fmt: skip
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -64,6 +64,33 @@ rule family_table:
         " 2> {log:q}"
 
 
+rule family_claims:
+    input:
+        metrics=rules.cifar_tables.output.metrics,
+        smoothness=rules.cifar_tables.output.smoothness,
+        similarity=SIMILARITY_TABLES,
+    output:
+        report(
+            FAMILY_CLAIMS,
+            caption="../report/family_claims.rst",
+            category="Figure 3",
+            subcategory="Tables",
+        ),
+    log:
+        "logs/cifar/family_claims.log",
+    benchmark:
+        "benchmarks/cifar/family_claims.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **with_settings(models=FAMILY_MODELS, level=CLAIMS["level"]),
+    shell:
+        "python -m signgeom.cifar.family_claims --metrics {input.metrics:q}"
+        " --smoothness {input.smoothness:q} --similarity {input.similarity:q}"
+        " --models {params.models:q} --level {params.level:q} --out {output:q} 2> {log:q}"
+
+
 rule figure3_family:
     input:
         rules.family_table.output,

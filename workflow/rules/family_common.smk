@@ -9,7 +9,8 @@ FAMILY_MODELS = family_models(C["models"])
 FIGURE3_FAMILY = [f"figures/figure3_family.{ext}" for ext in FIGURE_EXTS]
 # Targets of `rule all` and provenance: only when some model has a family optimizer.
 FAMILY_TARGETS = FIGURE3_FAMILY if FAMILY_MODELS else []
-FAMILY_TABLE_TARGETS = [f"{CDIR}/family.csv"] if FAMILY_MODELS else []
+FAMILY_CLAIMS = f"{CDIR}/family_claims.csv"
+FAMILY_TABLE_TARGETS = [f"{CDIR}/family.csv", FAMILY_CLAIMS] if FAMILY_MODELS else []
 SIMILARITY = C["similarity"]
 
 

@@ -134,6 +134,35 @@ rule rotation_table:
         " --plain-smoothness {input.plain_smoothness:q} --out {output:q} 2> {log:q}"
 
 
+rule rotation_claims:
+    input:
+        ROTATION_TABLE,
+    output:
+        report(
+            ROTATION_CLAIMS,
+            caption="../report/rotation_claims.rst",
+            category="Figure 5",
+            subcategory="Tables",
+        ),
+    log:
+        "logs/cifar/rotation_claims.log",
+    benchmark:
+        "benchmarks/cifar/rotation_claims.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **with_settings(
+            level=CLAIMS["level"],
+            similar=CLAIMS["similar_factor"],
+            invariant=CLAIMS["invariant_factor"],
+        ),
+    shell:
+        "python -m signgeom.cifar.rotation_claims --table {input:q} --level {params.level:q}"
+        " --similar-factor {params.similar:q} --invariant-factor {params.invariant:q}"
+        " --out {output:q} 2> {log:q}"
+
+
 rule figure5:
     input:
         ROTATION_TABLE,

@@ -11,8 +11,9 @@ from signgeom.cifar.rotation_table import rotated_lr
 
 ROT = C["rotation"]
 ROTATION_TABLE = f"{CDIR}/rotation.csv"
+ROTATION_CLAIMS = f"{CDIR}/rotation_claims.csv"
 FIGURE5 = [f"figures/figure5.{ext}" for ext in FIGURE_EXTS]
-ROTATION_TABLES = [ROTATION_TABLE] if ROT["models"] else []
+ROTATION_TABLES = [ROTATION_TABLE, ROTATION_CLAIMS] if ROT["models"] else []
 ROTATION_FIGURES = FIGURE5 if ROT["models"] else []
 ROTATION_OUTPUTS = ROTATION_TABLES + ROTATION_FIGURES
 ROTATED_THETAS = [float(t) for t in ROT["thetas"] if t != 0]

@@ -37,11 +37,12 @@ import pandas as pd
 
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
-from signgeom.stats import geometric_t_interval
+from signgeom.stats import geometric_t_interval, t_interval
 
 log = logging.getLogger(__name__)
 
 VERDICTS = ("holds", "fails", "inconclusive")
+SIGN_LIKE = ("signsgd", "adam", "lion")  # updates of (near-)constant size per coordinate
 COLUMNS = [
     *("claim", "model", "statement", "statistic", "direction", "threshold"),
     *("value", "lo", "hi", "level", "n_seeds", "per_seed", "verdict", "note"),
@@ -144,17 +145,20 @@ CLAIMS: tuple[Claim, ...] = (
 )  # fmt: skip
 
 
-def verdict(direction: str, value: float, lo: float, hi: float, factor: float) -> str:
-    """``holds | fails | inconclusive`` by the rule of the module docstring; with no interval
-    (NaN bounds: one seed) the point value stands in for both bounds."""
+def verdict(
+    direction: str, value: float, lo: float, hi: float, factor: float, threshold: float = 1.0
+) -> str:
+    """``holds | fails | inconclusive`` by the rule of the module docstring (``above`` and
+    ``below`` against ``threshold``, 1 for a ratio); with no interval (NaN bounds: one seed)
+    the point value stands in for both bounds."""
     if math.isnan(value):
         return "inconclusive"
     if math.isnan(lo) or math.isnan(hi):
         lo = hi = value
     if direction == "above":
-        return "holds" if lo > 1 else "fails" if hi < 1 else "inconclusive"
+        return "holds" if lo > threshold else "fails" if hi < threshold else "inconclusive"
     if direction == "below":
-        return "holds" if hi < 1 else "fails" if lo > 1 else "inconclusive"
+        return "holds" if hi < threshold else "fails" if lo > threshold else "inconclusive"
     if direction == "similar":
         if 1 / factor <= lo and hi <= factor:
             return "holds"
@@ -162,45 +166,55 @@ def verdict(direction: str, value: float, lo: float, hi: float, factor: float) -
     raise ValueError(f"direction must be above, below or similar, got {direction!r}")
 
 
+def claim_row(
+    claim: Claim,
+    per_seed: pd.Series,
+    settings: ClaimSettings,
+    *,
+    threshold: float = 1.0,
+    geometric: bool = True,
+    factor: float | None = None,
+) -> dict:
+    """One row of ``COLUMNS``: the mean over seeds of ``per_seed`` (geometric for ratios,
+    arithmetic for fractions) with its t-interval at ``settings.level``, and the verdict of
+    ``claim.direction`` against ``threshold`` (``similar``: within ``x/÷ factor``, by default
+    ``settings.similar_factor``)."""
+    per_seed = per_seed.sort_index()
+    interval = geometric_t_interval if geometric else t_interval
+    value, lo, hi, n = interval(per_seed.to_numpy(), settings.level)
+    factor = settings.similar_factor if factor is None else factor
+    shown = (
+        f"[{1 / factor:.3g}, {factor:.3g}]" if claim.direction == "similar" else f"{threshold:g}"
+    )
+    note = {1: "one seed: no interval, verdict from the point value", 0: "no data"}.get(n, "")
+    return {
+        "claim": claim.name,
+        "model": claim.model,
+        "statement": claim.statement,
+        "statistic": claim.statistic,
+        "direction": claim.direction,
+        "threshold": shown,
+        "value": value,
+        "lo": lo,
+        "hi": hi,
+        "level": settings.level,
+        "n_seeds": n,
+        "per_seed": " ".join(f"{s}:{v:.4g}" for s, v in per_seed.items()),
+        "verdict": verdict(claim.direction, value, lo, hi, factor, threshold),
+        "note": note,
+    }
+
+
 def compute_claims(
     metrics: pd.DataFrame, smoothness: pd.DataFrame, settings: ClaimSettings = ClaimSettings()
 ) -> pd.DataFrame:
     """One row per claim whose model is in the tables (columns ``COLUMNS``)."""
-    rows = []
     models = set(metrics["model"])
-    for claim in CLAIMS:
-        if claim.model not in models:
-            continue
-        per_seed = claim.per_seed(metrics, smoothness, claim.model, settings).sort_index()
-        value, lo, hi, n = geometric_t_interval(per_seed.to_numpy(), settings.level)
-        threshold = (
-            f"[{1 / settings.similar_factor:.3g}, {settings.similar_factor:.3g}]"
-            if claim.direction == "similar"
-            else "1"
-        )
-        note = ""
-        if n == 1:
-            note = "one seed: no interval, verdict from the point value"
-        elif n == 0:
-            note = "no data"
-        rows.append(
-            {
-                "claim": claim.name,
-                "model": claim.model,
-                "statement": claim.statement,
-                "statistic": claim.statistic,
-                "direction": claim.direction,
-                "threshold": threshold,
-                "value": value,
-                "lo": lo,
-                "hi": hi,
-                "level": settings.level,
-                "n_seeds": n,
-                "per_seed": " ".join(f"{s}:{v:.4g}" for s, v in per_seed.items()),
-                "verdict": verdict(claim.direction, value, lo, hi, settings.similar_factor),
-                "note": note,
-            }
-        )
+    rows = [
+        claim_row(claim, claim.per_seed(metrics, smoothness, claim.model, settings), settings)
+        for claim in CLAIMS
+        if claim.model in models
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
