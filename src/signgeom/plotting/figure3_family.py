@@ -24,7 +24,7 @@ from matplotlib.ticker import LogFormatter  # noqa: E402
 from signgeom.cifar.family import QUANTITIES  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
-from signgeom.plotting import save_figure  # noqa: E402
+from signgeom.plotting import panel_grid, save_figure  # noqa: E402
 from signgeom.plotting.figure3 import LABELS, MODEL_TITLES  # noqa: E402
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
@@ -46,13 +46,7 @@ def draw_family(table: pd.DataFrame) -> plt.Figure:
     optimizers = list(dict.fromkeys(table["optimizer"]))
     palette = dict(zip(optimizers, sns.color_palette("colorblind", len(optimizers)), strict=True))
     markers = dict(zip(optimizers, MARKERS * len(optimizers), strict=False))  # cycles
-    fig, axes = plt.subplots(
-        len(models),
-        len(QUANTITIES),
-        figsize=(4.2 * len(QUANTITIES), 3.4 * len(models)),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig, axes = panel_grid(len(models), len(QUANTITIES), width=4.2)
     for row, model in enumerate(models):
         for col, quantity in enumerate(QUANTITIES):
             ax = axes[row][col]

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
-from signgeom.plotting import save_figure  # noqa: E402
+from signgeom.plotting import panel_grid, save_figure  # noqa: E402
 from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, plain_log_axis  # noqa: E402
 
 
@@ -26,13 +26,7 @@ def draw_schedule_check(comparison: pd.DataFrame) -> plt.Figure:
     """The panels of the module docstring (one line set per seed)."""
     models = list(dict.fromkeys(comparison["model"]))
     optimizers = list(dict.fromkeys(comparison["optimizer"]))
-    fig, axes = plt.subplots(
-        len(models),
-        len(optimizers),
-        figsize=(4.6 * len(optimizers), 3.4 * len(models)),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig, axes = panel_grid(len(models), len(optimizers))
     for i, model in enumerate(models):
         for j, opt in enumerate(optimizers):
             ax = axes[i][j]

@@ -18,7 +18,7 @@ import seaborn as sns  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
-from signgeom.plotting import save_figure  # noqa: E402
+from signgeom.plotting import panel_grid, save_figure  # noqa: E402
 from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, plain_log_axis  # noqa: E402
 
 
@@ -33,13 +33,7 @@ def draw_sensitivity(table: pd.DataFrame) -> plt.Figure:
     curves = sensitivity_curves(table)
     models = list(dict.fromkeys(curves["model"]))
     optimizers = list(dict.fromkeys(curves["optimizer"]))
-    fig, axes = plt.subplots(
-        len(models),
-        len(optimizers),
-        figsize=(4.6 * len(optimizers), 3.4 * len(models)),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig, axes = panel_grid(len(models), len(optimizers))
     for i, model in enumerate(models):
         for j, opt in enumerate(optimizers):
             ax = axes[i][j]
