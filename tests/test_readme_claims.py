@@ -36,3 +36,24 @@ def test_check_fails_when_a_claims_file_changes(tmp_path):
     assert readme_claims.main(["--check", "--readme", readme]) == 1
     readme_claims.main(["--readme", readme])  # rewriting brings it back in line
     assert readme_claims.main(["--check", "--readme", readme]) == 0
+
+
+def test_every_reference_readme_block_matches_its_file():
+    readmes = readme_claims.readmes()
+    assert REPO / "results/reference/schedule-check/README.md" in readmes
+    assert readme_claims.main(["--check", "--readme", *map(str, readmes)]) == 0
+
+
+def test_table_block_renders_the_numbers_and_goes_stale_with_them(tmp_path):
+    pd.DataFrame({"name": ["a", "b"], "value": [1.23456, 2.0], "n": [3, 4]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text("text\n<!-- table: t.csv -->\nold\n<!-- /table -->\nmore\n")
+    assert readme_claims.main(["--check", "--readme", str(readme)]) == 1
+    readme_claims.main(["--readme", str(readme)])
+    body = readme.read_text()
+    assert "| name | value | n |" in body and "| a | 1.23 | 3 |" in body
+    assert body.startswith("text\n") and body.endswith("<!-- /table -->\nmore\n")
+    pd.DataFrame({"name": ["a"], "value": [9.0], "n": [3]}).to_csv(tmp_path / "t.csv", index=False)
+    assert readme_claims.main(["--check", "--readme", str(readme)]) == 1

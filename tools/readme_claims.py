@@ -1,8 +1,9 @@
 """Write (or check) the READMEs' claims tables from the committed claims files.
 
 Every block of a README between ``<!-- claims: <path> -->`` and ``<!-- /claims -->`` is the
-rendering of the claims table at ``<path>`` (relative to that README's folder), so no verdict
-or number in those blocks is typed by hand. The READMEs: README.md and every
+rendering of the claims table at ``<path>`` (relative to that README's folder), and every block
+between ``<!-- table: <path> -->`` and ``<!-- /table -->`` that of any other table, so no
+verdict or number in those blocks is typed by hand. The READMEs: README.md and every
 ``results/reference/*/README.md``.
 
     python tools/readme_claims.py           # rewrite the blocks
@@ -20,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"(<!-- claims: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /claims -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- (?P<kind>claims|table): (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=kind) -->)", re.S
+)
 
 
 def _number(x: float) -> str:
@@ -46,12 +49,24 @@ def render(claims: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_table(table: pd.DataFrame) -> str:
+    """Any table as Markdown, numbers to 3 significant digits."""
+
+    def cell(x) -> str:
+        return _number(x) if isinstance(x, float) else str(x)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines) + "\n"
+
+
 def rewrite(readme: str, repo: Path = REPO) -> str:
-    """README text with every claims block re-rendered from its file."""
+    """README text with every claims and table block re-rendered from its file."""
 
     def block(m: re.Match) -> str:
         table = pd.read_csv(repo / m.group("path"), keep_default_na=False, na_values=[""])
-        return m.group(1) + render(table) + m.group(4)
+        body = render(table) if m.group("kind") == "claims" else render_table(table)
+        return m.group(1) + body + m.group(5)
 
     return BLOCK.sub(block, readme)
 

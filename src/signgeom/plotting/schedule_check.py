@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
@@ -43,7 +44,9 @@ def draw_schedule_check(comparison: pd.DataFrame) -> plt.Figure:
             ax.axhline(1.0, color="k", ls=":", lw=1)
             plain_log_axis(ax)
             title = f"{MODEL_TITLES.get(model, model)}, along {LABELS.get(opt, opt)}"
-            ax.set(xlabel="epoch", ylabel=r"$\hat R$", title=title)
+            ax.set(xlabel="epoch", ylabel=r"$\hat R$")
+            ax.set_title(title, fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=7)
     return fig
 
