@@ -28,6 +28,7 @@ def test_log_linear_curve_is_recovered_exactly():
     assert summary["n_scheduled"] == len(chosen) and summary["n_dense"] == 41
     assert summary["cost_ratio"] == pytest.approx(len(chosen) / 41)
     assert summary["max_rel_error"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["max_consecutive_ratio"] == pytest.approx(np.exp(0.05))
     assert summary["geomean_interpolated"] == pytest.approx(summary["geomean_dense"])
     # the scheduled epochs are mostly early, where R_hat is larger
     assert summary["geomean_scheduled"] > summary["geomean_dense"]
@@ -42,7 +43,9 @@ def test_a_spike_between_scheduled_epochs_is_the_error():
     row = comparison.set_index("epoch").loc[missed]
     assert not row["scheduled"] and row["R_hat_schedule"] == pytest.approx(1.0)
     assert row["rel_error"] == pytest.approx(2.0)  # exp|log(1/3)| - 1
-    assert schedule_summary(comparison).iloc[0]["max_rel_error"] == pytest.approx(2.0)
+    summary = schedule_summary(comparison).iloc[0]
+    assert summary["max_rel_error"] == pytest.approx(2.0)
+    assert summary["max_consecutive_ratio"] == pytest.approx(3.0)
 
 
 def test_a_trajectory_with_gaps_is_refused():

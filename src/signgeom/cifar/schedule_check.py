@@ -7,6 +7,8 @@ curve a figure draws through the points). Per trajectory (:func:`schedule_summar
 
 - ``n_dense``, ``n_scheduled`` and ``cost_ratio = n_scheduled / n_dense`` (estimates are the
   cost);
+- ``max_consecutive_ratio``: the largest ``exp|log R_t+1 - log R_t|`` over consecutive epochs
+  (how far R_hat moves from one epoch to the next);
 - ``max_rel_error`` and ``median_rel_error``: of ``exp|log(R_interp / R_dense)| - 1`` over the
   epochs;
 - ``geomean_dense``, ``geomean_scheduled``, ``geomean_interpolated``: the geometric mean of
@@ -75,6 +77,9 @@ def schedule_summary(comparison: pd.DataFrame) -> pd.DataFrame:
                 "n_dense": len(traj),
                 "n_scheduled": len(on),
                 "cost_ratio": len(on) / len(traj),
+                "max_consecutive_ratio": float(
+                    np.exp(np.abs(np.diff(np.log(traj["R_hat"]))).max())
+                ),
                 "max_rel_error": float(traj["rel_error"].max()),
                 "median_rel_error": float(traj["rel_error"].median()),
                 "geomean_dense": _geomean(traj["R_hat"]),
