@@ -8,6 +8,7 @@ import pandas as pd
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_key_pattern, run_path
+from signgeom.config import estimation_examples
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
@@ -22,11 +23,8 @@ SELECTION_SEEDS = C["selection_seeds"] if C.get("selection_seeds") is not None e
 FIRST_SEED = SEEDS[0]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
-# The estimation set: the first n_examples training images; null means the whole training set
-# the runs saw (cifar.data.train_limit images, or all).
-ESTIMATION_EXAMPLES = (
-    SMOOTH["n_examples"] if SMOOTH["n_examples"] is not None else C["data"]["train_limit"]
-)
+# The estimation set: the first n_examples training images (None: all; signgeom.config).
+ESTIMATION_EXAMPLES = estimation_examples(C)
 
 
 def train_settings(model, optimizer, lr, seed, theta=0.0):
