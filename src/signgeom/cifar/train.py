@@ -427,8 +427,7 @@ def train_run(
     ``expected_run_id`` (from the workflow's run directory name) must equal the settings'
     ``run_id()``: a mismatch means the workflow and this call disagree on the settings.
     """
-    cfg = settings
-    epochs = cfg.epochs
+    cfg, epochs = settings, settings.epochs
     _validate(cfg)
     _check_run_id(cfg, expected_run_id)
     dev, data, net, fwd, opt = _setup(cfg, batches_dir)
