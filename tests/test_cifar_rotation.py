@@ -24,7 +24,8 @@ from signgeom.cifar.rotation import (
     name_seed,
     rotation_power,
 )
-from signgeom.cifar.runid import run_dir_name, run_id
+from signgeom.cifar.run_settings import TrainSettings
+from signgeom.cifar.runid import run_dir_name
 from signgeom.cifar.smoothness import estimate_smoothness, gradient_density, make_chunks
 from signgeom.cifar.train import train_run
 from signgeom.norms import exact_inf_to_one_norm
@@ -257,14 +258,18 @@ FIELDS = {  # a paper-scale run (config.yaml at the time rotations were added)
 
 
 def test_plain_run_ids_are_unchanged_and_rotated_ones_name_theta_and_block_size():
-    plain = {**FIELDS, "rotation_theta": 0.0, "rotation_block_size": None}
-    assert run_dir_name(FIELDS) == run_dir_name(plain) == "lr0.01_seed0_b913755982"
-    assert run_id({**plain, "rotation_block_size": 64}) == run_id(FIELDS)  # theta 0: no rotation
-    rotated = {**FIELDS, "rotation_theta": 0.5, "rotation_block_size": 64}
-    assert run_id(rotated) != run_id(FIELDS)
-    assert run_id({**rotated, "rotation_block_size": 32}) != run_id(rotated)
-    assert run_id({**rotated, "rotation_theta": 1.0}) != run_id(rotated)
-    assert run_dir_name(rotated) == f"lr0.01_seed0_theta0.5_{run_id(rotated)}"
+    assert run_dir_name(FIELDS) == "lr0.01_seed0_b913755982"
+    plain = TrainSettings(**FIELDS, epochs=1, rotation_block_size=64)  # theta 0: no rotation
+    assert plain.identity() == FIELDS and plain.rotation_block_size is None
+    assert plain.run_key() == f"cnn/sgd/{run_dir_name(FIELDS)}"
+    rotated = TrainSettings(**FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=64)
+    assert rotated.identity() == {**FIELDS, "rotation_theta": 0.5, "rotation_block_size": 64}
+    assert rotated.run_id() != plain.run_id()
+    other_blocks = TrainSettings(**FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=32)
+    assert other_blocks.run_id() != rotated.run_id()
+    full = TrainSettings(**FIELDS, epochs=1, rotation_theta=1.0, rotation_block_size=64)
+    assert full.run_id() != rotated.run_id()
+    assert rotated.run_key() == f"cnn/sgd/lr0.01_seed0_theta0.5_{rotated.run_id()}"
 
 
 def test_sgd_classes_stay_the_inner_optimizers():
@@ -281,11 +286,15 @@ DATA = REPO / "data/cifar10-subset/cifar-10-batches-py"
 @pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
 def test_a_rotated_run_records_its_rotation_and_resumes_bit_for_bit(tmp_path):
     tiny = dict(model="cnn", optimizer="signsgd", lr=1e-3, seed=1, batch_size=25)
-    tiny |= dict(train_limit=50, test_limit=20, batches_dir=DATA, device="cpu")
+    tiny |= dict(train_limit=50, test_limit=20, device="cpu")
     tiny |= dict(rotation_theta=0.5, rotation_block_size=16)
-    straight = train_run(**tiny, epochs=2, out_dir=tmp_path / "straight")
-    train_run(**tiny, epochs=1, out_dir=tmp_path / "resumed")
-    resumed = train_run(**tiny, epochs=2, out_dir=tmp_path / "resumed")
+
+    def train(epochs: int, out_dir: Path) -> dict:
+        return train_run(TrainSettings(**tiny, epochs=epochs), batches_dir=DATA, out_dir=out_dir)
+
+    straight = train(2, tmp_path / "straight")
+    train(1, tmp_path / "resumed")
+    resumed = train(2, tmp_path / "resumed")
     assert straight["rotation_theta"] == 0.5 and straight["rotation_block_size"] == 16
     columns = ["epoch", "train_loss", "test_acc"]
     a = pd.read_csv(tmp_path / "straight/metrics.csv")[columns]

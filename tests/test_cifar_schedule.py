@@ -5,8 +5,6 @@ import pytest
 from signgeom.cifar.schedule import (
     estimate_epochs,
     schedule_errors,
-    schedule_from_text,
-    schedule_to_text,
 )
 
 
@@ -76,10 +74,3 @@ def test_invalid_schedules_name_the_key(schedule, stride, match):
     assert errors and match in "; ".join(errors)
     with pytest.raises(ValueError, match=match.replace("snapshot.", "")):
         estimate_epochs(10, stride, schedule)
-
-
-@pytest.mark.parametrize(
-    "schedule", [None, [0, 4, 9], {"dense_until": 3, "every": 1, "log_points": 2}]
-)
-def test_the_cli_text_round_trips(schedule):
-    assert schedule_from_text(schedule_to_text(schedule)) == schedule

@@ -9,6 +9,7 @@ import torch
 
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.similarity import (
     OUTPUT_COLUMNS,
     cosine,
@@ -124,10 +125,11 @@ def test_similarity_run_reads_every_snapshot_of_a_run(optimizer, monkeypatch, tm
 
     monkeypatch.setitem(MODELS, "toy", toy)
     run = tmp_path / "run"
-    train_run(
+    settings = TrainSettings(
         model="toy", optimizer=optimizer, lr=0.01, seed=3, epochs=1, batch_size=25,
-        train_limit=50, test_limit=20, batches_dir=DATA, device="cpu", out_dir=run,
+        train_limit=50, test_limit=20, device="cpu",
     )  # fmt: skip
+    train_run(settings, batches_dir=DATA, out_dir=run)
     kwargs = dict(
         model="toy", run_dir=run, warmup_steps=3, batch_size=20, momentum=0.9,
         bn_mode="batch_stats", train_limit=50, data_dir=DATA, device="cpu",

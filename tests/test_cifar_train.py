@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.train import KILL_ENV, epoch_seed, train_epoch, train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
@@ -28,43 +29,30 @@ TINY = dict(
     train_limit=200,
     test_limit=100,
 )
-CLI_DEFAULTS = dict(
-    augmentation="none",
-    precision="fp32",
-    deterministic="true",
-    channels_last="false",
-    compile="false",
-    train_eval_every=1,
-    train_eval_subset="none",
-    momentum=0.9,
-    divergence_factor=10.0,
-    snapshot_stride=1,
-    snapshot_schedule="null",
-)
+
+
+def _settings(**kw) -> TrainSettings:
+    return TrainSettings(**{"device": "cpu", **TINY, **kw})
+
+
+def _train(out_dir: Path, **kw) -> dict:
+    """``train_run`` of ``TINY`` on the CPU, with the settings ``kw`` changed."""
+    return train_run(_settings(**kw), batches_dir=DATA, out_dir=out_dir)
 
 
 def _cli(
     out_dir: Path, env_extra: dict[str, str] | None = None, **kw
 ) -> subprocess.CompletedProcess:
-    args = {"device": "cpu", **TINY, **CLI_DEFAULTS, **kw}
-    cmd = [
-        sys.executable,
-        "-m",
-        "signgeom.cifar.train",
-        "--batches-dir",
-        str(DATA),
-        "--out-dir",
-        str(out_dir),
-    ]
-    for k, v in args.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
+    """The training CLI as the workflow calls it: the settings as one JSON argument."""
+    cmd = [sys.executable, "-m", "signgeom.cifar.train", "--settings", _settings(**kw).to_json()]
+    cmd += ["--batches-dir", str(DATA), "--out-dir", str(out_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), **(env_extra or {})}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_kill_and_resume_reproduces_uninterrupted_run(tmp_path):
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
-    train_run(**TINY, batches_dir=DATA, device="cpu", out_dir=ref_dir)
+    _train(ref_dir)
 
     killed = _cli(run_dir, {KILL_ENV: "1"})
     assert killed.returncode == 137, killed.stderr
@@ -72,7 +60,7 @@ def test_kill_and_resume_reproduces_uninterrupted_run(tmp_path):
     with open(run_dir / "metrics.csv", "a") as fh:  # a torn row written during the kill
         fh.write("2,0.123,0.")
 
-    train_run(**TINY, batches_dir=DATA, device="cpu", out_dir=run_dir)
+    _train(run_dir)
     ref = pd.read_csv(ref_dir / "metrics.csv")
     got = pd.read_csv(run_dir / "metrics.csv")
     assert ref["epoch"].tolist() == [0, 1, 2, 3]
@@ -106,18 +94,18 @@ def _snapshot_files(run_dir: Path) -> list[int]:
 
 def test_snapshots_are_saved_at_exactly_the_scheduled_epochs(tmp_path):
     small = dict(train_limit=50, test_limit=20)
-    run = {**TINY, **small, "epochs": 5, "batches_dir": DATA, "device": "cpu"}
+    run = {**small, "epochs": 5}
     schedule = {"dense_until": 1, "every": 1, "log_points": 2}  # 1 * 5^(1/2) = 2.24, then 5
-    dense_log = train_run(**run, snapshot_schedule=schedule, out_dir=tmp_path / "log")
+    dense_log = _train(tmp_path / "log", **run, snapshot_schedule=schedule)
     assert dense_log["snapshot_epochs"] == _snapshot_files(tmp_path / "log") == [0, 1, 2, 5]
     assert dense_log["snapshot_schedule"] == schedule
-    strided = train_run(**run, snapshot_stride=2, out_dir=tmp_path / "s")
+    strided = _train(tmp_path / "s", **run, snapshot_stride=2)
     assert strided["snapshot_epochs"] == _snapshot_files(tmp_path / "s") == [0, 2, 4, 5]
     for epoch in (0, 2, 5):  # the schedule changes what is saved, not the trajectory
         a = torch.load(tmp_path / f"log/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
         b = torch.load(tmp_path / f"s/snapshots/epoch_{epoch:04d}.pt", weights_only=True)
         assert all(torch.equal(a[k], b[k]) for k in a), epoch
-    listed = _cli(tmp_path / "list", epochs=4, snapshot_schedule="[4, 2]", **small)
+    listed = _cli(tmp_path / "list", epochs=4, snapshot_schedule=[4, 2], **small)
     assert listed.returncode == 0, listed.stderr
     status = json.loads((tmp_path / "list" / "status.json").read_text())
     assert status["snapshot_epochs"] == _snapshot_files(tmp_path / "list") == [2, 4]
@@ -150,8 +138,7 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
     import signgeom.cifar.checkpoint as ckpt_mod
 
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
-    kw = {**TINY, "epochs": 2}
-    train_run(**kw, batches_dir=DATA, device="cpu", out_dir=ref_dir)
+    _train(ref_dir, epochs=2)
     killed = _cli(run_dir, {KILL_ENV: "1"}, epochs=2)
     assert killed.returncode == 137, killed.stderr
 
@@ -163,7 +150,7 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
         return real_load(path, map_location="cpu" if map_location == "cpu" else "meta", **k)
 
     monkeypatch.setattr(ckpt_mod.torch, "load", device_load)
-    train_run(**kw, batches_dir=DATA, device="cpu", out_dir=run_dir)
+    _train(run_dir, epochs=2)
     assert seen == ["cpu"]
     ref = pd.read_csv(ref_dir / "metrics.csv").drop(columns="epoch_seconds")
     got = pd.read_csv(run_dir / "metrics.csv").drop(columns="epoch_seconds")
@@ -172,8 +159,8 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
 
 @pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
 def test_each_precision_mode_trains_with_finite_metrics(tmp_path, precision):
-    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
-    status = train_run(**kw, batches_dir=DATA, device="cpu", out_dir=tmp_path, precision=precision)
+    kw = {"epochs": 1, "train_limit": 100, "test_limit": 50}
+    status = _train(tmp_path, **kw, precision=precision)
     assert status["status"] == "completed" and status["precision"] == precision
     m = pd.read_csv(tmp_path / "metrics.csv")
     assert m[["train_loss", "train_acc", "test_acc", "train_loss_eval"]].notna().all().all()
@@ -183,12 +170,10 @@ def test_each_precision_mode_trains_with_finite_metrics(tmp_path, precision):
 def test_tf32_on_cpu_is_bitwise_fp32_and_bf16_differs(tmp_path):
     """TF32 only changes CUDA kernels: on the CPU it must give the fp32 trajectory exactly;
     bf16 autocast really computes in bfloat16 (the loss moves)."""
-    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
+    kw = {"epochs": 1, "train_limit": 100, "test_limit": 50}
     losses = {}
     for precision in ("fp32", "tf32", "bf16"):
-        status = train_run(
-            **kw, batches_dir=DATA, device="cpu", out_dir=tmp_path / precision, precision=precision
-        )
+        status = _train(tmp_path / precision, **kw, precision=precision)
         losses[precision] = status["final_train_loss"]
     assert losses["tf32"] == losses["fp32"]
     assert losses["bf16"] != losses["fp32"]
@@ -196,15 +181,8 @@ def test_tf32_on_cpu_is_bitwise_fp32_and_bf16_differs(tmp_path):
 
 
 def test_train_evaluation_cadence_and_subset(tmp_path):
-    kw = {**TINY, "epochs": 3, "train_limit": 100, "test_limit": 50}
-    train_run(
-        **kw,
-        batches_dir=DATA,
-        device="cpu",
-        out_dir=tmp_path,
-        train_eval_every=2,
-        train_eval_subset=40,
-    )
+    kw = {"epochs": 3, "train_limit": 100, "test_limit": 50}
+    _train(tmp_path, **kw, train_eval_every=2, train_eval_subset=40)
     m = pd.read_csv(tmp_path / "metrics.csv").set_index("epoch")
     evaluated = m["train_acc"].notna()
     assert evaluated.tolist() == [True, False, True, True]  # epoch 0, every 2nd, the last
@@ -214,9 +192,9 @@ def test_train_evaluation_cadence_and_subset(tmp_path):
 
 
 def test_keras_augmentation_changes_training_and_is_reproducible(tmp_path):
-    kw = {**TINY, "epochs": 1, "train_limit": 100, "test_limit": 50}
+    kw = {"epochs": 1, "train_limit": 100, "test_limit": 50}
     runs = [
-        train_run(**kw, batches_dir=DATA, device="cpu", out_dir=tmp_path / name, augmentation=aug)
+        _train(tmp_path / name, **kw, augmentation=aug)
         for name, aug in (("a", "keras"), ("b", "keras"), ("c", "none"))
     ]
     assert runs[0]["final_train_loss"] == runs[1]["final_train_loss"]

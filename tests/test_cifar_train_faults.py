@@ -3,7 +3,6 @@ checkpoints, failed writes, bad arguments, and the run identity shared with the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -20,8 +19,9 @@ import yaml
 from signgeom import io
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
-from signgeom.cifar.runid import run_dir_name, run_fields, run_id
-from signgeom.cifar.train import RunConfig, build_parser, main, train_run
+from signgeom.cifar.run_settings import TrainSettings
+from signgeom.cifar.runid import run_id
+from signgeom.cifar.train import build_parser, main, train_run
 from signgeom.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,10 +35,14 @@ TINY = dict(
     batch_size=25,
     train_limit=50,
     test_limit=20,
-    batches_dir=DATA,
     device="cpu",
 )
 COMPARED = ["epoch", "train_loss", "train_acc", "test_acc", "diverged", "train_loss_eval"]
+
+
+def _train(out_dir: Path, **kw) -> dict:
+    """``train_run`` of ``TINY`` with the settings ``kw`` changed."""
+    return train_run(TrainSettings(**{**TINY, **kw}), batches_dir=DATA, out_dir=out_dir)
 
 
 def _status(run: Path) -> dict:
@@ -47,7 +51,7 @@ def _status(run: Path) -> dict:
 
 def test_a_finite_blow_up_is_diverged(tmp_path):
     # signSGD at step size 1 reaches a finite training loss of ~1e11 in one epoch.
-    status = train_run(**{**TINY, "optimizer": "signsgd", "lr": 1.0}, epochs=1, out_dir=tmp_path)
+    status = _train(tmp_path, optimizer="signsgd", lr=1.0, epochs=1)
     m = pd.read_csv(tmp_path / "metrics.csv")
     assert m["train_loss"].iloc[1] > 10 * m["train_loss"].iloc[0]
     assert status["status"] == "diverged" and status["diverged_epoch"] == 1
@@ -56,22 +60,22 @@ def test_a_finite_blow_up_is_diverged(tmp_path):
 
 
 def test_outputs_follow_the_configured_epochs_and_stride(tmp_path, caplog):
-    train_run(**TINY, epochs=2, out_dir=tmp_path)
+    _train(tmp_path, epochs=2)
     full = pd.read_csv(tmp_path / "metrics.csv")
 
-    fewer = train_run(**TINY, epochs=1, out_dir=tmp_path)  # no training: a prefix is reported
+    fewer = _train(tmp_path, epochs=1)  # no training: a prefix is reported
     assert pd.read_csv(tmp_path / "metrics.csv")["epoch"].tolist() == [0, 1]
     assert fewer["epochs_completed"] == fewer["epochs_requested"] == 1
     assert fewer["snapshot_epochs"] == [0, 1]
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 2  # kept
 
-    strided = train_run(**TINY, epochs=2, snapshot_stride=2, out_dir=tmp_path)
+    strided = _train(tmp_path, epochs=2, snapshot_stride=2)
     assert strided["snapshot_epochs"] == [0, 2] and _status(tmp_path)["epochs_completed"] == 2
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv"), full)
 
     (tmp_path / "snapshots/epoch_0001.pt").unlink()  # as after training at stride 2
     with caplog.at_level(logging.WARNING):
-        denser = train_run(**TINY, epochs=2, snapshot_stride=1, out_dir=tmp_path)
+        denser = _train(tmp_path, epochs=2, snapshot_stride=1)
     assert denser["snapshot_epochs"] == [0, 1, 2] and "retraining from epoch 0" in caplog.text
     assert (tmp_path / "snapshots/epoch_0001.pt").exists()
     assert len(list(tmp_path.glob("checkpoint.pt.restride-*"))) == 1  # set aside, not deleted
@@ -80,14 +84,14 @@ def test_outputs_follow_the_configured_epochs_and_stride(tmp_path, caplog):
 
 
 def test_an_unreadable_checkpoint_is_set_aside_and_the_run_restarts(tmp_path, caplog):
-    ref = train_run(**TINY, epochs=1, out_dir=tmp_path / "ref")
+    ref = _train(tmp_path / "ref", epochs=1)
     run = tmp_path / "run"
-    train_run(**TINY, epochs=1, out_dir=run)
+    _train(run, epochs=1)
     ckpt = run / "checkpoint.pt"
     truncated = ckpt.read_bytes()[: ckpt.stat().st_size // 2]
     ckpt.write_bytes(truncated)
     with caplog.at_level(logging.WARNING):
-        status = train_run(**TINY, epochs=1, out_dir=run)
+        status = _train(run, epochs=1)
     assert f"checkpoint {ckpt} is unreadable" in caplog.text and "afresh" in caplog.text
     (aside,) = run.glob("checkpoint.pt.corrupt-*")
     assert aside.read_bytes() == truncated
@@ -127,12 +131,16 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
         {"optimizer": "nope"},
         {"lr": float("inf")},
         {"lr": -1.0},
+        {"precision": "fp16"},
         {"batches_dir": Path("/nonexistent")},
     ],
 )
 def test_bad_arguments_are_rejected_before_the_run_directory_exists(tmp_path, bad):
+    changed = {k: v for k, v in bad.items() if k != "batches_dir"}
+    settings = TrainSettings(**{**TINY, **changed, "epochs": 1})
+    data = bad.get("batches_dir", DATA)
     with pytest.raises(ValueError, match=str(next(iter(bad.values())))[:4]):
-        train_run(**{**TINY, **bad}, epochs=1, out_dir=tmp_path / "run")
+        train_run(settings, batches_dir=data, out_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -145,22 +153,38 @@ def test_help_describes_every_option_and_lists_models_and_optimizers(capsys):
     assert all(name in text for name in [*MODELS, *OPTIMIZERS])
 
 
-def test_run_identity_covers_every_run_config_field():
-    cifar = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]
-    fields = run_fields(cifar, "cnn", "sgd", 0.01, 0)
-    assert set(fields) == {f.name for f in dataclasses.fields(RunConfig)}
-    assert run_id(dataclasses.asdict(RunConfig(**fields))) == run_id(fields)  # same types
-    for key, other in [("batch_size", 7), ("momentum", 0.5), ("train_limit", 10)]:
-        changed = {**cifar, key: other, "data": {**cifar["data"], key: other}}
-        assert run_id(run_fields(changed, "cnn", "sgd", 0.01, 0)) != run_id(fields), key
-    longer = {**cifar, "models": {}, "smoothness": {**cifar["smoothness"], "stride": 5}}
-    assert run_dir_name(run_fields(longer, "cnn", "sgd", 0.01, 0)) == run_dir_name(fields)
-    assert run_dir_name(fields) == f"lr0.01_seed0_{run_id(fields)}"
+def test_the_run_identity_follows_the_config_keys_that_shape_the_trajectory():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    cifar = config["cifar"]
+
+    def settings(**changes) -> TrainSettings:
+        changed = {**config, "cifar": {**cifar, **changes}}
+        return TrainSettings.from_config(changed, model="cnn", optimizer="sgd", lr=0.01, seed=0)
+
+    plain = settings()
+    assert (
+        plain.batch_size == cifar["batch_size"] and plain.epochs == cifar["models"]["cnn"]["epochs"]
+    )
+    assert plain.precision == cifar["training"]["precision"]
+    assert plain.snapshot_schedule == cifar["smoothness"]["schedule"]
+    assert plain.divergence_factor == 10.0 and isinstance(plain.divergence_factor, float)
+    data = {**cifar["data"], "train_limit": 10}
+    for changes in [{"batch_size": 7}, {"momentum": 0.5}, {"data": data}]:
+        assert settings(**changes).run_id() != plain.run_id(), changes
+    models = {"cnn": {**cifar["models"]["cnn"], "epochs": 3}}
+    later = settings(models=models, smoothness={**cifar["smoothness"], "stride": 5})
+    assert later.epochs == 3 and later.snapshot_stride == 5
+    assert later.run_key() == plain.run_key()  # how far a run goes is not its identity
+    assert plain.run_key() == f"cnn/sgd/lr0.01_seed0_{run_id(plain.identity())}"
+    assert TrainSettings.from_json(plain.to_json()) == plain
 
 
 def test_a_run_id_that_does_not_match_the_arguments_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is not the hash"):
-        train_run(**TINY, epochs=1, out_dir=tmp_path / "run", expected_run_id="0123456789")
+        settings = TrainSettings(**TINY, epochs=1)
+        train_run(
+            settings, batches_dir=DATA, out_dir=tmp_path / "run", expected_run_id="0123456789"
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -178,14 +202,14 @@ def test_estimators_use_the_snapshots_of_the_configured_epochs_and_stride(tmp_pa
 def one_epoch(tmp_path_factory) -> Path:
     """A finished 1-epoch run of ``TINY`` (the reference; copy it before changing it)."""
     run = tmp_path_factory.mktemp("one_epoch") / "run"
-    train_run(**TINY, epochs=1, out_dir=run)
+    _train(run, epochs=1)
     return run
 
 
 def test_fewer_epochs_report_what_a_fresh_run_reports(tmp_path, one_epoch):
     # train-set evaluation at epochs 0, 3 and the last: epoch 1 has none in the 3-epoch run
-    train_run(**TINY, train_eval_every=3, epochs=3, out_dir=tmp_path)
-    fewer = train_run(**TINY, train_eval_every=3, epochs=1, out_dir=tmp_path)
+    _train(tmp_path, train_eval_every=3, epochs=3)
+    fewer = _train(tmp_path, train_eval_every=3, epochs=1)
     got, want = (pd.read_csv(d / "metrics.csv") for d in (tmp_path, one_epoch))
     assert got["train_acc"].notna().all()
     pd.testing.assert_frame_equal(got[COMPARED], want[COMPARED], check_exact=True)
@@ -234,7 +258,7 @@ def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, 
     assert not (run / "status.json").exists() and not snapshot.exists()  # set aside
     assert len(list(run.glob("status.json.corrupt-*"))) == 1
 
-    train_run(**TINY, epochs=1, out_dir=run)  # what the rerun training job does
+    _train(run, epochs=1)  # what the rerun training job does
     good = torch.load(one_epoch / "snapshots/epoch_0001.pt", weights_only=True)
     remade = torch.load(snapshot, weights_only=True)
     assert all(torch.equal(remade[k], good[k]) for k in good)
@@ -288,7 +312,7 @@ def test_sigterm_mid_write_leaves_no_temporary_file_and_resumes(tmp_path, one_ep
     hidden = [p.relative_to(run) for p in run.rglob(".*")]
     assert hidden == [], f"the {left} write left {hidden}"
 
-    resumed = train_run(**TINY, epochs=1, out_dir=run)
+    resumed = _train(run, epochs=1)
     assert resumed["final_train_loss"] == _status(one_epoch)["final_train_loss"]
     got, want = (pd.read_csv(d / "metrics.csv") for d in (run, one_epoch))
     pd.testing.assert_frame_equal(got[COMPARED], want[COMPARED], check_exact=True)
@@ -301,6 +325,6 @@ def test_stale_temporary_files_are_swept_on_resume(tmp_path, one_epoch):
     kept = ["notes.txt", ".keep", "snapshots/epoch_0001.pt"]
     for name in stale + kept[:2]:
         (run / name).write_bytes(b"half")
-    train_run(**TINY, epochs=1, out_dir=run)
+    _train(run, epochs=1)
     assert [name for name in stale if (run / name).exists()] == []
     assert all((run / name).exists() for name in kept)

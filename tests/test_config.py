@@ -5,7 +5,14 @@ import copy
 import pytest
 import yaml
 
-from signgeom.config import ConfigError, validate_config
+from signgeom.config import (
+    CIFAR10_TRAIN_IMAGES,
+    ConfigError,
+    estimation_examples,
+    estimation_set_size,
+    validate_config,
+)
+from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.workflow import REPO
 
 
@@ -127,6 +134,10 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["hessian"].update(models=[]), "cifar.hessian.models"),
         (lambda c: c["cifar"]["data"].update(train_limit=500), "cifar.batch_size"),
         (lambda c: c["cifar"].update(batch_size=50_001), "cifar.batch_size"),
+        (lambda c: c["cifar"]["training"].update(precision="fp16"), "cifar.training.precision"),
+        (lambda c: c["cifar"]["smoothness"].update(precision="bf16"), "cifar.smoothness.precision"),
+        (lambda c: c["cifar"].update(device="tpu"), "cifar.device"),
+        (lambda c: c["cifar"]["hessian"].update(max_exact_dim=31), "cifar.hessian.max_exact_dim"),
     ],
 )
 def test_errors_name_the_key(config, edit, key):
@@ -156,3 +167,25 @@ def test_empty_hessian_models_and_too_large_batches_say_why(config):
         validate_config(config)
     config["cifar"]["batch_size"] = 500  # exactly the training set: one full batch, allowed
     validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "n_examples, train_limit, passed, size",
+    [(None, None, None, CIFAR10_TRAIN_IMAGES), (None, 500, 500, 500), (200, 500, 200, 200)],
+)
+def test_the_estimation_set_is_n_examples_or_the_training_set(
+    config, n_examples, train_limit, passed, size
+):
+    config["cifar"]["smoothness"]["n_examples"] = n_examples
+    config["cifar"]["data"]["train_limit"] = train_limit
+    assert estimation_examples(config["cifar"]) == passed
+    assert estimation_set_size(config["cifar"]) == size
+
+
+def test_both_exact_norm_limits_share_one_maximum(config):
+    for section in (config["quadratic"], config["cifar"]["hessian"]):
+        section["max_exact_dim"] = DEFAULT_MAX_EXACT_DIM
+    validate_config(config)
+    config["quadratic"]["max_exact_dim"] = DEFAULT_MAX_EXACT_DIM + 1
+    with pytest.raises(ConfigError, match="'quadratic.max_exact_dim'.*maximum of"):
+        validate_config(config)

@@ -14,6 +14,7 @@ from torch import nn
 
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.optimizers import OPTIMIZERS
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.train import train_run
 from signgeom.config import ConfigError, validate_config
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, hessian_for_cell
@@ -22,6 +23,7 @@ from signgeom.workflow import REPO
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
 TINY_RUN = dict(lr=0.01, seed=0, epochs=1, batch_size=25, train_limit=50, test_limit=20)
+TINY_RUN |= dict(device="cpu")
 
 
 @pytest.fixture
@@ -48,9 +50,8 @@ def test_a_registered_model_is_accepted_by_the_config_and_trains(config, monkeyp
     validate_config(config)
     if not DATA.is_dir():
         pytest.skip("bundled CIFAR subset missing")
-    status = train_run(
-        model="toy", optimizer="sgd", **TINY_RUN, batches_dir=DATA, device="cpu", out_dir=tmp_path
-    )
+    settings = TrainSettings(model="toy", optimizer="sgd", **TINY_RUN)
+    status = train_run(settings, batches_dir=DATA, out_dir=tmp_path)
     assert status["status"] == "completed" and status["model"] == "toy"
     snapshot = torch.load(tmp_path / "snapshots/epoch_0001.pt", weights_only=True)
     assert set(snapshot) == set(toy_model().state_dict())  # the toy's parameters were trained
@@ -70,10 +71,8 @@ def test_a_registered_optimizer_is_accepted_by_the_config_and_steps(config, monk
     monkeypatch.setitem(OPTIMIZERS, "toy", toy_optimizer)
     monkeypatch.setitem(MODELS, "toy", toy_model)
     validate_config(config)
-    status = train_run(
-        model="toy", optimizer="toy", **TINY_RUN, momentum=0.5, batches_dir=DATA, device="cpu",
-        out_dir=tmp_path,
-    )  # fmt: skip
+    settings = TrainSettings(model="toy", optimizer="toy", **TINY_RUN, momentum=0.5)
+    status = train_run(settings, batches_dir=DATA, out_dir=tmp_path)
     assert built == [(0.01, 0.5)] and status["optimizer"] == "toy"
     before = torch.load(tmp_path / "snapshots/epoch_0000.pt", weights_only=True)
     after = torch.load(tmp_path / "snapshots/epoch_0001.pt", weights_only=True)

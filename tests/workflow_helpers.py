@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from signgeom.cifar.runid import run_dir_name, run_fields
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.workflow import QUICK_PRESET, REPO, SNAKEFILE, snakemake_command
 
 __all__ = ["QUICK", "SNAKEFILE", "TINY_QUADRATIC", "quick_run", "snakemake", "write_config"]
@@ -33,15 +33,15 @@ def _merge(base: dict, override: dict) -> dict:
 def quick_run(
     model: str, optimizer: str, lr: float, seed: int = 0, override: dict | None = None
 ) -> str:
-    """``runs/<model>/<optimizer>/<name>`` (relative to the workdir) of a quick-preset run
-    (with the config ``override`` on top, if given), and the stem of its log:
-    ``<model>/<optimizer>/<name>``."""
+    """The run key ``<model>/<optimizer>/<name>`` (``signgeom.cifar.runid.run_key``) of a
+    quick-preset run (with the config ``override`` on top, if given): its directory is
+    ``results/cifar/runs/<key>`` and its log ``logs/cifar/train/<key>.log``."""
     config = _merge(
         yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
     )
     config = _merge(config, override or {})
-    name = run_dir_name(run_fields(config["cifar"], model, optimizer, lr, seed))
-    return f"{model}/{optimizer}/{name}"
+    settings = TrainSettings.from_config(config, model=model, optimizer=optimizer, lr=lr, seed=seed)
+    return settings.run_key()
 
 
 def write_config(path: Path, overrides: dict) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, family_spectrum
 from signgeom.workflow import REPO
 
@@ -89,6 +90,7 @@ def semantic_errors(config: dict) -> list[str]:
                 family_spectrum(family, quad["lambda_ratio"][end], dim)
             except ValueError as err:
                 messages.append(f"config key 'quadratic.lambda_ratio.{end}': {err}")
+    messages += _max_exact_dim_errors(config)
     if dim > quad["max_exact_dim"]:
         messages.append(
             f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf, which "
@@ -126,15 +128,9 @@ def semantic_errors(config: dict) -> list[str]:
     messages += _estimation_set_errors(cifar)
     messages += _schedule_errors(cifar)
     messages += _batch_size_errors(cifar)
-    from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
-    from signgeom.cifar.models import MODELS
+    messages += _value_list_errors(cifar)
+    from signgeom.cifar.models import MODELS  # torch: imported only when the schema passed
     from signgeom.cifar.optimizers import OPTIMIZERS
-
-    if cifar["augmentation"] not in AUGMENTERS:
-        messages.append(
-            f"config key 'cifar.augmentation': unknown augmentation {cifar['augmentation']!r}; "
-            f"known: {sorted(AUGMENTERS)}"
-        )
 
     for model, spec in cifar["models"].items():
         if model not in MODELS:
@@ -161,8 +157,7 @@ def semantic_errors(config: dict) -> list[str]:
                 f"({sorted(cifar['models'])})"
             )
     messages += _rotation_errors(cifar, OPTIMIZERS)
-    limit = cifar["data"]["train_limit"] or CIFAR10_TRAIN_IMAGES
-    if hess["n_examples"] > (smooth["n_examples"] or limit):
+    if hess["n_examples"] > estimation_set_size(cifar):
         messages.append(
             f"config key 'cifar.hessian.n_examples': {hess['n_examples']} exceeds the smoothness "
             f"subset, cifar.smoothness.n_examples = {smooth['n_examples']}"
@@ -171,6 +166,60 @@ def semantic_errors(config: dict) -> list[str]:
 
 
 CIFAR10_TRAIN_IMAGES = 50_000
+
+
+def training_images(cifar: dict) -> int:
+    """Training images every run sees: ``cifar.data.train_limit``, or all of CIFAR-10's."""
+    limit = cifar["data"].get("train_limit")
+    return limit if limit is not None else CIFAR10_TRAIN_IMAGES
+
+
+def estimation_examples(cifar: dict) -> int | None:
+    """The ``--n-examples`` of the estimators: the estimation set is the first this many
+    training images; ``cifar.smoothness.n_examples``, else the training set the runs saw
+    (``cifar.data.train_limit``; None: every image)."""
+    n = cifar["smoothness"]["n_examples"]
+    return n if n is not None else cifar["data"].get("train_limit")
+
+
+def estimation_set_size(cifar: dict) -> int:
+    """Images in the estimation set (:func:`estimation_examples`, None counted as all)."""
+    n = estimation_examples(cifar)
+    return n if n is not None else CIFAR10_TRAIN_IMAGES
+
+
+def _value_list_errors(cifar: dict) -> list[str]:
+    """Values that must be one of a list kept in the code (the schema keeps only their type)."""
+    from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
+    from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS
+    from signgeom.cifar.smoothness import ESTIMATOR_PRECISIONS
+
+    checks = [
+        ("cifar.augmentation", cifar["augmentation"], sorted(AUGMENTERS)),
+        ("cifar.device", cifar["device"], list(DEVICE_CHOICES)),
+        ("cifar.training.precision", cifar["training"]["precision"], list(PRECISIONS)),
+        ("cifar.smoothness.precision", cifar["smoothness"]["precision"], ESTIMATOR_PRECISIONS),
+    ]
+    return [
+        f"config key '{key}': {value!r} is not one of {list(known)}"
+        for key, value, known in checks
+        if value not in known
+    ]
+
+
+def _max_exact_dim_errors(config: dict) -> list[str]:
+    """Both exact-norm limits stay within what the enumeration allows
+    (``signgeom.norms.DEFAULT_MAX_EXACT_DIM``)."""
+    limits = {
+        "quadratic.max_exact_dim": config["quadratic"]["max_exact_dim"],
+        "cifar.hessian.max_exact_dim": config["cifar"]["hessian"]["max_exact_dim"],
+    }
+    return [
+        f"config key '{key}': {value} is greater than the maximum of {DEFAULT_MAX_EXACT_DIM} "
+        f"(the exact norm enumerates 2^(d-1) sign vectors)"
+        for key, value in limits.items()
+        if value > DEFAULT_MAX_EXACT_DIM
+    ]
 
 
 def _probe_errors(cifar: dict) -> list[str]:
@@ -273,8 +322,8 @@ def _rotation_errors(cifar: dict, optimizers: dict) -> list[str]:
 
 def _estimation_set_errors(cifar: dict) -> list[str]:
     """The estimation set (first n_examples training images) must lie inside the training set."""
-    n, limit = cifar["smoothness"]["n_examples"], cifar["data"]["train_limit"]
-    available = limit if limit is not None else CIFAR10_TRAIN_IMAGES
+    n, limit = cifar["smoothness"]["n_examples"], cifar["data"].get("train_limit")
+    available = training_images(cifar)
     if n is not None and n > available:
         what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
         return [
@@ -303,8 +352,8 @@ def _schedule_errors(cifar: dict) -> list[str]:
 
 def _batch_size_errors(cifar: dict) -> list[str]:
     """A minibatch larger than the training set would silently make every step full-batch."""
-    limit = cifar["data"]["train_limit"]
-    available = limit if limit is not None else CIFAR10_TRAIN_IMAGES
+    limit = cifar["data"].get("train_limit")
+    available = training_images(cifar)
     if cifar["batch_size"] > available:
         what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
         return [

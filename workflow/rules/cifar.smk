@@ -41,50 +41,25 @@ rule cifar_train:
     input:
         CIFAR_BATCHES,
     output:
-        str(run_dir("{model}", "{optimizer}", "lr{lr}_seed{seed}_{run_id}").status),
+        str(run_dir(run_key_pattern()).status),
     log:
-        "logs/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_{run_id}.log",
+        f"logs/cifar/train/{run_key_pattern()}.log",
     benchmark:
-        "benchmarks/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_{run_id}.tsv"
+        f"benchmarks/cifar/train/{run_key_pattern()}.tsv"
     conda:
         "../envs/signgeom.yaml"
     threads: config["resources"]["train"]["cpus"]
     resources:
         **job_resources("train"),
+    # One argument, the JSON of every training setting (signgeom.cifar.run_settings): a changed
+    # value changes it, so the job reruns (and resumes from its checkpoint).
     params:
-        **with_settings(
-            epochs=lambda wc: C["models"][wc.model]["epochs"],
-            batch_size=C["batch_size"],
-            momentum=C["momentum"],
-            divergence_factor=C["divergence_factor"],
-            train_limit=limit_arg(C["data"]["train_limit"]),
-            test_limit=limit_arg(C["data"]["test_limit"]),
-            device=C["device"],
-            stride=SMOOTH["stride"],
-            schedule=schedule_to_text(SMOOTH["schedule"]),
-            augmentation=C["augmentation"],
-            precision=C["training"]["precision"],
-            deterministic=flag(C["training"]["deterministic"]),
-            channels_last=flag(C["training"]["channels_last"]),
-            compile=flag(C["training"]["compile"]),
-            eval_every=C["evaluation"]["train_every"],
-            eval_subset=limit_arg(C["evaluation"]["train_subset"]),
-        ),
+        settings=train_settings_json,
         out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train --model {wildcards.model:q}"
-        " --optimizer {wildcards.optimizer:q} --lr {wildcards.lr:q} --seed {wildcards.seed:q}"
-        " --epochs {params.epochs:q} --batch-size {params.batch_size:q}"
-        " --momentum {params.momentum:q} --divergence-factor {params.divergence_factor:q}"
-        " --batches-dir {input:q} --train-limit {params.train_limit:q}"
-        " --test-limit {params.test_limit:q} --device {params.device:q}"
-        " --snapshot-stride {params.stride:q} --snapshot-schedule {params.schedule:q}"
-        " --augmentation {params.augmentation:q}"
-        " --precision {params.precision:q} --deterministic {params.deterministic:q}"
-        " --channels-last {params.channels_last:q} --compile {params.compile:q}"
-        " --train-eval-every {params.eval_every:q} --train-eval-subset {params.eval_subset:q}"
-        " --expected-run-id {wildcards.run_id:q}"
-        " --out-dir {params.out_dir:q} 2>> {log:q}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train"
+        " --settings {params.settings:q} --batches-dir {input:q}"
+        " --expected-run-id {wildcards.run_id:q} --out-dir {params.out_dir:q} 2>> {log:q}"
 
 
 checkpoint cifar_select:

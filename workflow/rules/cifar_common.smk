@@ -5,9 +5,10 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 
 import pandas as pd
 
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.rundir import RunDir
-from signgeom.cifar.runid import run_dir_name, run_fields
-from signgeom.cifar.schedule import schedule_to_text
+from signgeom.cifar.runid import run_key_pattern, run_path
+from signgeom.config import estimation_examples
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
@@ -22,24 +23,34 @@ SELECTION_SEEDS = C["selection_seeds"] if C.get("selection_seeds") is not None e
 FIRST_SEED = SEEDS[0]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
-# The estimation set: the first n_examples training images; null means the whole training set
-# the runs saw (cifar.data.train_limit images, or all).
-ESTIMATION_EXAMPLES = (
-    SMOOTH["n_examples"] if SMOOTH["n_examples"] is not None else C["data"]["train_limit"]
-)
+# The estimation set: the first n_examples training images (None: all; signgeom.config).
+ESTIMATION_EXAMPLES = estimation_examples(C)
 
 
-def run_dir(model, optimizer, name):
-    """A training run's directory ``runs/<model>/<optimizer>/<name>`` (signgeom.cifar.rundir)."""
-    return RunDir(f"{CDIR}/runs/{model}/{optimizer}/{name}")
+def train_settings(model, optimizer, lr, seed, theta=0.0):
+    """The settings of one training run (signgeom.cifar.run_settings), from the config."""
+    return TrainSettings.from_config(
+        config, model=model, optimizer=optimizer, lr=lr, seed=seed, rotation_theta=theta
+    )
 
 
-def run_status(model, optimizer, lr, seed):
-    """The status file of ``runs/<model>/<optimizer>/lr<lr>_seed<seed>_<run id>``; the run id
-    hashes every setting that shapes the trajectory (signgeom.cifar.runid), so a changed
-    config trains new runs next to the old ones."""
-    name = run_dir_name(run_fields(C, model, optimizer, lr, seed))
-    return str(run_dir(model, optimizer, name).status)
+def train_settings_json(wc):
+    """The JSON of a training job's settings: the rule's one argument (the theta wildcard, if
+    any, sets the rotation)."""
+    theta = float(wc.theta) if "theta" in wc.keys() else 0.0
+    return train_settings(wc.model, wc.optimizer, wc.lr, wc.seed, theta).to_json()
+
+
+def run_dir(key):
+    """A training run's directory of a run key or its pattern (signgeom.cifar.runid)."""
+    return RunDir(run_path(CDIR, key))
+
+
+def run_status(model, optimizer, lr, seed, theta=0.0):
+    """The status file of a run; its directory's name carries the run id, the hash of every
+    setting that shapes the trajectory (signgeom.cifar.runid), so a changed config trains new
+    runs next to the old ones."""
+    return str(run_dir(train_settings(model, optimizer, lr, seed, theta).run_key()).status)
 
 
 def model_runs(model):

@@ -33,7 +33,7 @@ rule cifar_hessian:
             seed=config["seed"],
             h=HESS,
         ),
-        run_dir=lambda wc, input: os.path.dirname(input.run),
+        run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.hessian"
         " --model {wildcards.model:q} --run-dir {params.run_dir:q}"

@@ -9,54 +9,13 @@ wildcard_constraints:
     theta=r"[0-9.e+-]+",
 
 
-rule cifar_train_rotated:
-    input:
-        CIFAR_BATCHES,
+use rule cifar_train as cifar_train_rotated with:
     output:
-        str(run_dir("{model}", "{optimizer}", "lr{lr}_seed{seed}_theta{theta}_{run_id}").status),
+        str(run_dir(run_key_pattern(rotated=True)).status),
     log:
-        "logs/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_theta{theta}_{run_id}.log",
+        f"logs/cifar/train/{run_key_pattern(rotated=True)}.log",
     benchmark:
-        "benchmarks/cifar/train/{model}/{optimizer}/lr{lr}_seed{seed}_theta{theta}_{run_id}.tsv"
-    conda:
-        "../envs/signgeom.yaml"
-    threads: config["resources"]["train"]["cpus"]
-    resources:
-        **job_resources("train"),
-    params:
-        epochs=lambda wc: C["models"][wc.model]["epochs"],
-        batch_size=C["batch_size"],
-        momentum=C["momentum"],
-        divergence_factor=C["divergence_factor"],
-        train_limit=limit_arg(C["data"]["train_limit"]),
-        test_limit=limit_arg(C["data"]["test_limit"]),
-        device=C["device"],
-        stride=SMOOTH["stride"],
-        schedule=schedule_to_text(SMOOTH["schedule"]),
-        augmentation=C["augmentation"],
-        precision=C["training"]["precision"],
-        deterministic=flag(C["training"]["deterministic"]),
-        channels_last=flag(C["training"]["channels_last"]),
-        compile=flag(C["training"]["compile"]),
-        eval_every=C["evaluation"]["train_every"],
-        eval_subset=limit_arg(C["evaluation"]["train_subset"]),
-        block_size=ROT["block_size"],
-        out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
-    shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train --model {wildcards.model:q}"
-        " --optimizer {wildcards.optimizer:q} --lr {wildcards.lr:q} --seed {wildcards.seed:q}"
-        " --rotation-theta {wildcards.theta:q} --rotation-block-size {params.block_size:q}"
-        " --epochs {params.epochs:q} --batch-size {params.batch_size:q}"
-        " --momentum {params.momentum:q} --divergence-factor {params.divergence_factor:q}"
-        " --batches-dir {input:q} --train-limit {params.train_limit:q}"
-        " --test-limit {params.test_limit:q} --device {params.device:q}"
-        " --snapshot-stride {params.stride:q} --snapshot-schedule {params.schedule:q}"
-        " --augmentation {params.augmentation:q}"
-        " --precision {params.precision:q} --deterministic {params.deterministic:q}"
-        " --channels-last {params.channels_last:q} --compile {params.compile:q}"
-        " --train-eval-every {params.eval_every:q} --train-eval-subset {params.eval_subset:q}"
-        " --expected-run-id {wildcards.run_id:q}"
-        " --out-dir {params.out_dir:q} 2>> {log:q}"
+        f"benchmarks/cifar/train/{run_key_pattern(rotated=True)}.tsv"
 
 
 rule cifar_smoothness_rotated:

@@ -4,7 +4,7 @@ Each optimizer of cifar.rotation.optimizers trains, for each model of cifar.rota
 its selected step size (known after the Figure 3 selection) times each of
 cifar.rotation.lr_factors, at each theta of cifar.rotation.thetas, on the first seed. A run at
 theta = 0 is a plain run (signgeom.cifar.rotation), so its path is the one cifar_train writes;
-a rotated run's directory adds theta to its name (signgeom.cifar.runid.run_dir_name).
+a rotated run's directory adds theta to its name (signgeom.cifar.runid).
 """
 
 from signgeom.cifar.rotation_table import rotated_lr
@@ -20,11 +20,9 @@ ROTATED_THETAS = [float(t) for t in ROT["thetas"] if t != 0]
 
 
 def rotation_status(model, optimizer, lr, theta):
-    """The status file of the sweep's run of (model, optimizer, lr) at ``theta``."""
-    if float(theta) == 0.0:
-        return run_status(model, optimizer, lr, FIRST_SEED)
-    fields = run_fields(C, model, optimizer, lr, FIRST_SEED, float(theta))
-    return str(run_dir(model, optimizer, run_dir_name(fields)).status)
+    """The status file of the sweep's run of (model, optimizer, lr) at ``theta`` (at 0: the
+    plain run)."""
+    return run_status(model, optimizer, lr, FIRST_SEED, float(theta))
 
 
 def selected_lr(model, optimizer):

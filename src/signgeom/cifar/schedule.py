@@ -18,7 +18,6 @@ at a few dozen epochs. No torch import here.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -86,16 +85,3 @@ def estimate_epochs(epochs: int, stride: int = 1, schedule: Schedule = None) -> 
         logs = {_round_half_up(dense_until * ratio ** (k / n)) for k in range(1, n + 1)}
         chosen |= {e for e in logs if e > dense_until}
     return sorted(e for e in chosen if e <= epochs)
-
-
-def schedule_to_text(schedule: Schedule) -> str:
-    """The schedule as the training CLI's ``--snapshot-schedule`` JSON (``null``: none)."""
-    return json.dumps(schedule if not isinstance(schedule, Sequence) else list(schedule))
-
-
-def schedule_from_text(text: str) -> Schedule:
-    """Inverse of :func:`schedule_to_text` (validated)."""
-    schedule = json.loads(text)
-    if errors := schedule_errors(schedule):
-        raise ValueError("; ".join(errors))
-    return schedule

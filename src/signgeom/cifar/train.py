@@ -1,5 +1,8 @@
 """Train one (model, optimizer, lr, seed) CIFAR-10 run with resumable checkpoints.
 
+The run's settings are one :class:`signgeom.cifar.run_settings.TrainSettings` (the workflow
+passes them as one JSON argument, ``--settings``; each field also has its own flag).
+
 Outputs in ``out_dir``:
 
 - ``metrics.csv``: one row per epoch; epoch 0 describes the initial parameters.
@@ -42,7 +45,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +57,14 @@ from torch import nn
 from signgeom.cifar.augment import AUGMENTERS, build_augmenter
 from signgeom.cifar.checkpoint import resume, save_checkpoint, torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.rundir import (
     RunDir,
     due_snapshot_epochs,
     reported_metrics,
 )
-from signgeom.cifar.runid import identity_fields, run_id
-from signgeom.cifar.schedule import (
-    Schedule,
-    estimate_epochs,
-    schedule_errors,
-    schedule_from_text,
-)
-from signgeom.cli import boolean, optional_int, run_cli
+from signgeom.cifar.schedule import estimate_epochs, schedule_errors
+from signgeom.cli import run_cli
 from signgeom.io import atomic_torch_save
 from signgeom.progress import Progress, format_seconds
 
@@ -74,35 +72,6 @@ log = logging.getLogger(__name__)
 
 KILL_ENV = "SIGNGEOM_TEST_KILL_AFTER_EPOCH"
 EVAL_BATCH_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines a run's trajectory (checked on resume). Its hash names the
-    run directory in the workflow (``signgeom.cifar.runid``): a new field here needs its
-    config key in ``runid.run_fields``."""
-
-    model: str
-    optimizer: str
-    lr: float
-    seed: int
-    batch_size: int
-    momentum: float
-    train_limit: int | None
-    test_limit: int | None
-    divergence_factor: float
-    augmentation: str = "none"
-    precision: str = "fp32"
-    deterministic: bool = True
-    channels_last: bool = False
-    compile: bool = False
-    rotation_theta: float = 0.0  # training in rotated coordinates (signgeom.cifar.rotation)
-    rotation_block_size: int | None = None
-
-    def settings(self) -> dict[str, Any]:
-        """The fields that identify the run (``runid.identity_fields``): the rotation ones
-        only for a rotated run, so a plain run's checkpoint and status are unchanged."""
-        return identity_fields(asdict(self))
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -216,74 +185,53 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _validate(
-    cfg: RunConfig,
-    epochs: int,
-    snapshot_stride: int,
-    snapshot_schedule: Schedule,
-    train_eval_every: int,
-) -> None:
-    """Reject bad arguments before anything is created on disk."""
+def _validate(s: TrainSettings) -> None:
+    """Reject bad settings before anything is created on disk (the precision: at set-up,
+    ``signgeom.cifar.device.configure_numerics``, also before)."""
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
-    if train_eval_every < 1:
-        raise ValueError(f"train_eval_every must be >= 1, got {train_eval_every}")
-    if cfg.augmentation not in AUGMENTERS:
-        raise ValueError(f"unknown augmentation {cfg.augmentation!r}; known: {sorted(AUGMENTERS)}")
-    if cfg.precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {cfg.precision!r}")
+    if s.train_eval_every < 1:
+        raise ValueError(f"train_eval_every must be >= 1, got {s.train_eval_every}")
+    if s.augmentation not in AUGMENTERS:
+        raise ValueError(f"unknown augmentation {s.augmentation!r}; known: {sorted(AUGMENTERS)}")
     problems = []
-    if cfg.model not in MODELS:
-        problems.append(f"model {cfg.model!r} is not one of {sorted(MODELS)}")
-    if cfg.optimizer not in OPTIMIZERS:
-        problems.append(f"optimizer {cfg.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        problems.append(f"lr must be finite and > 0, got {cfg.lr}")
-    if not 0 <= cfg.momentum < 1:
-        problems.append(f"momentum must be in [0, 1), got {cfg.momentum}")
-    if not cfg.divergence_factor > 1:
-        problems.append(f"divergence_factor must be > 1, got {cfg.divergence_factor}")
-    if epochs < 0 or snapshot_stride < 1 or cfg.batch_size < 1:
+    if s.model not in MODELS:
+        problems.append(f"model {s.model!r} is not one of {sorted(MODELS)}")
+    if s.optimizer not in OPTIMIZERS:
+        problems.append(f"optimizer {s.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
+    if not (math.isfinite(s.lr) and s.lr > 0):
+        problems.append(f"lr must be finite and > 0, got {s.lr}")
+    if not 0 <= s.momentum < 1:
+        problems.append(f"momentum must be in [0, 1), got {s.momentum}")
+    if not s.divergence_factor > 1:
+        problems.append(f"divergence_factor must be > 1, got {s.divergence_factor}")
+    if s.epochs < 0 or s.snapshot_stride < 1 or s.batch_size < 1:
         problems.append(
             f"need epochs >= 0, snapshot_stride >= 1, batch_size >= 1 "
-            f"(got {epochs}, {snapshot_stride}, {cfg.batch_size})"
+            f"(got {s.epochs}, {s.snapshot_stride}, {s.batch_size})"
         )
-    if not 0 <= cfg.rotation_theta <= 1:
-        problems.append(f"rotation_theta must be in [0, 1], got {cfg.rotation_theta}")
-    if cfg.rotation_theta != 0 and not (cfg.rotation_block_size or 0) >= 1:
-        size = cfg.rotation_block_size
+    if not 0 <= s.rotation_theta <= 1:
+        problems.append(f"rotation_theta must be in [0, 1], got {s.rotation_theta}")
+    if s.rotation_theta != 0 and not (s.rotation_block_size or 0) >= 1:
+        size = s.rotation_block_size
         problems.append(f"a rotated run needs rotation_block_size >= 1, got {size}")
     for name in ("train_limit", "test_limit"):
-        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
-            problems.append(f"{name} must be None or >= 1, got {getattr(cfg, name)}")
-    problems += schedule_errors(snapshot_schedule, snapshot_stride, key="snapshot")
+        if getattr(s, name) is not None and getattr(s, name) < 1:
+            problems.append(f"{name} must be None or >= 1, got {getattr(s, name)}")
+    problems += schedule_errors(s.snapshot_schedule, s.snapshot_stride, key="snapshot")
     if problems:
         raise ValueError("; ".join(problems))
 
 
-def _check_run_id(cfg: RunConfig, expected: str | None) -> None:
-    """``expected`` (the run directory's name) must be the hash of ``cfg``."""
-    if expected is not None and expected != run_id(cfg.settings()):
+def _check_run_id(s: TrainSettings, expected: str | None) -> None:
+    """``expected`` (the run directory's name) must be the hash of the settings."""
+    if expected is not None and expected != s.run_id():
         raise ValueError(
-            f"run id {expected!r} (the run directory's name) is not the hash "
-            f"{run_id(cfg.settings())!r} of this run's settings {cfg.settings()}: the workflow and "
-            "signgeom.cifar.runid.run_fields disagree with the arguments passed to training"
+            f"run id {expected!r} (the run directory's name) is not the hash {s.run_id()!r} "
+            f"of this run's settings {s.identity()}: the workflow and the settings passed to "
+            "training disagree"
         )
-
-
-_CASTS = {"lr": float, "seed": int, "batch_size": int, "momentum": float}
-_CASTS |= {"divergence_factor": float, "deterministic": bool}
-_CASTS |= {"channels_last": bool, "compile": bool, "rotation_theta": float}
-
-
-def _run_config(args: dict[str, Any]) -> RunConfig:
-    """The ``RunConfig`` of ``train_run``'s arguments, cast like ``runid.run_fields``."""
-    return RunConfig(**{f.name: _CASTS.get(f.name, _same)(args[f.name]) for f in fields(RunConfig)})
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _metric_row(epoch: int, train_loss: float, diverged: bool, evals, t0: float) -> dict:
@@ -304,14 +252,23 @@ def _metric_row(epoch: int, train_loss: float, diverged: bool, evals, t0: float)
 class _Trainer:
     """The pieces of one run that every epoch uses."""
 
-    cfg: RunConfig
+    cfg: TrainSettings
     net: nn.Module
     fwd: nn.Module  # net, or its torch.compile wrapper
     opt: torch.optim.Optimizer
     data: Any
-    eval_subset: int | None
-    eval_every: int
-    epochs: int
+
+    @property
+    def epochs(self) -> int:
+        return self.cfg.epochs
+
+    @property
+    def eval_every(self) -> int:
+        return self.cfg.train_eval_every
+
+    @property
+    def eval_subset(self) -> int | None:
+        return self.cfg.train_eval_subset
 
     def initial_row(self) -> dict:
         """Epoch 0: the side-effect-free train-mode loss and fp32 evaluations of ``net``."""
@@ -360,13 +317,13 @@ class _Trainer:
         return rows
 
 
-def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
+def _setup(cfg: TrainSettings, batches_dir: str | Path):
     """Device, data (channels_last if asked), model, compiled forward and optimizer."""
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
     from signgeom.cifar.rotation import build_rotated_optimizer
 
-    dev = setup_device(device, cfg.precision, cfg.deterministic)
+    dev = setup_device(cfg.device, cfg.precision, cfg.deterministic)
     t_load = time.perf_counter()
     data = load_cifar10(
         batches_dir, device=dev, train_limit=cfg.train_limit, test_limit=cfg.test_limit
@@ -419,10 +376,9 @@ def _log_row(row: dict, n_train: int, meter: Progress) -> None:
     )
 
 
-def _status(
-    metrics: list[dict], epochs: int, stride: int, schedule: Schedule, cfg: RunConfig, **extra
-) -> dict:
+def _status(metrics: list[dict], cfg: TrainSettings, **extra) -> dict:
     """``status.json``: outcome of the reported epochs ``0..epochs``, settings, ``extra``."""
+    epochs, stride, schedule = cfg.epochs, cfg.snapshot_stride, cfg.snapshot_schedule
     metrics = reported_metrics(metrics, epochs)
     last, diverged = metrics[-1], bool(metrics[-1]["diverged"])
     final = [m for m in metrics if not m["diverged"]][-1]
@@ -442,41 +398,23 @@ def _status(
         "epochs": epochs,
         "snapshot_stride": stride,
         "snapshot_schedule": schedule,
-        "run_id": run_id(cfg.settings()),
+        "run_id": cfg.run_id(),
         **extra,
-        **cfg.settings(),
+        "train_eval_every": cfg.train_eval_every,
+        "train_eval_subset": cfg.train_eval_subset,
+        **cfg.identity(),
     }
 
 
 def train_run(
+    settings: TrainSettings,
     *,
-    model: str,
-    optimizer: str,
-    lr: float,
-    seed: int,
-    epochs: int,
-    batch_size: int = 1000,
-    momentum: float = 0.9,
     batches_dir: str | Path,
-    train_limit: int | None = None,
-    test_limit: int | None = None,
-    device: str = "auto",
     out_dir: str | Path,
-    snapshot_stride: int = 1,
-    snapshot_schedule: Schedule = None,
-    augmentation: str = "none",
-    precision: str = "fp32",
-    deterministic: bool = True,
-    channels_last: bool = False,
-    compile: bool = False,
-    train_eval_every: int = 1,
-    train_eval_subset: int | None = None,
-    divergence_factor: float = 10.0,
-    rotation_theta: float = 0.0,
-    rotation_block_size: int | None = None,
     expected_run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) one run; returns the dict written to ``status.json``.
+    """Train (or resume) one run of ``settings`` in ``out_dir``; returns the dict written to
+    ``status.json``.
 
     The eval-mode pass over the training set (``train_loss_eval``, ``train_acc``) runs at epoch
     0, every ``train_eval_every`` epochs and at the last epoch, on the first
@@ -486,28 +424,28 @@ def train_run(
     ``rotation_theta`` > 0 trains in rotated coordinates (``signgeom.cifar.rotation``: blocks of
     ``rotation_block_size`` per tensor, rotations drawn from ``seed``); 0 is the plain run.
 
-    ``expected_run_id`` (from the workflow's run directory name) must equal the hash of this
-    run's ``RunConfig``: a mismatch means the workflow and this CLI disagree on the settings.
+    ``expected_run_id`` (from the workflow's run directory name) must equal the settings'
+    ``run_id()``: a mismatch means the workflow and this call disagree on the settings.
     """
-    cfg = _run_config(locals())
-    _validate(cfg, epochs, snapshot_stride, snapshot_schedule, train_eval_every)
+    cfg, epochs = settings, settings.epochs
+    _validate(cfg)
     _check_run_id(cfg, expected_run_id)
-    dev, data, net, fwd, opt = _setup(cfg, device, batches_dir)
+    dev, data, net, fwd, opt = _setup(cfg, batches_dir)
     run = RunDir(out_dir)
     run.path.mkdir(parents=True, exist_ok=True)  # only once arguments and data are known good
     if stale := run.sweep_temp_files():
         log.info("removed %d temporary files of interrupted writes: %s", len(stale), stale)
-    trainer = _Trainer(cfg, net, fwd, opt, data, train_eval_subset, train_eval_every, epochs)
+    trainer = _Trainer(cfg, net, fwd, opt, data)
     n_train = data.train_x.shape[0]
 
-    scheduled = set(estimate_epochs(epochs, snapshot_stride, snapshot_schedule))
-    metrics = resume(run, cfg.settings(), net, opt, epochs, scheduled)
+    scheduled = set(estimate_epochs(epochs, cfg.snapshot_stride, cfg.snapshot_schedule))
+    metrics = resume(run, cfg.identity(), net, opt, epochs, scheduled)
     meter = Progress(epochs, done=metrics[-1]["epoch"] if metrics else 0, unit="epoch")
     if not metrics:  # epoch 0: the initial point
         metrics.append(trainer.initial_row())
         if 0 in scheduled:
             trainer.snapshot(run, 0)
-        save_checkpoint(run, cfg.settings(), 0, False, net, opt, metrics)
+        save_checkpoint(run, cfg.identity(), 0, False, net, opt, metrics)
         _log_row(metrics[-1], n_train, meter)
         _maybe_kill(0)
     else:
@@ -522,14 +460,12 @@ def train_run(
         diverged = row["diverged"]
         if not diverged and epoch in scheduled:
             trainer.snapshot(run, epoch)
-        save_checkpoint(run, cfg.settings(), epoch, diverged or epoch == epochs, net, opt, metrics)
+        save_checkpoint(run, cfg.identity(), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
         _log_row(row, n_train, meter)
         _maybe_kill(epoch)
 
-    extra = {"device": str(dev), "train_eval_every": train_eval_every}
-    extra["train_eval_subset"] = train_eval_subset
-    status = _status(metrics, epochs, snapshot_stride, snapshot_schedule, cfg, **extra)
+    status = _status(metrics, cfg, device=str(dev))
     run.write_status(status)
     log.info(
         "finished: %s after %d epochs (%s of epoch time)",
@@ -541,50 +477,18 @@ def train_run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The training CLI: every option described; models and optimizers listed in ``--help``."""
+    """The training CLI: ``--settings JSON`` and/or one flag per ``TrainSettings`` field, the
+    paths, and the expected run id; the registries' names listed in ``--help``."""
     from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
-    int_or_none, choice = optional_int, None  # type, or choices given instead of a type
-    flags = [  # (flag = train_run's argument, type, choices, help); every one is required
-        ("model", str, sorted(MODELS), "architecture"),
-        ("optimizer", str, sorted(OPTIMIZERS), "update rule"),
-        ("lr", float, choice, "step size (> 0)"),
-        ("seed", int, choice, "initialisation and shuffling seed"),
-        ("epochs", int, choice, "epochs to train (resumes)"),
-        ("batch-size", int, choice, "minibatch size"),
-        ("momentum", float, choice, "heavy-ball momentum / beta1"),
-        ("batches-dir", str, choice, "directory with the data_batch_* files"),
-        ("train-limit", int_or_none, choice, "first N training images; none = all"),
-        ("test-limit", int_or_none, choice, "first N test images; none = all"),
-        ("device", str, DEVICE_CHOICES, "where to train"),
-        ("snapshot-stride", int, choice, "keep parameters every N epochs"),
-        ("snapshot-schedule", schedule_from_text, choice, "JSON: null | [epochs] | {...}"),
-        ("divergence-factor", float, choice, "diverged above this times the epoch-0 loss"),
-        ("augmentation", str, sorted(AUGMENTERS), "training augmentation"),
-        ("precision", str, PRECISIONS, "training precision"),
-        ("deterministic", boolean, choice, "deterministic kernels: true|false"),
-        ("channels-last", boolean, choice, "NHWC layout: true|false"),
-        ("compile", boolean, choice, "torch.compile: true|false"),
-        ("train-eval-every", int, choice, "train-set evaluation every N epochs"),
-        ("train-eval-subset", int_or_none, choice, "first N images for it; none = all"),
-        ("out-dir", str, choice, "run directory (created after validation)"),
-    ]
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    for flag, type_, choices, help_ in flags:
-        p.add_argument(f"--{flag}", type=type_, choices=choices, required=True, help=help_)
-    p.add_argument(
-        "--rotation-theta",
-        type=float,
-        default=0.0,
-        help="train in rotated coordinates of this strength in [0, 1]; 0 = plain",
-    )
-    p.add_argument(
-        "--rotation-block-size",
-        type=int_or_none,
-        default=None,
-        help="coordinates per rotated block (needed when --rotation-theta > 0)",
-    )
+    known = f"models: {', '.join(sorted(MODELS))}; optimizers: {', '.join(sorted(OPTIMIZERS))}"
+    known += f"; augmentations: {', '.join(sorted(AUGMENTERS))}; precisions: "
+    known += f"{', '.join(PRECISIONS)}; devices: {', '.join(DEVICE_CHOICES)}"
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=known)
+    TrainSettings.add_arguments(p)
+    p.add_argument("--batches-dir", required=True, help="directory with the data_batch_* files")
+    p.add_argument("--out-dir", required=True, help="run directory (created after validation)")
     p.add_argument(
         "--expected-run-id",
         default=None,
@@ -594,8 +498,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the flags (named like ``train_run``'s arguments) and train."""
-    train_run(**vars(build_parser().parse_args(argv)))
+    """Parse ``--settings`` and the flags into one ``TrainSettings`` and train."""
+    args = build_parser().parse_args(argv)
+    train_run(
+        TrainSettings.from_args(args),
+        batches_dir=args.batches_dir,
+        out_dir=args.out_dir,
+        expected_run_id=args.expected_run_id,
+    )
 
 
 if __name__ == "__main__":

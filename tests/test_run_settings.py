@@ -1,0 +1,148 @@
+"""A training run's settings (``signgeom.cifar.run_settings``): declared once, they give the
+config lookup, the JSON argument, the command-line flags and the run identity; README "Adding a
+training setting": a new setting is one field (plus its config and schema entries)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import pytest
+import yaml
+
+from signgeom.cifar.run_settings import TrainSettings
+from signgeom.cifar.runid import run_key_pattern, run_path
+from signgeom.settings import setting
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = dict(model="cnn", optimizer="sgd", lr=0.01, seed=0)
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithWarmup(TrainSettings):
+    """A training setting added as the README says: one field with its config key."""
+
+    warmup_epochs: int = setting(
+        0,
+        config="cifar.warmup_epochs",
+        identity="unless_default",
+        help="epochs of linear step-size warm-up",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithLabelSmoothing(TrainSettings):
+    """The same, as a setting that enters every run's identity."""
+
+    label_smoothing: float = setting(
+        0.0, config="cifar.label_smoothing", help="cross-entropy label smoothing"
+    )
+
+
+def _parse(cls: type[TrainSettings], argv: list[str]) -> TrainSettings:
+    parser = argparse.ArgumentParser()
+    cls.add_arguments(parser)
+    return cls.from_args(parser.parse_args(argv))
+
+
+def test_a_new_setting_reaches_the_json_the_identity_and_the_flags(config):
+    plain = TrainSettings.from_config(config, **RUN)
+    config["cifar"]["warmup_epochs"] = 5
+    warm = WithWarmup.from_config(config, **RUN)
+    assert warm.warmup_epochs == 5
+    assert json.loads(warm.to_json())["warmup_epochs"] == 5
+    assert WithWarmup.from_json(warm.to_json()) == warm
+    assert warm.identity() == {**plain.identity(), "warmup_epochs": 5}
+    assert warm.run_id() != plain.run_id()
+    at_default = WithWarmup.from_config(
+        {**config, "cifar": {**config["cifar"], "warmup_epochs": 0}}, **RUN
+    )
+    assert at_default.run_key() == plain.run_key()  # every existing run keeps its directory
+    assert _parse(WithWarmup, ["--settings", plain.to_json(), "--warmup-epochs", "5"]) == warm
+    assert _parse(WithWarmup, ["--settings", warm.to_json()]) == warm
+
+
+def test_a_new_identity_setting_changes_every_run_id(config):
+    plain = TrainSettings.from_config(config, **RUN)
+    smooth = WithLabelSmoothing.from_config(config, **RUN)  # key absent: the default
+    assert smooth.label_smoothing == 0.0 and smooth.run_id() != plain.run_id()
+    config["cifar"]["label_smoothing"] = 0.1
+    assert WithLabelSmoothing.from_config(config, **RUN).run_id() != smooth.run_id()
+    flags = ["--settings", smooth.to_json(), "--label-smoothing", "0.1"]
+    assert _parse(WithLabelSmoothing, flags).label_smoothing == 0.1
+
+
+def test_the_training_cli_has_one_flag_per_field_and_reads_the_rules_argument(config):
+    from signgeom.cifar.train import build_parser
+
+    parser = build_parser()
+    dests = {a.dest for a in parser._actions}
+    assert {f.name for f in fields(TrainSettings)} <= dests
+    settings = TrainSettings.from_config(config, **RUN, rotation_theta=0.5)
+    args = parser.parse_args(
+        ["--settings", settings.to_json(), "--batches-dir", "d"] + ["--out-dir", "o"]
+    )
+    assert TrainSettings.from_args(args) == settings
+    flags = ["--model", "cnn", "--optimizer", "sgd", "--lr", "0.01", "--seed", "0"]
+    flags += ["--epochs", "2", "--train-limit", "none", "--deterministic", "false"]
+    flags += ["--snapshot-schedule", "[0, 2]", "--batches-dir", "d", "--out-dir", "o"]
+    by_flags = TrainSettings.from_args(parser.parse_args(flags))
+    assert by_flags == TrainSettings(**RUN, epochs=2, deterministic=False, snapshot_schedule=[0, 2])
+    assert by_flags.train_limit is None
+
+
+def test_values_are_cast_to_the_declared_types_or_refused():
+    s = TrainSettings(
+        model="cnn", optimizer="sgd", lr="1e-05", seed="3", epochs=2, divergence_factor=10
+    )
+    assert (s.lr, s.seed, s.divergence_factor) == (1e-05, 3, 10.0)
+    assert isinstance(s.divergence_factor, float) and isinstance(s.seed, int)
+    for bad, match in [({"epochs": 2.5}, "integer"), ({"compile": "true"}, "true or false")]:
+        with pytest.raises(ValueError, match=match):
+            TrainSettings(**{**RUN, "epochs": 2, **bad})
+    with pytest.raises(ValueError, match=r"unknown TrainSettings fields \['warmup'\]"):
+        TrainSettings.from_mapping({**RUN, "epochs": 1, "warmup": 3})
+    with pytest.raises(ValueError, match=r"needs values for \['epochs'\]"):
+        TrainSettings.from_json(json.dumps(RUN))
+
+
+def test_the_rules_paths_come_from_the_run_key(config):
+    """The rule's wildcard pattern, filled with a run's values, is that run's key."""
+    for theta in (0.0, 0.5):
+        settings = TrainSettings.from_config(config, **RUN, rotation_theta=theta)
+        wildcards = dict(RUN, lr="0.01", theta=str(theta), run_id=settings.run_id())
+        pattern = run_key_pattern(rotated=theta != 0)
+        assert pattern.format(**wildcards) == settings.run_key()
+        assert ("_theta0.5_" in settings.run_key()) == (theta != 0)
+    key = settings.run_key()
+    assert run_path("results/cifar", key) == f"results/cifar/runs/{key}"
+
+
+def test_from_config_reads_every_configured_field(config):
+    """Each field with a config key takes that key's value (a changed key shows up)."""
+    hints = typing.get_type_hints(TrainSettings)
+    samples = {int: 7, int | None: 7, float: 0.25, str: "x", bool: None}
+    rotated = {**RUN, "rotation_theta": 0.5}
+    base = TrainSettings.from_config(config, **rotated)
+    for f in fields(TrainSettings):
+        key = f.metadata["signgeom"]["config"]
+        if key is None:
+            continue
+        value = samples.get(hints[f.name], [3])
+        value = (not getattr(base, f.name)) if value is None else value
+        changed = copy.deepcopy(config)
+        *parents, last = key.format(**rotated).split(".")
+        node = changed
+        for part in parents:
+            node = node[part]
+        node[last] = value
+        assert getattr(TrainSettings.from_config(changed, **rotated), f.name) == value, f.name
