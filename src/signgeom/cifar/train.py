@@ -29,10 +29,6 @@ so it never depends on history. Divergence stops the run: a non-finite loss or p
 or a finite epoch loss above ``divergence_factor`` times the epoch-0 loss (a blow-up, e.g.
 signSGD at step size 10 reaching losses of 1e16). The run still finishes with status
 ``"diverged"`` and exit code 0.
-
-Test-only hook: if the environment variable ``SIGNGEOM_TEST_KILL_AFTER_EPOCH=k`` is set,
-the process calls ``os._exit(137)`` right after the checkpoint of epoch ``k`` is written
-(simulates a SIGKILL at an epoch boundary; used by ``tests/test_cifar_train.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +36,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -72,7 +67,6 @@ from signgeom.progress import Progress, format_seconds
 
 log = logging.getLogger(__name__)
 
-KILL_ENV = "SIGNGEOM_TEST_KILL_AFTER_EPOCH"
 EVAL_BATCH_SIZE = 1000
 
 
@@ -401,11 +395,6 @@ def _setup(cfg: RunConfig, device: str, batches_dir: str | Path):
     return dev, data, net, fwd, opt
 
 
-def _maybe_kill(epoch: int) -> None:
-    if os.environ.get(KILL_ENV) == str(epoch):
-        os._exit(137)  # test-only: simulate SIGKILL right after a checkpoint
-
-
 def _log_row(row: dict, n_train: int, meter: Progress) -> None:
     log.info(
         "epoch %d | train_loss %.4f | train_acc %.4f | test_acc %.4f | %.0f img/s | %s%s",
@@ -509,7 +498,6 @@ def train_run(
             trainer.snapshot(run, 0)
         save_checkpoint(run, cfg.settings(), 0, False, net, opt, metrics)
         _log_row(metrics[-1], n_train, meter)
-        _maybe_kill(0)
     else:
         metrics = trainer.reported(run, metrics)  # the checkpoint keeps any later epochs
         run.write_metrics(metrics)
@@ -525,7 +513,6 @@ def train_run(
         save_checkpoint(run, cfg.settings(), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
         _log_row(row, n_train, meter)
-        _maybe_kill(epoch)
 
     extra = {"device": str(dev), "train_eval_every": train_eval_every}
     extra["train_eval_subset"] = train_eval_subset
