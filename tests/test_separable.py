@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from figure_checks import assert_bounds_draw, assert_image_files
 from signgeom.norms import inf_to_one_norm, lambda_max, prop3_bound
-from signgeom.plotting.bounds import PANELS, TIGHT, draw_bounds
+from signgeom.plotting.bounds import draw_bounds
 from signgeom.plotting.bounds import main as bounds_main
 from signgeom.quadratic.constants import smoothness_constants
 from signgeom.quadratic.hessians import build_grid
@@ -111,25 +112,11 @@ def test_mismatched_constants_are_refused(grid_table):
 
 
 def test_bounds_figure_draws_the_cell_means_and_refuses_a_bad_table(grid_table, tmp_path):
-    fig = draw_bounds(grid_table, "power_law")
-    for ax, column in zip(fig.axes[:2], PANELS, strict=True):
-        means = grid_table.pivot_table(index="lambda_ratio", columns="theta", values=column)
-        (mesh,) = ax.collections  # one colour per (ratio, theta) cell: the rotations' mean
-        np.testing.assert_allclose(
-            np.asarray(mesh.get_array()).reshape(means.shape), means.to_numpy(), rtol=1e-12
-        )
-        edges = mesh.get_coordinates()  # (ratios + 1, thetas + 1, 2): each centre inside
-        assert np.all((edges[0, :-1, 0] < means.columns) & (means.columns < edges[0, 1:, 0]))
-        assert np.all((edges[:-1, 0, 1] < means.index) & (means.index < edges[1:, 0, 1]))
-        assert mesh.norm.vmin == 1.0
-        worst = grid_table[column].max()
-        tight = worst - 1 <= TIGHT
-        title = "= 1 on every Hessian" if tight else f"(max over Hessians {worst:.4g})"
-        assert ax.get_title().endswith(title)
+    assert_bounds_draw(grid_table, "power_law")
     table = tmp_path / "separable.csv"
     grid_table.to_csv(table, index=False)
     out = [tmp_path / "bounds.png", tmp_path / "bounds.pdf"]
     bounds_main(["--separable", str(table), "--family", "power_law", "--out", *map(str, out)])
-    assert out[0].read_bytes().startswith(b"\x89PNG") and out[1].read_bytes()[:4] == b"%PDF"
+    assert_image_files(out)
     with pytest.raises(ValueError, match="lacks the columns"):
         draw_bounds(grid_table.drop(columns="lsep_over_linf"), "power_law")
