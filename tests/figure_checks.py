@@ -15,6 +15,10 @@ from signgeom.plotting.bounds import PANELS, TIGHT, draw_bounds
 from signgeom.plotting.figure2 import RATIO_CLIP, draw_figure2
 from signgeom.plotting.figure3 import draw_figure3
 from signgeom.plotting.premises import LABELS, QUANTITIES, draw_premises
+from signgeom.plotting.saddles import LABELS as SADDLE_LABELS
+from signgeom.plotting.saddles import draw_saddles
+from signgeom.quadratic.saddle_runs import shown_rotations
+from signgeom.quadratic.saddles import Tube
 
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
 
@@ -128,4 +132,25 @@ def assert_premises_draw(hessian: pd.DataFrame, density: pd.DataFrame) -> None:
                 tops = np.array([seg[1] for seg in spikes.get_segments()])
                 weight = last["weight"] / last["repeat"].nunique()
                 np.testing.assert_allclose(tops, np.column_stack([last["node"], weight]))
+    plt.close(fig)
+
+
+def assert_saddles_draw(table: pd.DataFrame, traces: pd.DataFrame, tube: Tube) -> None:
+    """One panel per shown rotation: every method's objective per iteration (ending at the
+    table's final objective) and the saddle levels ``-k nu``, ``k = 0..d``."""
+    fig = draw_saddles(table, traces, tube)
+    method_of = {label: method for method, label in SADDLE_LABELS.items()}
+    shown = shown_rotations(table, tube.dim)
+    for ax, rotation in zip(fig.axes, shown.values(), strict=True):
+        drawn = [ln for ln in ax.get_lines() if ln.get_label() in method_of]
+        assert {method_of[ln.get_label()] for ln in drawn} == set(table["method"])
+        for line in drawn:
+            method = method_of[line.get_label()]
+            part = traces[(traces["method"] == method) & (traces["rotation"] == rotation)]
+            np.testing.assert_array_equal(line.get_xdata(), part["step"])
+            np.testing.assert_array_equal(line.get_ydata(), part["objective"])
+            row = table[(table["method"] == method) & (table["rotation"] == rotation)]
+            assert line.get_ydata()[-1] == row["final_objective"].iloc[0]
+        levels = sorted(ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == ":")
+        np.testing.assert_allclose(levels, -tube.nu * np.arange(tube.dim, -1, -1))
     plt.close(fig)
