@@ -46,7 +46,7 @@ import pandas as pd
 import yaml
 
 from signgeom.io import read_table
-from signgeom.regression import REFERENCE_DIR, TABLES, TableSpec, column_spread
+from signgeom.regression import TABLES, TableSpec, column_spread, reference_dir
 from signgeom.workflow import QUICK_PRESET, snakemake_command
 
 STAGES: dict[str, tuple[list[str], list[TableSpec]]] = {
@@ -176,7 +176,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=sorted(STAGES), default="quadratic")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS))
-    parser.add_argument("--references", type=Path, default=REFERENCE_DIR)
+    parser.add_argument("--references", type=Path, default=reference_dir())
     parser.add_argument("--out", type=Path, help="also write the per-variant spreads as CSV")
     parser.add_argument("--keep", type=Path, help="keep the working directories under this path")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")

@@ -226,10 +226,18 @@ def test_a_bad_pipeline_copy_says_delete_it(tmp_path, subset_copy):
         prepare_cifar10(tmp_path / "dest", "local", subset_copy)
 
 
-def test_cli_relative_local_dir_is_relative_to_the_repository(tmp_path, monkeypatch):
+def test_cli_relative_local_dir_is_relative_to_the_base_dir_else_the_working_dir(
+    tmp_path, monkeypatch, capsys
+):
+    repo = SUBSET.parents[2]
+    relative = ["--source", "local", "--local-dir", "data/cifar10-subset"]
     monkeypatch.chdir(tmp_path)  # the workflow's working directory is anywhere
-    args = ["--dest", "d", "--source", "local", "--local-dir", "data/cifar10-subset"]
-    assert run_cli(data.main, args) == 0
+    assert run_cli(data.main, ["--dest", "d", *relative, "--base-dir", str(repo)]) == 0
     assert (tmp_path / "d/cifar-10-batches-py/test_batch").read_bytes() == (
         SUBSET / "test_batch"
     ).read_bytes()
+    assert run_cli(data.main, ["--dest", "e", *relative]) == 2  # tmp_path/data/...: absent
+    assert "data/cifar10-subset does not exist" in capsys.readouterr().err
+    monkeypatch.chdir(repo)
+    assert run_cli(data.main, ["--dest", str(tmp_path / "f"), *relative]) == 0
+    assert (tmp_path / "f/cifar-10-batches-py/batches.meta").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import KILL_ENV, epoch_seed, train_epoch, train_run
+from signgeom.cifar.train import epoch_seed, train_epoch, train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
@@ -40,13 +41,33 @@ def _train(out_dir: Path, **kw) -> dict:
     return train_run(_settings(**kw), batches_dir=DATA, out_dir=out_dir)
 
 
-def _cli(
-    out_dir: Path, env_extra: dict[str, str] | None = None, **kw
-) -> subprocess.CompletedProcess:
-    """The training CLI as the workflow calls it: the settings as one JSON argument."""
-    cmd = [sys.executable, "-m", "signgeom.cifar.train", "--settings", _settings(**kw).to_json()]
+# The training CLI in a child process that sends itself SIGKILL right after its (k+1)-th
+# checkpoint, the one of epoch k (epoch 0, the initial point, is checkpointed too).
+KILLED_AFTER_EPOCH = """
+import os, signal, sys
+from signgeom.cifar import train
+epoch, real_save, saved = int(sys.argv[1]), train.save_checkpoint, []
+
+def save_then_die(*args, **kwargs):
+    real_save(*args, **kwargs)
+    saved.append(1)
+    if len(saved) == epoch + 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+train.save_checkpoint = save_then_die
+raise SystemExit(train.run_cli(train.main, sys.argv[2:]))
+"""
+
+
+def _cli(out_dir: Path, kill_after_epoch: int | None = None, **kw) -> subprocess.CompletedProcess:
+    """The training CLI as the workflow calls it (the settings as one JSON argument); with
+    ``kill_after_epoch`` SIGKILLed after that epoch's checkpoint."""
+    cmd = [sys.executable, "-m", "signgeom.cifar.train"]
+    if kill_after_epoch is not None:
+        cmd = [sys.executable, "-c", KILLED_AFTER_EPOCH, str(kill_after_epoch)]
+    cmd += ["--settings", _settings(**kw).to_json()]
     cmd += ["--batches-dir", str(DATA), "--out-dir", str(out_dir)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), **(env_extra or {})}
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -54,9 +75,10 @@ def test_kill_and_resume_reproduces_uninterrupted_run(tmp_path):
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     _train(ref_dir)
 
-    killed = _cli(run_dir, {KILL_ENV: "1"})
-    assert killed.returncode == 137, killed.stderr
+    killed = _cli(run_dir, kill_after_epoch=1)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert (run_dir / "checkpoint.pt").exists() and not (run_dir / "status.json").exists()
+    assert pd.read_csv(run_dir / "metrics.csv")["epoch"].tolist() == [0, 1]
     with open(run_dir / "metrics.csv", "a") as fh:  # a torn row written during the kill
         fh.write("2,0.123,0.")
 
@@ -139,8 +161,8 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
 
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     _train(ref_dir, epochs=2)
-    killed = _cli(run_dir, {KILL_ENV: "1"}, epochs=2)
-    assert killed.returncode == 137, killed.stderr
+    killed = _cli(run_dir, kill_after_epoch=1, epochs=2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
 
     real_load = torch.load
     seen = []
@@ -209,8 +231,8 @@ def test_cuda_kill_and_resume_is_bitwise(tmp_path):
     kw = dict(device="cuda", epochs=3, train_limit=500, test_limit=200)
     ref = _cli(tmp_path / "ref", **kw)
     assert ref.returncode == 0, ref.stderr
-    killed = _cli(tmp_path / "run", {KILL_ENV: "1"}, **kw)
-    assert killed.returncode == 137, killed.stderr
+    killed = _cli(tmp_path / "run", kill_after_epoch=1, **kw)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     resumed = _cli(tmp_path / "run", **kw)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stderr

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from figure_checks import assert_figure3_draws, assert_image_files, assert_premises_draw
 from signgeom.cifar.hessian import PSD_TOL
 from signgeom.workflow import REPO
 
@@ -52,9 +53,10 @@ def test_edge_choices_are_bracketed_by_the_preset(name):
 @pytest.mark.parametrize("name", REFERENCES)
 def test_reference_tables_match_their_preset(name):
     ref, preset, t = _load(name)
-    for f in ("figure3.png", "figure3.pdf", "provenance.json"):
-        assert (ref / f).stat().st_size > 0, f
+    assert_image_files([ref / "figure3.png", ref / "figure3.pdf"])
+    assert (ref / "provenance.json").stat().st_size > 0
     steps, smooth, metrics = t["step_sizes"], t["smoothness"], t["metrics"]
+    assert_figure3_draws(steps, smooth, metrics)
     assert STEP_COLUMNS <= set(steps.columns)
     assert SMOOTH_COLUMNS <= set(smooth.columns)
     assert METRIC_COLUMNS <= set(metrics.columns)
@@ -89,7 +91,8 @@ def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
     hess = pd.read_csv(ref / "hessian.csv")
     blocks = pd.read_csv(ref / "hessian_blocks.csv")
     smooth = pd.read_csv(ref / "smoothness.csv")
-    assert (ref / "premises.png").stat().st_size > 0
+    assert_image_files([ref / "premises.png"])
+    assert_premises_draw(hess, pd.read_csv(ref / "hessian_density.csv"))
     assert {(m, o) for m, spec in over["models"].items() for o in spec["step_sizes"]} == set(
         zip(hess["model"], hess["optimizer"], strict=True)
     )

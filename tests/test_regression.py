@@ -7,14 +7,14 @@ tests/regression/README.md) and commit them with the change.
 
 import pytest
 
-from signgeom.regression import REFERENCE_DIR, TABLES, check_workdir
+from signgeom.regression import TABLES, check_workdir, reference_dir
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("spec", TABLES, ids=[s.reference for s in TABLES])
 def test_quick_preset_numbers_match_references(quick_workflow, spec):
-    messages = check_workdir(quick_workflow, REFERENCE_DIR, [spec])
+    messages = check_workdir(quick_workflow, reference_dir(), [spec])
     if messages:
         pytest.fail(
             f"{len(messages)} number(s) of {spec.output} moved beyond tolerance"

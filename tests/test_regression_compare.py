@@ -13,7 +13,6 @@ from signgeom.quadratic.runs import final_distances, starting_points
 from signgeom.regression import (
     EXACT,
     QUADRATIC_SUMMARY,
-    REFERENCE_DIR,
     TABLES,
     TableSpec,
     Tol,
@@ -21,9 +20,12 @@ from signgeom.regression import (
     column_spread,
     compare,
     numeric_difference,
+    reference_dir,
     refresh,
 )
 from signgeom.workflow import REPO
+
+REFERENCE_DIR = reference_dir()
 
 SPEC = TableSpec(
     output="results/cifar/smoothness.csv",

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from figure_checks import assert_image_files, assert_saddles_draw
 from signgeom.io import read_table
 from signgeom.plotting.saddles import LABELS, draw_saddles
 from signgeom.quadratic.saddle_runs import (
@@ -214,3 +215,5 @@ def test_committed_reference_run_matches_the_config_and_shows_the_observations()
     last = traces.sort_values("step").groupby(["method", "rotation"])["objective"].last()
     shown = table.set_index(["method", "rotation"]).loc[last.index, "final_objective"]
     np.testing.assert_array_equal(last.to_numpy(), shown.to_numpy())
+    assert_image_files([ref / "saddles.png", ref / "saddles.pdf"])
+    assert_saddles_draw(table, traces, Tube(cfg["dim"], cfg["L"], cfg["gamma"], cfg["tau"]))

@@ -66,3 +66,16 @@ def test_figure_draws_the_table():
         np.testing.assert_allclose(every.get_ydata(), part["R_hat"])
         np.testing.assert_allclose(through.get_ydata(), part["R_hat_schedule"])
         np.testing.assert_allclose(points.get_xdata(), part.loc[part["scheduled"], "epoch"])
+
+
+def test_cli_writes_both_tables_and_refuses_a_bad_schedule(tmp_path):
+    from signgeom.cifar.schedule_check import main
+
+    dense(np.linspace(1.0, 2.0, 11)).to_csv(tmp_path / "dense.csv", index=False)
+    args = ["--smoothness", str(tmp_path / "dense.csv"), "--table", str(tmp_path / "t.csv"),
+            "--summary", str(tmp_path / "s.csv")]  # fmt: skip
+    main([*args, "--schedule", "[0, 5, 10]"])
+    summary = pd.read_csv(tmp_path / "s.csv")
+    assert summary["n_scheduled"].tolist() == [3]
+    with pytest.raises(ValueError, match="dense_until"):
+        main([*args, "--schedule", '{"dense_until": 0, "every": 1, "log_points": 2}'])

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from figure_checks import assert_bounds_draw, assert_image_files
 from signgeom.norms import inf_to_one_norm, lambda_max, prop3_bound
 from signgeom.plotting.bounds import draw_bounds
 from signgeom.plotting.bounds import main as bounds_main
@@ -110,11 +111,12 @@ def test_mismatched_constants_are_refused(grid_table):
         separable_table(grid, constants, "clarabel", TOL)
 
 
-def test_bounds_figure_is_written_and_refuses_a_bad_table(grid_table, tmp_path):
+def test_bounds_figure_draws_the_cell_means_and_refuses_a_bad_table(grid_table, tmp_path):
+    assert_bounds_draw(grid_table, "power_law")
     table = tmp_path / "separable.csv"
     grid_table.to_csv(table, index=False)
     out = [tmp_path / "bounds.png", tmp_path / "bounds.pdf"]
     bounds_main(["--separable", str(table), "--family", "power_law", "--out", *map(str, out)])
-    assert all(p.stat().st_size > 1000 for p in out)
+    assert_image_files(out)
     with pytest.raises(ValueError, match="lacks the columns"):
         draw_bounds(grid_table.drop(columns="lsep_over_linf"), "power_law")

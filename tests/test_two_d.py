@@ -1,11 +1,14 @@
 """2-D closed forms of Figures 1 and 4: L_inf = a + d + 2|b| = l_1 + l_2; diag(l) - H is PSD and
 singular; the drawn contours lie on x^T M x = 1 and nest as the bounds say."""
 
+import itertools
+
 import numpy as np
 import pytest
 
+from figure_checks import assert_image_files
 from signgeom.norms import brute_force_inf_to_one_norm, inf_to_one_norm
-from signgeom.plotting.figure1 import draw_ellipses
+from signgeom.plotting.figure1 import EUCLID_LABEL, SEP_LABEL, draw_ellipses
 from signgeom.plotting.figure1 import main as figure1_main
 from signgeom.plotting.figure4 import main as figure4_main
 from signgeom.quadratic.two_d import ellipse, hessian_2d, linf_2d, separable_bound_2d
@@ -66,11 +69,44 @@ def test_ellipse_points_lie_on_the_contour_and_bounds_nest():
         ellipse(np.diag([1.0, 0.0]))
 
 
-def test_figures_are_written(tmp_path):
+def _quadratic_form(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return np.einsum("ni,ij,nj->n", points, m, points)
+
+
+@pytest.mark.parametrize("bounds", [False, True], ids=["figure1", "figure4"])
+def test_figures_draw_each_panels_contours_and_constants(bounds):
+    lams, angles, lmin = [2.0, 5.0], [0.0, 30.0], 1.0
+    fig = draw_ellipses(lams, angles, lmin, bounds=bounds)
+    axes = np.array(fig.axes).reshape(len(lams), len(angles))
+    for (i, lam), (j, deg) in itertools.product(enumerate(lams), enumerate(angles)):
+        ax, h = axes[i, j], hessian_2d(lam, lmin, np.deg2rad(deg))
+        drawn = {ln.get_label(): np.column_stack(ln.get_data()) for ln in ax.get_lines()}
+        np.testing.assert_allclose(_quadratic_form(h, drawn[r"$x^\top H x = 1$"]), 1, rtol=1e-9)
+        # the principal axes: segments from -v / sqrt(mu) to v / sqrt(mu), on the contour
+        ends = [
+            np.column_stack(ln.get_data()) for ln in ax.get_lines() if ln.get_linestyle() == ":"
+        ]
+        assert len(ends) == 2
+        np.testing.assert_allclose([_quadratic_form(h, e) for e in ends], 1, rtol=1e-9)
+        assert abs(np.dot(ends[0][1], ends[1][1])) < 1e-12
+        assert f"L_\\infty = {linf_2d(h):.3g}" in ax.get_xlabel()
+        assert f"L_2 = {lam:.3g}" in ax.get_xlabel()
+        if bounds:
+            sep = separable_bound_2d(h)
+            np.testing.assert_allclose(
+                _quadratic_form(np.diag(sep), drawn[SEP_LABEL]), 1, rtol=1e-9
+            )
+            np.testing.assert_allclose(np.sum(drawn[EUCLID_LABEL] ** 2, axis=1), 1 / lam)
+            assert f"l = ({sep[0]:.3g},\\ {sep[1]:.3g})" in ax.get_xlabel()
+        else:
+            assert {SEP_LABEL, EUCLID_LABEL}.isdisjoint(drawn)
+    with pytest.raises(ValueError, match="lambda_min <= lambda_max"):
+        draw_ellipses([0.5], [0.0], 1.0)
+
+
+def test_figure_clis_write_every_format(tmp_path):
     args = ["--lambda-max", "2", "5", "--angles-deg", "0", "30", "--lambda-min", "1"]
     for main, name in ((figure1_main, "f1"), (figure4_main, "f4")):
         out = [tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"]
         main([*args, "--out", *map(str, out)])
-        assert all(p.stat().st_size > 1000 for p in out)
-    with pytest.raises(ValueError, match="lambda_min <= lambda_max"):
-        draw_ellipses([0.5], [0.0], 1.0)
+        assert_image_files(out)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from signgeom.cifar.data import REQUIRED_FILES
-from signgeom.config import ConfigError, validate_config
+from signgeom.config import SCHEMA_PATH, ConfigError, validate_config
 from signgeom.workflow import REPO
 from workflow_helpers import snakemake, write_config
 
@@ -21,7 +21,7 @@ SUBSET = REPO / "data/cifar10-subset/cifar-10-batches-py"
 # (balanced) quotes and spaces. Unquoted, the shell runs the data rule on the directory `cifar`
 # (a decoy copy, so the command succeeds) and then each `touch pwned<i>`.
 HOSTILE = "cifar; touch pwned1 ;$(touch pwned2)`touch pwned3`'x' \"y\" && touch pwned4"
-SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def _free_text_keys(node: dict, key: str = "") -> set[str]:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from figure_checks import assert_bounds_draw, assert_figure2_draws, assert_image_files
 from signgeom.quadratic.hessians import HessianGrid, family_spectrum
 from workflow_helpers import TINY_QUADRATIC, snakemake, write_config
 
@@ -50,16 +51,12 @@ def test_each_family_has_its_own_chain_and_figures(two_families):
         table = pd.read_csv(d / "separable.csv")
         assert len(table) == first.hessians[..., 0, 0].size
         assert (table["Linf"] <= table["Lsep"] * (1 + 1e-9)).all()
-    for name in (
-        "figure2",
-        "figure2_power_law",
-        "bounds",
-        "bounds_power_law",
-        "figure1",
-        "figure4",
-    ):
-        for ext in ("png", "pdf"):
-            assert (two_families / f"figures/{name}.{ext}").stat().st_size > 1000
+    names = ["figure2", "figure2_power_law", "bounds", "bounds_power_law", "figure1", "figure4"]
+    figures = two_families / "figures"
+    assert_image_files(figures / f"{n}.{ext}" for n in names for ext in ("png", "pdf"))
+    for d in (q, q / "power_law"):  # each family's figures draw its own tables
+        assert_figure2_draws(pd.read_csv(d / "summary.csv"))
+        assert_bounds_draw(pd.read_csv(d / "separable.csv"))
     assert (two_families / "logs/quadratic/power_law/separable.log").exists()
     assert (two_families / "benchmarks/quadratic/power_law/separable.tsv").exists()
 

@@ -5,6 +5,7 @@ import copy
 import pandas as pd
 import pytest
 
+from figure_checks import assert_figure2_draws, assert_image_files
 from workflow_helpers import TINY_QUADRATIC, snakemake, write_config
 
 
@@ -19,10 +20,10 @@ def tiny_run(tmp_path_factory):
 def test_figure2_chain_runs_end_to_end(tiny_run):
     workdir, _, first = tiny_run
     assert first.returncode == 0, first.stderr[-3000:]
-    for name in ("figure2.pdf", "figure2.png"):
-        assert (workdir / "figures" / name).stat().st_size > 1000
+    assert_image_files(workdir / "figures" / name for name in ("figure2.pdf", "figure2.png"))
     summary = pd.read_csv(workdir / "results/quadratic/summary.csv")
     assert len(summary) == 9
+    assert_figure2_draws(summary)
     assert (workdir / "results/quadratic/runs.parquet").exists()
     for rule in ("hessians", "constants", "runs", "summary"):
         assert (workdir / f"logs/quadratic/{rule}.log").exists()

@@ -6,15 +6,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_helpers import QUICK, quick_run, snakemake
+from figure_checks import (
+    assert_figure2_draws,
+    assert_figure3_draws,
+    assert_image_files,
+    assert_premises_draw,
+    assert_saddles_draw,
+)
+from signgeom.quadratic.saddle_runs import read_saddle_table
+from signgeom.quadratic.saddles import Tube
+from workflow_helpers import QUICK, quick_config, quick_run, snakemake
+
+CIFAR_TABLES = ("step_sizes", "smoothness", "metrics")
 
 pytestmark = pytest.mark.slow
 
 
 def test_quick_preset_produces_both_figures(quick_workflow):
-    for name in ("figure2", "figure3"):
-        for suffix in (".pdf", ".png"):
-            assert (quick_workflow / "figures" / f"{name}{suffix}").stat().st_size > 1000
+    figures = quick_workflow / "figures"
+    assert_image_files(
+        figures / f"{n}{s}" for n in ("figure2", "figure3") for s in (".pdf", ".png")
+    )
+    assert_figure2_draws(pd.read_csv(quick_workflow / "results/quadratic/summary.csv"))
+    cifar = {t: pd.read_csv(quick_workflow / f"results/cifar/{t}.csv") for t in CIFAR_TABLES}
+    assert_figure3_draws(cifar["step_sizes"], cifar["smoothness"], cifar["metrics"])
 
 
 def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow):
@@ -45,8 +60,9 @@ def test_hessian_premises_cover_both_trajectories_with_r_hat(quick_workflow):
     blocks = pd.read_csv(quick_workflow / "results/cifar/hessian_blocks.csv")
     last = blocks[blocks["kind"] == "last_layer"]
     np.testing.assert_allclose(last["rho_diag"], 0.5, rtol=1e-4)  # softmax: rows sum to 0
-    for suffix in (".pdf", ".png"):
-        assert (quick_workflow / "figures" / f"premises{suffix}").stat().st_size > 1000
+    assert_image_files(quick_workflow / f"figures/premises{s}" for s in (".pdf", ".png"))
+    density = pd.read_csv(quick_workflow / "results/cifar/hessian_density.csv")
+    assert_premises_draw(table, density)
 
 
 def test_step_sizes_follow_the_selection_rule(quick_workflow):
@@ -88,5 +104,10 @@ def test_saddles_stage_shows_the_four_observations(quick_workflow):
     assert (obs["rotated_spread"].fillna(np.inf) > 10).all()
     assert obs["caught"] == {10: (2, 1)}
     assert obs["momentum_passed"] == {10: 10}
-    for suffix in (".pdf", ".png"):
-        assert (quick_workflow / "figures" / f"saddles{suffix}").stat().st_size > 1000
+    assert_image_files(quick_workflow / f"figures/saddles{s}" for s in (".pdf", ".png"))
+    traces = pd.read_parquet(quick_workflow / "results/saddles/traces.parquet")
+    cfg = quick_config()["saddles"]
+    tube = Tube(cfg["dim"], cfg["L"], cfg["gamma"], cfg["tau"])
+    assert_saddles_draw(
+        read_saddle_table(quick_workflow / "results/saddles/saddles.csv"), traces, tube
+    )

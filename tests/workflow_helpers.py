@@ -11,7 +11,15 @@ import yaml
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.workflow import QUICK_PRESET, REPO, SNAKEFILE, snakemake_command
 
-__all__ = ["QUICK", "SNAKEFILE", "TINY_QUADRATIC", "quick_run", "snakemake", "write_config"]
+__all__ = [
+    "QUICK",
+    "SNAKEFILE",
+    "TINY_QUADRATIC",
+    "quick_config",
+    "quick_run",
+    "snakemake",
+    "write_config",
+]
 QUICK = QUICK_PRESET
 
 
@@ -30,16 +38,22 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def quick_config(override: dict | None = None) -> dict:
+    """The quick preset's config (``config.yaml`` under ``presets/quick.yaml``), with the
+    config ``override`` on top, if given."""
+    config = _merge(
+        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
+    )
+    return _merge(config, override or {})
+
+
 def quick_run(
     model: str, optimizer: str, lr: float, seed: int = 0, override: dict | None = None
 ) -> str:
     """The run key ``<model>/<optimizer>/<name>`` (``signgeom.cifar.runid.run_key``) of a
     quick-preset run (with the config ``override`` on top, if given): its directory is
     ``results/cifar/runs/<key>`` and its log ``logs/cifar/train/<key>.log``."""
-    config = _merge(
-        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
-    )
-    config = _merge(config, override or {})
+    config = quick_config(override)
     settings = TrainSettings.from_config(config, model=model, optimizer=optimizer, lr=lr, seed=seed)
     return settings.run_key()
 

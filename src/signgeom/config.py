@@ -16,9 +16,10 @@ import yaml
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, family_spectrum
-from signgeom.workflow import REPO
 
-SCHEMA_PATH = REPO / "workflow" / "schemas" / "config.schema.yaml"
+# Package data (pyproject.toml): the workflow (common.smk) and an installed library read this
+# one file.
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):

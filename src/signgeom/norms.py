@@ -22,8 +22,10 @@ DEFAULT_MAX_EXACT_DIM = 30
 CPU the PSD path takes about 1.5 s per matrix at d = 30 (35 ms at d = 24); the general path is
 about 40x slower (see ``bench/bench_linf.py``)."""
 
-PSD_TOL = 1e-10
-"""Relative tolerance of :func:`is_psd`: ``lambda_min >= -PSD_TOL * max |lambda|``."""
+EXACT_PSD_TOL = 1e-10
+"""Relative tolerance of :func:`is_psd` on float64 matrices with exact (LAPACK) eigenvalues:
+``lambda_min >= -EXACT_PSD_TOL * max |lambda|``. Lanczos estimates from float32 HVPs use the
+looser ``signgeom.cifar.hessian.PSD_TOL`` (the same test at float32 round-off)."""
 
 _PSD_LOW_BITS = 12
 """Signs in the low block of :func:`psd_inf_to_one_norm` (columns of its product tiles)."""
@@ -120,7 +122,7 @@ def brute_force_inf_to_one_norm(h: np.ndarray) -> float:
     return float(np.abs(h @ signs).sum(axis=0).max())
 
 
-def is_psd(h: np.ndarray, tol: float = PSD_TOL) -> np.ndarray:
+def is_psd(h: np.ndarray, tol: float = EXACT_PSD_TOL) -> np.ndarray:
     """Whether symmetric matrices ``(..., d, d)`` are PSD up to round-off.
 
     ``H`` counts as PSD when it is symmetric and ``lambda_min >= -tol * max_i |lambda_i|``.
@@ -264,7 +266,7 @@ def _screened_max(left: np.ndarray, right: np.ndarray, rows: int) -> float:
 
 
 def exact_inf_to_one_norm(
-    h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM, psd_tol: float = PSD_TOL
+    h: np.ndarray, max_dim: int = DEFAULT_MAX_EXACT_DIM, psd_tol: float = EXACT_PSD_TOL
 ) -> np.ndarray:
     """Exact ``||H||_{inf,1}`` choosing the algorithm per matrix.
 

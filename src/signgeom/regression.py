@@ -33,11 +33,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signgeom import workflow
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
-from signgeom.workflow import QUICK_PRESET, REPO, snakemake_command
 
-REFERENCE_DIR = REPO / "tests" / "regression"
+
+def reference_dir() -> Path:
+    """The committed references: ``tests/regression/`` of the checkout
+    (:func:`signgeom.workflow.checkout`; the references are not package data)."""
+    return workflow.checkout() / "tests" / "regression"
 
 
 @dataclass(frozen=True)
@@ -384,7 +388,7 @@ def reference_table(table: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 def check_workdir(
     workdir: str | Path,
-    references: str | Path = REFERENCE_DIR,
+    references: str | Path,
     tables: Sequence[TableSpec] = TABLES,
     notes: list[str] | None = None,
 ) -> list[str]:
@@ -404,8 +408,9 @@ def check_workdir(
 
 
 def run_quick_preset(workdir: Path, cores: int) -> None:
-    """Run ``presets/quick.yaml`` of this repository into ``workdir`` (as the tests do)."""
-    cmd = snakemake_command(workdir, "--configfile", QUICK_PRESET, "--cores", str(cores))
+    """Run the checkout's ``presets/quick.yaml`` into ``workdir`` (as the tests do)."""
+    preset = workflow.QUICK_PRESET
+    cmd = workflow.snakemake_command(workdir, "--configfile", preset, "--cores", str(cores))
     print("running:", " ".join(cmd), flush=True)
     done = subprocess.run(cmd, env={**os.environ, "PYTHONHASHSEED": "0"})
     if done.returncode != 0:
@@ -414,7 +419,7 @@ def run_quick_preset(workdir: Path, cores: int) -> None:
 
 def refresh(
     workdir: str | Path,
-    references: str | Path = REFERENCE_DIR,
+    references: str | Path,
     tables: Sequence[TableSpec] = TABLES,
     max_lines: int = 20,
 ) -> int:
@@ -462,20 +467,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="a finished quick-preset run (default: run the quick preset into a temp dir)",
     )
-    parser.add_argument("--references", type=Path, default=REFERENCE_DIR)
+    parser.add_argument(
+        "--references", type=Path, help="reference directory (default: the checkout's)"
+    )
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args(argv)
+    references = args.references or reference_dir()
     with tempfile.TemporaryDirectory(prefix="signgeom-quick-") as tmp:
         workdir = args.workdir
         if workdir is None:
             workdir = Path(tmp)
             run_quick_preset(workdir, args.cores)
         if args.command == "refresh":
-            refresh(workdir, args.references)
+            refresh(workdir, references)
             print("review with `git diff tests/regression/` and commit the references")
             return 0
         notes: list[str] = []
-        messages = check_workdir(workdir, args.references, notes=notes)  # ValueError: exit 2
+        messages = check_workdir(workdir, references, notes=notes)  # ValueError: exit 2
         for message in notes + messages:
             print(message)
         print(

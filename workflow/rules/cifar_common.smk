@@ -6,13 +6,14 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 import pandas as pd
 
 from signgeom.cifar.run_settings import TrainSettings
+from signgeom.cifar.data import BATCHES_DIRNAME
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_key_pattern, run_path
 from signgeom.config import estimation_examples
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
-CIFAR_BATCHES = f"{CIFAR_ROOT}/cifar-10-batches-py"
+CIFAR_BATCHES = f"{CIFAR_ROOT}/{BATCHES_DIRNAME}"
 SMOOTH = C["smoothness"]
 # Seeds: the step-size grid is trained on SELECTION_SEEDS; the selected trajectories are
 # trained, estimated and drawn on every seed of SEEDS (the intervals over seeds come from them).

@@ -9,8 +9,9 @@ from snakemake.exceptions import WorkflowError
 
 from signgeom.config import ConfigError, validate_config
 
-# The checkout holding this Snakefile (provenance records its git state). The schema is the
-# package's (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
+# The checkout holding this Snakefile (provenance records its git state; a relative
+# cifar.data.local_dir resolves against it). The schema is the package's
+# (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
 REPO = Path(workflow.basedir)
 
 try:

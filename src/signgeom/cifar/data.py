@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torchvision.datasets import utils as tv_utils
 
 from signgeom.cli import optional_path, run_cli
-from signgeom.workflow import REPO
 
+# The directory name of the official archive's content; the workflow's data rule writes
+# data/cifar10/<BATCHES_DIRNAME> (cifar_common.smk).
 BATCHES_DIRNAME = "cifar-10-batches-py"
 TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES: tuple[str, ...] = ("test_batch",)
@@ -268,6 +268,8 @@ def _resolve_local(local_dir: Path | str | None) -> Path:
 
 def _download(tmp: Path) -> Path:
     """Download and extract the official archive (md5-checked) into ``tmp``."""
+    from torchvision.datasets import utils as tv_utils  # on use: the Snakefile imports this module
+
     try:
         tv_utils.download_and_extract_archive(
             URL, download_root=str(tmp), md5=ARCHIVE_MD5, remove_finished=True
@@ -282,8 +284,9 @@ def _download(tmp: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """CLI: prepare the data directory and print its verified path; a relative ``--local-dir``
-    is relative to the repository (the workflow's working directory is anywhere)."""
+    """CLI: prepare the data directory and print its verified path. A relative ``--local-dir``
+    is relative to ``--base-dir`` (default: the working directory); the workflow passes its
+    checkout, so a configured relative path means the same wherever the workflow runs."""
     parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
     parser.add_argument(
@@ -295,10 +298,14 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="source copy, for --source local; none: unset",
     )
+    parser.add_argument(
+        "--base-dir",
+        type=Path,
+        default=Path(),
+        help="a relative --local-dir is relative to this directory (default: the working one)",
+    )
     args = parser.parse_args(argv)
-    local_dir = args.local_dir
-    if local_dir is not None and not local_dir.is_absolute():
-        local_dir = REPO / local_dir
+    local_dir = None if args.local_dir is None else args.base_dir / args.local_dir
     print(prepare_cifar10(args.dest, args.source, local_dir))
 
 

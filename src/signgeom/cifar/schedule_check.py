@@ -20,6 +20,7 @@ curve a figure draws through the points). Per trajectory (:func:`schedule_summar
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from signgeom.cifar.schedule import Schedule, estimate_epochs, schedule_from_text
+from signgeom.cifar.schedule import Schedule, estimate_epochs, schedule_errors
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 
@@ -97,7 +98,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--table", type=Path, required=True, help="per-epoch comparison CSV")
     p.add_argument("--summary", type=Path, required=True, help="per-trajectory summary CSV")
     a = p.parse_args(argv)
-    comparison = schedule_comparison(read_table(a.smoothness), schedule_from_text(a.schedule))
+    schedule = json.loads(a.schedule)
+    if errors := schedule_errors(schedule):
+        raise ValueError("; ".join(errors))
+    comparison = schedule_comparison(read_table(a.smoothness), schedule)
     summary = schedule_summary(comparison)
     write_table(comparison, a.table)
     write_table(summary, a.summary)

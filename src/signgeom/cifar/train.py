@@ -32,10 +32,6 @@ so it never depends on history. Divergence stops the run: a non-finite loss or p
 or a finite epoch loss above ``divergence_factor`` times the epoch-0 loss (a blow-up, e.g.
 signSGD at step size 10 reaching losses of 1e16). The run still finishes with status
 ``"diverged"`` and exit code 0.
-
-Test-only hook: if the environment variable ``SIGNGEOM_TEST_KILL_AFTER_EPOCH=k`` is set,
-the process calls ``os._exit(137)`` right after the checkpoint of epoch ``k`` is written
-(simulates a SIGKILL at an epoch boundary; used by ``tests/test_cifar_train.py``).
 """
 
 from __future__ import annotations
@@ -43,7 +39,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +65,6 @@ from signgeom.progress import Progress, format_seconds
 
 log = logging.getLogger(__name__)
 
-KILL_ENV = "SIGNGEOM_TEST_KILL_AFTER_EPOCH"
 EVAL_BATCH_SIZE = 1000
 
 
@@ -358,11 +352,6 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path):
     return dev, data, net, fwd, opt
 
 
-def _maybe_kill(epoch: int) -> None:
-    if os.environ.get(KILL_ENV) == str(epoch):
-        os._exit(137)  # test-only: simulate SIGKILL right after a checkpoint
-
-
 def _log_row(row: dict, n_train: int, meter: Progress) -> None:
     log.info(
         "epoch %d | train_loss %.4f | train_acc %.4f | test_acc %.4f | %.0f img/s | %s%s",
@@ -447,7 +436,6 @@ def train_run(
             trainer.snapshot(run, 0)
         save_checkpoint(run, cfg.identity(), 0, False, net, opt, metrics)
         _log_row(metrics[-1], n_train, meter)
-        _maybe_kill(0)
     else:
         metrics = trainer.reported(run, metrics)  # the checkpoint keeps any later epochs
         run.write_metrics(metrics)
@@ -463,7 +451,6 @@ def train_run(
         save_checkpoint(run, cfg.identity(), epoch, diverged or epoch == epochs, net, opt, metrics)
         meter.update(epoch)
         _log_row(row, n_train, meter)
-        _maybe_kill(epoch)
 
     status = _status(metrics, cfg, device=str(dev))
     run.write_status(status)
