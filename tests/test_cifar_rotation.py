@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.optimizers import SGDMomentum, SignSGDMomentum, build_optimizer
 from signgeom.cifar.rotation import (
     BlockRotation,
@@ -25,7 +26,7 @@ from signgeom.cifar.rotation import (
     rotation_power,
 )
 from signgeom.cifar.runid import run_dir_name, run_id
-from signgeom.cifar.smoothness import estimate_smoothness, gradient_density, make_chunks
+from signgeom.cifar.smoothness import estimate_smoothness, gradient_density
 from signgeom.cifar.train import train_run
 from signgeom.norms import exact_inf_to_one_norm
 from signgeom.quadratic.hessians import haar_rotation

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from signgeom.cifar.hessian import PSD_TOL
+from signgeom.cifar.hessian_blocks import PSD_TOL
 from signgeom.workflow import REPO
 
 REFERENCES = ["subset", "subset-long"]
