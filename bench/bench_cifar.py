@@ -42,10 +42,11 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
 from signgeom.cifar.schedule import estimate_epochs
-from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
+from signgeom.cifar.smoothness import estimate_smoothness
 from signgeom.cifar.train import evaluate, train_epoch
 from signgeom.workflow import REPO
 

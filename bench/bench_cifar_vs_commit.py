@@ -10,7 +10,8 @@ smoothness estimate (``1 + 2 len(gammas)`` gradient passes over the same images)
 gives the best over rounds and the ratio here / baseline (> 1: this tree is faster).
 
 The workers use only API that both trees share (``load_cifar10``, ``build_model``,
-``build_optimizer``, positional ``train_epoch``, ``make_chunks``, ``estimate_smoothness``).
+``build_optimizer``, positional ``train_epoch``, ``make_chunks`` (found where each tree has
+it), ``estimate_smoothness``).
 
     python bench/bench_cifar_vs_commit.py [--baseline 6044ae0] [--rounds 2] [--repeats 2]
         [--models cnn resnet20] [--no-estimate]
@@ -59,8 +60,13 @@ def worker(
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
     from signgeom.cifar.optimizers import build_optimizer
-    from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
+    from signgeom.cifar.smoothness import estimate_smoothness
     from signgeom.cifar.train import train_epoch
+
+    try:
+        from signgeom.cifar.fixed_objective import make_chunks
+    except ImportError:  # a baseline from before the fixed-objective module
+        from signgeom.cifar.smoothness import make_chunks
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     data = load_cifar10(DATA_DIR, test_limit=1)

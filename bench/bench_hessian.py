@@ -24,10 +24,10 @@ import yaml
 from torch import nn
 
 from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.hessian import HessianSettings, estimate_hessian
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.smoothness import make_chunks
 from signgeom.cifar.train import train_epoch
 from signgeom.workflow import REPO
 

@@ -23,8 +23,9 @@ import yaml
 
 from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.models import build_model
-from signgeom.cifar.smoothness import estimate_smoothness, make_chunks
+from signgeom.cifar.smoothness import estimate_smoothness
 from signgeom.workflow import REPO
 
 MODELS = ("cnn", "resnet20")

@@ -14,6 +14,7 @@ from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 from torch.func import functional_call, hessian
 
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.hessian import (
     CountingOperator,
     HessianSettings,
@@ -26,7 +27,6 @@ from signgeom.cifar.hessian import (
     select_epochs,
     slq_nodes_weights,
 )
-from signgeom.cifar.smoothness import make_chunks
 from signgeom.norms import brute_force_inf_to_one_norm, rho_diag
 
 
@@ -138,7 +138,7 @@ def test_deflated_hutchinson_exact_when_fully_deflated_and_unbiased_otherwise():
 def test_block_quantities_and_eq13_on_least_squares_blocks():
     model, chunks, H, g = _least_squares()
     op = CountingOperator(hessian_operator(model, nn.MSELoss(), chunks, list(model.parameters())))
-    from signgeom.cifar.hessian import block_hessian
+    from signgeom.cifar.hessian_blocks import block_hessian
 
     index = np.array([0, 2, 3, 7])
     B, asym = block_hessian(op, index)

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.optimizers import SGDMomentum, SignSGDMomentum, build_optimizer
 from signgeom.cifar.rotation import (
     BlockRotation,
@@ -26,7 +27,7 @@ from signgeom.cifar.rotation import (
 )
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.runid import run_dir_name
-from signgeom.cifar.smoothness import estimate_smoothness, gradient_density, make_chunks
+from signgeom.cifar.smoothness import estimate_smoothness, gradient_density
 from signgeom.cifar.train import train_run
 from signgeom.norms import exact_inf_to_one_norm
 from signgeom.quadratic.hessians import haar_rotation

@@ -7,13 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from signgeom.cifar.fixed_objective import fixed_mode, full_gradient, make_chunks
 from signgeom.cifar.smoothness import (
     estimate_smoothness,
-    fixed_mode,
-    full_gradient,
     gradient_density,
     improvement_ratio,
-    make_chunks,
     shard_epochs,
 )
 

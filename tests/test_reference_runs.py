@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from figure_checks import assert_figure3_draws, assert_image_files, assert_premises_draw
-from signgeom.cifar.hessian import PSD_TOL
+from signgeom.cifar.hessian_blocks import PSD_TOL
 from signgeom.workflow import REPO
 
 REFERENCES = ["subset", "subset-long"]

@@ -193,7 +193,7 @@ def _value_list_errors(cifar: dict) -> list[str]:
     """Values that must be one of a list kept in the code (the schema keeps only their type)."""
     from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
     from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS
-    from signgeom.cifar.smoothness import ESTIMATOR_PRECISIONS
+    from signgeom.cifar.fixed_objective import ESTIMATOR_PRECISIONS
 
     checks = [
         ("cifar.augmentation", cifar["augmentation"], sorted(AUGMENTERS)),

@@ -1,7 +1,7 @@
 """Beyond the paper: the premises of Eq. 13 (Hessian outliers, diagonal concentration) measured
 on the network Hessian along the selected Figure 3 trajectories, on the same snapshots, the same
-fixed data (the first cifar.hessian.n_examples of the smoothness subset, in its chunks) and the
-same batch-norm mode -> tables (joined with R_hat) -> figures/premises.{pdf,png}.
+fixed data (the first cifar.hessian.n_examples of the smoothness subset, in its chunks), the
+same batch-norm mode, precision and layout -> tables (joined with R_hat) -> figures/premises.{pdf,png}.
 """
 
 HESS = C["hessian"]
@@ -30,6 +30,8 @@ rule cifar_hessian:
             bn_mode=SMOOTH["bn_mode"],
             chunk_size=SMOOTH["chunk_size"],
             device=C["device"],
+            precision=SMOOTH["precision"],
+            channels_last=flag(SMOOTH["channels_last"]),
             seed=config["seed"],
             h=HESS,
         ),
@@ -47,7 +49,9 @@ rule cifar_hessian:
         " --slq-repeats {params.h[slq_repeats]:q} --max-exact-dim {params.h[max_exact_dim]:q}"
         " --seed {params.seed:q} --bn-mode {params.bn_mode:q}"
         " --n-examples {params.h[n_examples]:q} --chunk-size {params.chunk_size:q}"
-        " --data-dir {input.data:q} --device {params.device:q} --out {output.epochs:q}"
+        " --data-dir {input.data:q} --device {params.device:q}"
+        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
+        " --out {output.epochs:q}"
         " --out-blocks {output.blocks:q} --out-density {output.density:q} 2> {log:q}"
 
 

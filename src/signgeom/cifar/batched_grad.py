@@ -5,12 +5,13 @@ For P flat parameter vectors ``x_1..x_P`` and fixed chunks ``(X_k, y_k)`` of ``n
     G[p] = sum_k (n_k / n) grad_x loss(model(X_k; x_p), y_k)
 
 with ``torch.func.functional_call`` + ``grad``, ``vmap``-ed over the stacked ``x_p``: the same
-quantity as ``signgeom.cifar.smoothness.full_gradient`` at each ``x_p``, equal to fp32 rounding
-(other kernels: a vmapped convolution is one grouped convolution). The model's modes are used as
-they are: under ``smoothness.fixed_mode`` dropout is off and batch norm either normalises with
-each chunk's batch statistics without touching its running statistics (``batch_stats``: train
-mode with ``track_running_stats`` off, so no buffer is written under ``vmap``) or with its
-frozen running statistics (``running_stats``); buffers are shared by all P points.
+quantity as ``signgeom.cifar.fixed_objective.full_gradient`` at each ``x_p``, equal to fp32
+rounding (other kernels: a vmapped convolution is one grouped convolution). The model's modes
+are used as they are: under ``fixed_objective.fixed_mode`` dropout is off and batch norm either
+normalises with each chunk's batch statistics without touching its running statistics
+(``batch_stats``: train mode with ``track_running_stats`` off, so no buffer is written under
+``vmap``) or with its frozen running statistics (``running_stats``); buffers are shared by all
+P points.
 
 Memory: one chunk's activations for all P points at once (P times the sequential path's).
 Which path is the default is measured per device (``BATCHED_BY_DEVICE``, README).

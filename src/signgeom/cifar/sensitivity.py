@@ -21,26 +21,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.checkpoint import load_snapshot
-from signgeom.cifar.device import setup_device
-from signgeom.cifar.rundir import RunDir
-from signgeom.cifar.smoothness import (
+from signgeom.cifar.fixed_objective import (
     Chunks,
     LossFn,
-    estimation_setup,
-    estimator_parser,
-    finite_difference_quotients,
+    ObjectiveSpec,
     fixed_mode,
     full_gradient,
+    load_objective,
+    trainable,
+)
+from signgeom.cifar.smoothness import (
+    estimator_parser,
+    finite_difference_quotients,
     gradient_density,
     improvement_ratio,
     probe_alphas,
     reduce_index,
     step_sizes_from_csv,
 )
+from signgeom.cifar.snapshot_loop import SnapshotLoop, Table
 from signgeom.cli import run_cli
-from signgeom.io import write_rows
-from signgeom.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def probe_sensitivity(
     length_factor: float = 10.0,
 ) -> list[dict]:
     """Rows (``COLUMNS`` from ``factor`` on) of the quotients at every factor and gamma."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = trainable(model)
     rows = []
     with fixed_mode(model, bn_mode):
         g = full_gradient(model, loss_fn, chunks, params)
@@ -142,22 +142,14 @@ def sensitivity_run(
     out: str | Path,
 ) -> list[dict]:
     """``probe_sensitivity`` at ``n_epochs`` snapshot epochs of ``run_dir`` (``spread_epochs``)."""
+    spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
     lr_gd, lr_sign = step_sizes_from_csv(step_sizes, model)
-    dev = setup_device(device)
-    run = RunDir(run_dir)
-    status = run.read_status()
-    epochs = spread_epochs(run.snapshot_epochs(), n_epochs)
-    chunks, net = estimation_setup(
-        model, data_dir, dev, n_examples, chunk_size, precision, channels_last
-    )
-    meter = Progress(len(epochs), unit="epoch")
+    loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
+    epochs = spread_epochs(loop.snapshot_epochs(), n_epochs)
+    chunks, net = load_objective(model, data_dir, loop.dev, spec)
     log.info("%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(factors), len(gammas))
-    rows: list[dict] = []
-    for k, epoch in enumerate(epochs):
-        if not load_snapshot(net, run, epoch, dev):
-            continue
-        key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
-        key |= {"seed": status.get("seed"), "epoch": epoch}
+
+    def one(epoch: int) -> tuple[list[list[dict]], str]:
         found = probe_sensitivity(
             net,
             F.cross_entropy,
@@ -173,12 +165,10 @@ def sensitivity_run(
             probe_radius=probe_radius,
             length_factor=length_factor,
         )
-        rows += [{**key, **r} for r in found]
-        meter.update(k + 1)
-        log.info("epoch %d | R_hat over factors %s | %s", epoch,
-                 [f"{r['R_hat']:.3g}" for r in found[:: len(gammas)]], meter.line())  # fmt: skip
-    write_rows(rows, COLUMNS, out)
-    return rows
+        r_hats = [f"{r['R_hat']:.3g}" for r in found[:: len(gammas)]]
+        return [found], f"R_hat over factors {r_hats}"
+
+    return loop.estimate(net, model, epochs, one, [Table(COLUMNS, out)], unit="epoch")[0]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,7 @@ agreement is 1 by construction and only the cosine separates them from signSGD-m
 Lion (sign of an interpolation with a slower buffer) and Muon (orthogonalised matrices) can
 disagree in sign.
 
-The network is in the estimator's fixed mode (``signgeom.cifar.smoothness.fixed_mode``:
+The network is in the estimator's fixed mode (``signgeom.cifar.fixed_objective.fixed_mode``:
 dropout off, batch norm per ``bn_mode``). Minibatch ``k`` is the ``k``-th slice of
 ``batch_size`` images of one permutation of the training set drawn from ``seed`` (the
 permutation is repeated if ``K * batch_size`` exceeds the training set).
@@ -37,14 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.checkpoint import load_snapshot
-from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.device import DEVICE_CHOICES
+from signgeom.cifar.fixed_objective import BN_MODES, fixed_mode, trainable
 from signgeom.cifar.optimizers import OPTIMIZERS, build_optimizer
-from signgeom.cifar.rundir import RunDir
-from signgeom.cifar.smoothness import BN_MODES, fixed_mode
+from signgeom.cifar.snapshot_loop import SnapshotLoop, Table
 from signgeom.cli import optional_int, run_cli
-from signgeom.io import write_rows
-from signgeom.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +105,7 @@ def warmup_gradients(
     bn_mode: str,
 ) -> list[list[torch.Tensor]]:
     """Per minibatch, the gradient of its mean cross-entropy at the current parameters."""
-    params = [p for p in net.parameters() if p.requires_grad]
+    params = trainable(net)
     out = []
     with fixed_mode(net, bn_mode):
         for idx in batches:
@@ -140,37 +137,24 @@ def similarity_run(
         raise ValueError(f"need warmup_steps, batch_size >= 1, got {warmup_steps}, {batch_size}")
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
-    run = RunDir(run_dir)
-    status = run.read_status()
-    optimizer, seed = status["optimizer"], int(status["seed"])
+    loop = SnapshotLoop(run_dir, device)
+    optimizer, seed = loop.optimizer, int(loop.status["seed"])
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"{run_dir}: unknown optimizer {optimizer!r}")
-    dev = setup_device(device)
-    data = load_cifar10(data_dir, device=dev, train_limit=train_limit, test_limit=0)
-    net = build_model(model).to(dev)
+    data = load_cifar10(data_dir, device=loop.dev, train_limit=train_limit, test_limit=0)
+    net = build_model(model).to(loop.dev)
     batches = warmup_batches(data.train_x.shape[0], batch_size, warmup_steps, seed)
     settings = {"warmup_steps": warmup_steps, "batch_size": batch_size, "momentum": momentum}
     settings["bn_mode"] = bn_mode
-    epochs = run.snapshot_epochs()
-    meter = Progress(len(epochs), unit="snapshot")
-    rows = []
-    for k, epoch in enumerate(epochs):
-        if not load_snapshot(net, run, epoch, dev):
-            continue
+
+    def one(epoch: int) -> tuple[list[list[dict]], str]:
         grads = warmup_gradients(net, data.train_x, data.train_y, batches, bn_mode)
         sim = similarity_to_signsgd(optimizer, grads, momentum)
-        key = {"model": model, "optimizer": optimizer, "lr": status["lr"], "seed": seed}
-        rows.append({**key, "epoch": epoch, **sim, **settings})
-        meter.update(k + 1)
-        log.info(
-            "epoch %d | sign agreement %.4f | cosine %.4f | %s",
-            epoch,
-            sim["sign_agreement"],
-            sim["cosine"],
-            meter.line(),
-        )
-    write_rows(rows, OUTPUT_COLUMNS, out)
-    return rows
+        summary = f"sign agreement {sim['sign_agreement']:.4f} | cosine {sim['cosine']:.4f}"
+        return [[{**sim, **settings}]], summary
+
+    table = Table(OUTPUT_COLUMNS, out)
+    return loop.estimate(net, model, loop.snapshot_epochs(), one, [table], unit="snapshot")[0]
 
 
 def main(argv: list[str] | None = None) -> None:

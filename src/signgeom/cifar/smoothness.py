@@ -16,10 +16,11 @@ probes of one Euclidean length r (alpha_gd = r / ||g||_2, alpha_sign = r / ||sig
 ``reduce`` is ``min`` (paper appendix, default) or ``max`` (Zhang et al.'s code). For a
 quadratic with Hessian H the quotients are exactly ||H s||_2/||s||_2 and ||H s||_1/||s||_inf.
 
-All gradients of one estimate see the same chunks in the same order and the same fixed
-module mode: dropout off; batch norm either uses each chunk's batch statistics without
-updating its running statistics (``bn_mode="batch_stats"``) or its running statistics
-(``bn_mode="running_stats"``, i.e. eval mode). Cost: 1 + 2 len(gammas) gradient passes; the
+All gradients of one estimate are of the fixed objective (``signgeom.cifar.fixed_objective``):
+the same chunks in the same order and the same fixed module mode: dropout off; batch norm
+either uses each chunk's batch statistics without updating its running statistics
+(``bn_mode="batch_stats"``) or its running statistics (``bn_mode="running_stats"``, i.e. eval
+mode). Cost: 1 + 2 len(gammas) gradient passes; the
 2 len(gammas) probe passes either run one after another or, ``batched``, together in one vmapped
 pass per chunk (``signgeom.cifar.batched_grad``).
 
@@ -37,8 +38,7 @@ import argparse
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -47,20 +47,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.batched_grad import BATCHED_CHOICES, stacked_gradients, use_batched
-from signgeom.cifar.checkpoint import load_snapshot
-from signgeom.cifar.device import DEVICE_CHOICES, setup_device
+from signgeom.cifar.fixed_objective import (
+    Chunks,
+    LossFn,
+    ObjectiveSpec,
+    add_objective_flags,
+    assign_flat,
+    count_examples,
+    fixed_mode,
+    flat_parameters,
+    full_gradient,
+    load_objective,
+    trainable,
+)
 from signgeom.cifar.rotation import BlockRotation
-from signgeom.cifar.rundir import RunDir
-from signgeom.cli import boolean, optional_float, optional_int, run_cli
-from signgeom.io import write_rows
-from signgeom.progress import Progress
+from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, add_trajectory_flags
+from signgeom.cli import boolean, optional_float, run_cli
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
-BN_MODES = ("batch_stats", "running_stats")
-ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
 PROBE_STEPS = ("raw", "heavy_ball", "radius")
 
@@ -116,49 +121,6 @@ def _quotient(num: float, den: float) -> float:
     return num / den if den > 0 else float("nan")
 
 
-@contextmanager
-def fixed_mode(model: nn.Module, bn_mode: str = "batch_stats") -> Iterator[nn.Module]:
-    """Dropout off; batch norm fixed per ``bn_mode``; restores modes/flags on exit."""
-    if bn_mode not in BN_MODES:
-        raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
-    training = {m: m.training for m in model.modules()}
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    tracking = {m: m.track_running_stats for m in bns}
-    model.eval()
-    if bn_mode == "batch_stats":
-        for m in bns:  # train + no tracking = normalise with batch stats, never update buffers
-            m.train()
-            m.track_running_stats = False
-    try:
-        yield model
-    finally:
-        for m, flag in training.items():
-            m.training = flag
-        for m, flag in tracking.items():
-            m.track_running_stats = flag
-
-
-def full_gradient(
-    model: nn.Module, loss_fn: LossFn, chunks: Chunks, params: Sequence[torch.Tensor]
-) -> torch.Tensor:
-    """Flat gradient of the mean loss over all chunks: sum_k (n_k / n) grad loss_k."""
-    n = sum(int(y.shape[0]) for _, y in chunks)
-    g = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
-    for x, y in chunks:
-        loss = loss_fn(model(x), y) * (y.shape[0] / n)
-        grads = torch.autograd.grad(loss, params)
-        g += torch.cat([gr.reshape(-1) for gr in grads])
-    return g
-
-
-@torch.no_grad()
-def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
-    offset = 0
-    for p in params:
-        p.copy_(flat[offset : offset + p.numel()].view_as(p))
-        offset += p.numel()
-
-
 def probe_gradients(
     model: nn.Module,
     loss_fn: LossFn,
@@ -171,14 +133,14 @@ def probe_gradients(
     parameters are set to each point and restored after) or ``batched`` in one vmapped pass."""
     if batched:
         return list(stacked_gradients(model, loss_fn, chunks, torch.stack(list(points))))
-    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    x0 = flat_parameters(params)
     grads = []
     try:
         for point in points:
-            _assign(params, point)
+            assign_flat(params, point)
             grads.append(full_gradient(model, loss_fn, chunks, params))
     finally:
-        _assign(params, x0)
+        assign_flat(params, x0)
     return grads
 
 
@@ -232,7 +194,7 @@ def finite_difference_quotients(
     (default ``s_sign``); the probe gradients one after another or ``batched``
     (``probe_gradients``); parameters restored after."""
     to_coords = to_coords or _identity
-    x0 = torch.cat([p.detach().reshape(-1) for p in params]).clone()
+    x0 = flat_parameters(params)
     s_gd_norm = float(s_gd.double().norm(2))
     probe = s_sign if s_sign_coords is None else s_sign_coords
     s_sign_norm = float(probe.double().abs().max())
@@ -277,7 +239,7 @@ def estimate_smoothness(
     lengths follow from them by ``probe_step`` (``probe_alphas``).
     """
     _check_estimator_args(gammas, reduction)
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = trainable(model)
     to_coords = rotation.to_rotated if rotation is not None else _identity
     with fixed_mode(model, bn_mode):
         g = full_gradient(model, loss_fn, chunks, params)
@@ -330,21 +292,6 @@ def reduce_index(values: list[float], reduction: str) -> int:
     return min(finite, key=key) if reduction == "min" else max(finite, key=key)
 
 
-def make_chunks(
-    x: torch.Tensor, y: torch.Tensor, n_examples: int | None, chunk_size: int
-) -> Chunks:
-    """Fixed partition of the first ``n_examples`` examples (None: all) into chunks."""
-    if n_examples is not None and n_examples > x.shape[0]:
-        raise ValueError(
-            f"n_examples = {n_examples} is more than the {x.shape[0]} training images "
-            "(config key 'cifar.smoothness.n_examples'; null uses all of them)"
-        )
-    x, y = x[:n_examples], y[:n_examples]
-    return [
-        (x[i : i + chunk_size], y[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)
-    ]
-
-
 def shard_epochs(epochs: Sequence[int], shard: int, n_shards: int) -> list[int]:
     """Shard ``i`` of ``n`` takes every n-th of the sorted epochs, starting at index i."""
     if not 0 <= shard < n_shards:
@@ -359,27 +306,6 @@ def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
     table = pd.read_csv(path)
     rows = table[table["model"] == model].set_index("optimizer")["lr"]
     return float(rows["sgd"]), float(rows["signsgd"])
-
-
-def estimation_setup(
-    model: str,
-    data_dir: str | Path,
-    dev: torch.device,
-    n_examples: int | None,
-    chunk_size: int,
-    precision: str,
-    channels_last: bool,
-) -> tuple[Chunks, nn.Module]:
-    """The estimation set's chunks and the model, in ``precision`` and layout, on ``dev``."""
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
-
-    data = load_cifar10(data_dir, device=dev, train_limit=n_examples, test_limit=0)
-    dtype = torch.float64 if precision == "fp64" else torch.float32
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
-    chunks = make_chunks(images, data.train_y, n_examples, chunk_size)
-    return chunks, build_model(model).to(device=dev, dtype=dtype, memory_format=fmt)
 
 
 def estimate_run(
@@ -422,26 +348,20 @@ def estimate_run(
     ``batched`` (auto | true | false): the probe gradients in one vmapped pass
     (``signgeom.cifar.batched_grad.use_batched``; auto = the faster path measured on the device).
     """
-    if precision not in ESTIMATOR_PRECISIONS:
-        raise ValueError(f"precision must be one of {ESTIMATOR_PRECISIONS}, got {precision!r}")
+    spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
     alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, model)
-    dev = setup_device(device)
-    batched_probes = use_batched(batched, dev)
-    run = RunDir(run_dir)
-    status = run.read_status()
-    epochs = shard_epochs(run.snapshot_epochs(), shard, n_shards)
-    chunks, net = estimation_setup(
-        model, data_dir, dev, n_examples, chunk_size, precision, channels_last
-    )
-    n_used = sum(int(y.shape[0]) for _, y in chunks)
-    rotation, columns = None, OUTPUT_COLUMNS
+    loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
+    batched_probes = use_batched(batched, loop.dev)
+    epochs = shard_epochs(loop.snapshot_epochs(), shard, n_shards)
+    chunks, net = load_objective(model, data_dir, loop.dev, spec)
+    n_used = count_examples(chunks)
+    rotation, columns, rotation_row = None, OUTPUT_COLUMNS, {}
     if rotated_coordinates:
-        rotation, theta, block_size = run_rotation(net, status)
+        rotation, theta, block_size = run_rotation(net, status=loop.status)
         columns = OUTPUT_COLUMNS + ROTATION_COLUMNS
+        rotation_row = {"rotation_theta": theta, "rotation_block_size": block_size}
     settings = {"probe_step": probe_step, "reduction": reduction}
     settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
-    rows: list[dict] = []
-    meter = Progress(len(epochs), unit="estimate")
     log.info(
         "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s)",
         run_dir,
@@ -452,9 +372,8 @@ def estimate_run(
         1 + 2 * len(gammas),
         "probes batched" if batched_probes else "probes sequential",
     )
-    for k, epoch in enumerate(epochs):
-        if not load_snapshot(net, run, epoch, dev):
-            continue
+
+    def one(epoch: int) -> tuple[list[list[dict]], str]:
         t0 = time.perf_counter()
         est = estimate_smoothness(
             net,
@@ -471,20 +390,14 @@ def estimate_run(
             rotation=rotation,
             batched=batched_probes,
         )
-        run_key = {"model": model, "optimizer": trajectory_optimizer, "lr": status.get("lr")}
-        run_key |= {"seed": status.get("seed"), "epoch": epoch}
         seconds = time.perf_counter() - t0
-        row = {**run_key, **asdict(est), **settings, "seconds": seconds}
-        if rotated_coordinates:
-            row |= {"rotation_theta": theta, "rotation_block_size": block_size}
-        rows.append(row)
-        meter.update(k + 1)
-        values = (est.phi, est.L2_hat, est.Linf_hat, est.R_hat, meter.line())
-        log.info("epoch %d | phi %.4g | L2 %.4g | Linf %.4g | R %.4g | %s", epoch, *values)
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
-    write_rows(rows, columns, out)
-    return rows
+        row = {**asdict(est), **settings, "seconds": seconds, **rotation_row}
+        summary = f"phi {est.phi:.4g} | L2 {est.L2_hat:.4g} | Linf {est.Linf_hat:.4g}"
+        return [[row]], f"{summary} | R {est.R_hat:.4g}"
+
+    return loop.estimate(net, model, epochs, one, [Table(columns, out)])[0]
 
 
 ROTATION_COLUMNS = ["rotation_theta", "rotation_block_size"]
@@ -508,19 +421,11 @@ def estimator_parser(description: str) -> argparse.ArgumentParser:
     """The flags every estimate along a selected trajectory takes (this module's CLI and the
     sensitivity stage's): the run, the selection table, the objective and the probes."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--model", required=True, help="model name (signgeom.cifar.models.MODELS)")
-    p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
-    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
+    add_trajectory_flags(p)
+    add_objective_flags(p)
     p.add_argument("--step-sizes", required=True, help="selection CSV: chosen sgd/signsgd lr")
     p.add_argument("--gammas", type=float, nargs="+", required=True, help="points x + gamma s")
     p.add_argument("--reduction", choices=REDUCTIONS, required=True, help="over the gammas")
-    p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
-    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
-    p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
-    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
-    p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
-    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
-    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
     p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
     p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
     p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")

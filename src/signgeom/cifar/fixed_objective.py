@@ -1,0 +1,189 @@
+"""The fixed objective every estimate along a trajectory differentiates.
+
+With chunks ``(x_k, y_k)`` of ``n_k`` images (a fixed partition of the first ``n_examples``
+training images, :func:`make_chunks`) and ``n = sum_k n_k``:
+
+    f(x) = sum_k (n_k / n) loss(model_x(x_k), y_k),
+
+the model in a fixed module mode (:func:`fixed_mode`: dropout off; batch norm with each chunk's
+batch statistics, its running statistics never updated, or with its running statistics), in
+``precision`` (strict fp32 or fp64) and layout (``channels_last`` or not). This module gives
+``f`` (:func:`mean_loss`), ``grad f`` (:func:`full_gradient`) and ``H = hess f`` as an operator
+(:func:`hessian_operator`), and loads the chunks and the model (:func:`load_objective`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from curvlinops import HessianLinearOperator
+
+from signgeom.cifar.device import DEVICE_CHOICES
+from signgeom.cli import boolean, optional_int
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
+BN_MODES = ("batch_stats", "running_stats")
+ESTIMATOR_PRECISIONS = ("fp32", "fp64")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """Which images, in which chunks, and the model's mode, precision and layout."""
+
+    n_examples: int | None  # the first n training images (None: all)
+    chunk_size: int
+    bn_mode: str = "batch_stats"
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
+        if self.precision not in ESTIMATOR_PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {ESTIMATOR_PRECISIONS}, got {self.precision!r}"
+            )
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float64 if self.precision == "fp64" else torch.float32
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+
+def add_objective_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of :class:`ObjectiveSpec`, the data directory and the device."""
+    p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
+    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
+    p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
+    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
+    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
+    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
+
+
+def make_chunks(
+    x: torch.Tensor, y: torch.Tensor, n_examples: int | None, chunk_size: int
+) -> Chunks:
+    """Fixed partition of the first ``n_examples`` examples (None: all) into chunks."""
+    if n_examples is not None and n_examples > x.shape[0]:
+        raise ValueError(
+            f"n_examples = {n_examples} is more than the {x.shape[0]} training images "
+            "(config key 'cifar.smoothness.n_examples'; null uses all of them)"
+        )
+    x, y = x[:n_examples], y[:n_examples]
+    return [
+        (x[i : i + chunk_size], y[i : i + chunk_size]) for i in range(0, x.shape[0], chunk_size)
+    ]
+
+
+def load_objective(
+    model: str, data_dir: str | Path, dev: torch.device, spec: ObjectiveSpec
+) -> tuple[Chunks, nn.Module]:
+    """The chunks of the estimation set and a fresh ``model``, both in ``spec``'s precision and
+    layout on ``dev`` (the snapshots are loaded into the model later)."""
+    from signgeom.cifar.data import load_cifar10
+    from signgeom.cifar.models import build_model
+
+    data = load_cifar10(data_dir, device=dev, train_limit=spec.n_examples, test_limit=0)
+    fmt = spec.memory_format
+    images = data.train_x.to(spec.dtype).contiguous(memory_format=fmt)
+    chunks = make_chunks(images, data.train_y, spec.n_examples, spec.chunk_size)
+    return chunks, build_model(model).to(device=dev, dtype=spec.dtype, memory_format=fmt)
+
+
+def count_examples(chunks: Chunks) -> int:
+    """Number of examples in all chunks together."""
+    return sum(int(y.shape[0]) for _, y in chunks)
+
+
+def trainable(model: nn.Module) -> list[torch.Tensor]:
+    """The parameters ``x`` of the objective (those that require a gradient), in order."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def flat_parameters(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """A detached copy of ``params`` as one flat vector."""
+    return torch.cat([p.detach().reshape(-1) for p in params]).clone()
+
+
+@torch.no_grad()
+def assign_flat(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
+    """Set ``params`` in place from one flat vector (the inverse of :func:`flat_parameters`)."""
+    offset = 0
+    for p in params:
+        p.copy_(flat[offset : offset + p.numel()].view_as(p))
+        offset += p.numel()
+
+
+@contextmanager
+def fixed_mode(model: nn.Module, bn_mode: str = "batch_stats") -> Iterator[nn.Module]:
+    """Dropout off; batch norm fixed per ``bn_mode``; restores modes/flags on exit."""
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+    training = {m: m.training for m in model.modules()}
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    tracking = {m: m.track_running_stats for m in bns}
+    model.eval()
+    if bn_mode == "batch_stats":
+        for m in bns:  # train + no tracking = normalise with batch stats, never update buffers
+            m.train()
+            m.track_running_stats = False
+    try:
+        yield model
+    finally:
+        for m, flag in training.items():
+            m.training = flag
+        for m, flag in tracking.items():
+            m.track_running_stats = flag
+
+
+def full_gradient(
+    model: nn.Module, loss_fn: LossFn, chunks: Chunks, params: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Flat gradient of the mean loss over all chunks: sum_k (n_k / n) grad loss_k."""
+    n = count_examples(chunks)
+    g = torch.zeros(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
+    for x, y in chunks:
+        loss = loss_fn(model(x), y) * (y.shape[0] / n)
+        grads = torch.autograd.grad(loss, params)
+        g += torch.cat([gr.reshape(-1) for gr in grads])
+    return g
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, loss_fn: LossFn, chunks: Chunks) -> float:
+    """f = sum_k (n_k / n) loss_k, summed in Python floats."""
+    n = count_examples(chunks)
+    return sum(float(loss_fn(model(x), y)) * y.shape[0] / n for x, y in chunks)
+
+
+def hessian_operator(
+    model: nn.Module, loss_fn: nn.Module, chunks: Chunks, params: Sequence[torch.Tensor]
+) -> HessianLinearOperator:
+    """Hessian of ``sum_k (n_k / n) loss_k`` (the :func:`full_gradient` weighting) as
+    curvlinops' operator, in the parameters' dtype and on their device.
+
+    Call it, and multiply with it, inside :func:`fixed_mode`: the operator runs the model in its
+    current mode. ``loss_fn`` must be a torch loss module with ``reduction="mean"``.
+    """
+    from curvlinops import HessianLinearOperator
+
+    if getattr(loss_fn, "reduction", None) != "mean":
+        raise ValueError("loss_fn must be a torch loss module with reduction='mean'")
+    return HessianLinearOperator(
+        model, loss_fn, list(params), list(chunks), check_deterministic=False,
+        num_data=count_examples(chunks),
+    )  # fmt: skip

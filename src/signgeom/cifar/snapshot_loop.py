@@ -1,0 +1,92 @@
+"""One loop over a training run's snapshots for every estimate along a trajectory.
+
+:class:`SnapshotLoop` sets the device up (strict fp32 numerics), reads the run's status, and
+:meth:`SnapshotLoop.estimate` loads each chosen snapshot into one network, calls the
+estimator's per-snapshot function, keys its rows by the run (model, optimizer, lr, seed,
+epoch), logs a progress line (done/total, rate, ETA) and writes every table atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from signgeom.cifar.checkpoint import load_snapshot
+from signgeom.cifar.device import setup_device
+from signgeom.cifar.rundir import RunDir
+from signgeom.io import write_rows
+from signgeom.progress import Progress
+
+log = logging.getLogger(__name__)
+
+Rows = list[dict]
+PerSnapshot = Callable[[int], tuple[Sequence[Rows], str]]
+"""epoch -> (rows of each table at that snapshot, a one-line summary for the log)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """An output table: its columns, in order, and where it is written."""
+
+    columns: Sequence[str]
+    path: str | Path
+
+
+def add_trajectory_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that name the model and the run (and its trajectory) an estimate follows."""
+    p.add_argument("--model", required=True, help="model name (signgeom.cifar.models.MODELS)")
+    p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
+    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
+
+
+class SnapshotLoop:
+    """The snapshots of the run in ``run_dir`` on ``device``; ``optimizer`` names the
+    trajectory in the rows (default: the run's own optimizer, from its status)."""
+
+    def __init__(self, run_dir: str | Path, device: str, optimizer: str | None = None) -> None:
+        self.dev: torch.device = setup_device(device)
+        self.run = RunDir(run_dir)
+        self.status: dict = self.run.read_status()
+        self.optimizer: str = optimizer if optimizer is not None else self.status["optimizer"]
+
+    def snapshot_epochs(self) -> list[int]:
+        """The run's snapshot epochs, sorted."""
+        return self.run.snapshot_epochs()
+
+    def key(self, model: str, epoch: int) -> dict:
+        """The columns that name a row's run and epoch."""
+        lr, seed = self.status.get("lr"), self.status.get("seed")
+        return {"model": model, "optimizer": self.optimizer, "lr": lr, "seed": seed, "epoch": epoch}
+
+    def estimate(
+        self,
+        net: nn.Module,
+        model: str,
+        epochs: Sequence[int],
+        per_snapshot: PerSnapshot,
+        tables: Sequence[Table],
+        unit: str = "estimate",
+    ) -> list[Rows]:
+        """``per_snapshot(epoch)`` with ``net`` at each snapshot in ``epochs`` (a snapshot that
+        ``load_snapshot`` skips gives no rows); every row keyed by :meth:`key`; one table per
+        entry of ``tables``, written atomically at the end. Returns the rows per table."""
+        found: list[Rows] = [[] for _ in tables]
+        meter = Progress(len(epochs), unit=unit)
+        for done, epoch in enumerate(epochs, start=1):
+            if not load_snapshot(net, self.run, epoch, self.dev):
+                continue
+            rows, summary = per_snapshot(epoch)
+            key = self.key(model, epoch)
+            for table_rows, new in zip(found, rows, strict=True):
+                table_rows += [{**key, **row} for row in new]
+            meter.update(done)
+            log.info("epoch %d | %s | %s", epoch, summary, meter.line())
+        for table, table_rows in zip(tables, found, strict=True):
+            write_rows(table_rows, table.columns, table.path)
+        return found

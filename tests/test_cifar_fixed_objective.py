@@ -1,0 +1,155 @@
+"""The fixed objective and the snapshot loop shared by the estimators: both the smoothness and
+the Hessian estimate run the network in the configured precision and layout, the loss they
+report is the objective's (checked against an independent float64 evaluation), and a setting
+neither can honour is refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signgeom.cifar import hessian, smoothness
+from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.fixed_objective import (
+    ObjectiveSpec,
+    fixed_mode,
+    full_gradient,
+    make_chunks,
+    mean_loss,
+)
+from signgeom.cifar.models import MODELS
+from signgeom.cifar.train import train_run
+
+DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
+N_IMAGES = 24
+SEEN: list[tuple[torch.dtype, bool]] = []  # (dtype, channels_last) of every forward input
+
+
+class Recording(nn.Module):
+    """Conv -> batch norm -> linear, recording the dtype and layout of what it is fed."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3, stride=4)
+        self.bn = nn.BatchNorm2d(2)
+        self.fc = nn.Linear(2 * 8 * 8, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        SEEN.append((x.dtype, x.is_contiguous(memory_format=torch.channels_last)))
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory) -> Path:
+    if not DATA.is_dir():
+        pytest.skip("bundled CIFAR subset missing")
+    MODELS["recording"] = Recording
+    run = tmp_path_factory.mktemp("toy") / "run"
+    try:
+        train_run(
+            model="recording", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
+            train_limit=N_IMAGES, test_limit=12, batches_dir=DATA, device="cpu", out_dir=run,
+        )  # fmt: skip
+        yield run
+    finally:
+        del MODELS["recording"]
+
+
+def _float64_loss(run: Path, epoch: int) -> float:
+    """The objective at a snapshot, evaluated here in float64 without the library's loader."""
+    data = load_cifar10(DATA, train_limit=N_IMAGES, test_limit=0)
+    net = Recording().double()
+    net.load_state_dict(torch.load(run / f"snapshots/epoch_{epoch:04d}.pt", weights_only=True))
+    chunks = make_chunks(data.train_x.double(), data.train_y, N_IMAGES, 10)
+    with fixed_mode(net, "batch_stats"):
+        return mean_loss(net, F.cross_entropy, chunks)
+
+
+HESSIAN_SETTINGS = dict(
+    top_k=1, lanczos_tol=1e-6, lanczos_ncv=8, n_probes=2, block_size=3, n_random_blocks=1,
+    n_contiguous_blocks=1, slq_steps=4, slq_repeats=1, max_exact_dim=8, seed=0,
+)  # fmt: skip
+
+
+def _hessian_argv(run: Path, out: Path, precision: str, channels_last: bool) -> list[str]:
+    flags = {
+        "model": "recording", "run-dir": run, "trajectory-optimizer": "sgd", "stride": 1,
+        "slq-every": 1, "bn-mode": "batch_stats", "n-examples": N_IMAGES, "chunk-size": 10,
+        "data-dir": DATA, "device": "cpu", "precision": precision,
+        "channels-last": str(channels_last).lower(), "out": out / "epochs.csv",
+        "out-blocks": out / "blocks.csv", "out-density": out / "density.csv",
+    }  # fmt: skip
+    flags |= {k.replace("_", "-"): v for k, v in HESSIAN_SETTINGS.items()}
+    return [str(a) for k, v in flags.items() for a in (f"--{k}", v)]
+
+
+@pytest.mark.parametrize(("precision", "channels_last"), [("fp32", False), ("fp64", True)])
+def test_hessian_cli_honours_precision_and_layout(toy_run, tmp_path, precision, channels_last):
+    SEEN.clear()
+    hessian.main(_hessian_argv(toy_run, tmp_path, precision, channels_last))
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    assert SEEN and set(SEEN) == {(dtype, channels_last)}
+    rows = pd.read_csv(tmp_path / "epochs.csv")
+    assert list(rows.epoch) == [0, 1] and set(rows.optimizer) == {"sgd"} and set(rows.seed) == {1}
+    assert len(pd.read_csv(tmp_path / "blocks.csv")) == 2 * 3  # random, contiguous, last layer
+    for epoch, loss in zip(rows.epoch, rows.loss, strict=True):
+        exact = _float64_loss(toy_run, epoch)
+        if precision == "fp64":
+            assert loss == pytest.approx(exact, rel=1e-12)
+        else:  # float32 rounding, visible but small
+            assert loss == pytest.approx(exact, rel=1e-5) and loss != pytest.approx(exact, 1e-12)
+
+
+def test_hessian_in_fp64_and_fp32_agree_to_float32_rounding(toy_run, tmp_path):
+    """Same seeds, same probes: the fp32 estimate is the fp64 one up to rounding."""
+    tables = {}
+    for precision in ("fp32", "fp64"):
+        out = tmp_path / precision
+        out.mkdir()
+        hessian.main(_hessian_argv(toy_run, out, precision, False))
+        tables[precision] = pd.read_csv(out / "epochs.csv")
+    for column in ("lambda_max", "trace", "phi", "rho_diag_last_layer"):
+        got, want = tables["fp32"][column], tables["fp64"][column]
+        assert got.to_numpy() == pytest.approx(want.to_numpy(), rel=1e-3), column
+
+
+def test_smoothness_honours_precision_and_layout(toy_run, tmp_path):
+    steps = tmp_path / "step_sizes.csv"
+    steps.write_text("model,optimizer,lr\nrecording,sgd,0.05\nrecording,signsgd,0.001\n")
+    SEEN.clear()
+    rows = smoothness.estimate_run(
+        model="recording", run_dir=toy_run, trajectory_optimizer="sgd", step_sizes=steps,
+        gammas=[1.0], reduction="min", bn_mode="batch_stats", n_examples=N_IMAGES,
+        chunk_size=10, data_dir=DATA, device="cpu", shard=0, n_shards=1,
+        out=tmp_path / "shard0.csv", precision="fp64", channels_last=True, batched="false",
+    )  # fmt: skip
+    assert SEEN and set(SEEN) == {(torch.float64, True)}
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert list(pd.read_csv(tmp_path / "shard0.csv").precision) == ["fp64", "fp64"]
+
+
+@pytest.mark.parametrize(
+    ("change", "word"),
+    [({"precision": "bf16"}, "precision"), ({"bn_mode": "eval"}, "bn_mode")],
+)
+def test_a_setting_the_estimators_cannot_honour_is_refused_by_name(change, word):
+    with pytest.raises(ValueError, match=word):
+        ObjectiveSpec(**{"n_examples": 8, "chunk_size": 4, **change})
+
+
+def test_full_gradient_and_mean_loss_weight_uneven_chunks_by_size():
+    """Chunks of 3 and 2 examples give the gradient and loss of all 5 at once."""
+    torch.manual_seed(0)
+    net = nn.Linear(4, 3).double()
+    x, y = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 2, 1, 1, 0])
+    chunks = make_chunks(x, y, None, 3)
+    params = list(net.parameters())
+    whole = F.cross_entropy(net(x), y)
+    want = torch.cat([g.reshape(-1) for g in torch.autograd.grad(whole, params)])
+    torch.testing.assert_close(full_gradient(net, F.cross_entropy, chunks, params), want)
+    assert mean_loss(net, F.cross_entropy, chunks) == pytest.approx(float(whole), rel=1e-14)
