@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 TINY_FAMILY = {
     "cifar": {
-        "data": {"train_limit": 200, "test_limit": 100},
+        "data": {"train_limit": 100, "test_limit": 50},
         "batch_size": 50,
         "similarity": {"warmup_steps": 3},
         "models": {
@@ -36,7 +36,7 @@ TINY_FAMILY = {
                 "step_sizes": {"sgd": [0.1], "signsgd": [0.001]},
             },
         },
-        "smoothness": {"stride": 1, "n_examples": 50, "chunk_size": 50, "precision": "fp32"},
+        "smoothness": {"stride": 1, "n_examples": 16, "chunk_size": 16, "precision": "fp32"},
     }
 }
 
