@@ -481,8 +481,8 @@ def reference_projection(paper: dict, args) -> None:
     projection_table(paper, {m: r for m, (r, _) in rates.items()}, args)
     print(
         "(projected: hours = runs x (epochs x images / training rate + evaluation images /"
-        " rate) + estimates x estimate time, signgeom.cifar.projection; nothing here was run"
-        " at paper scale)"
+        " rate) + estimates x estimate time, signgeom.cifar.projection; Figure 3 only, not the"
+        " Hessian, sensitivity, rotation or similarity stages; nothing here ran at paper scale)"
     )
 
 
