@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 TINY_FAMILY = {
     "cifar": {
-        "data": {"train_limit": 100, "test_limit": 50},
+        "data": {"train_limit": 200, "test_limit": 100},
         "batch_size": 50,
         "similarity": {"warmup_steps": 3},
         "models": {

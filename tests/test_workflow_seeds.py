@@ -18,10 +18,10 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "cifar": {
-        "data": {"train_limit": 100, "test_limit": 50},
+        "data": {"train_limit": 200, "test_limit": 100},
         "seeds": [0, 1],
         "selection_seeds": [0],
-        "evaluation": {"train_every": 1, "train_subset": 50},
+        "evaluation": {"train_every": 1, "train_subset": 100},
         "batch_size": 50,
         "models": {
             "cnn": {
