@@ -18,11 +18,19 @@ GPU only (``--device cuda``):
    ``torch.compile`` on/off).
 4. Aggregate images/s with 1, 2, 4 and 8 training processes sharing the GPU.
 5. Estimate throughput per chunk size, and the projected GPU-hours of the paper-scale Figure 3
-   (config.yaml: grids, epochs, stride, estimation set) from the measured rates.
+   (config.yaml: grids, epochs, stride or schedule, estimation set) from the measured rates.
+
+Projection only (``--projection``, no device work): the paper-scale Figure 3 from the last H100
+rates committed in ``bench/results`` (training images/s, one estimate's seconds), for
+config.yaml's seeds, for ``--seeds`` seeds (grid on seed 0, the selected trajectories on all)
+and with the ``--schedule`` estimate epochs, side by side; beside it the estimate counts of the
+schedule (``signgeom.cifar.schedule``) and the CPU-measured batched finite differences. The
+arithmetic is ``signgeom.cifar.projection``.
 
     python bench/bench_cifar.py [--train-images 4000] [--repeats 4] [--device cpu]
     python bench/bench_cifar.py --device cuda --train-images 50000   # the bundled images, tiled
     nice -n 15 python bench/bench_cifar.py --cpu-options --train-images 1280 --repeats 2
+    python bench/bench_cifar.py --projection [--seeds 5] [--schedule '{"dense_until": 20, ...}']
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from signgeom.cifar.device import configure_numerics
 from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
+from signgeom.cifar.projection import Rates, figure3_workload, project_hours
 from signgeom.cifar.schedule import estimate_epochs
 from signgeom.cifar.smoothness import estimate_smoothness
 from signgeom.cifar.train import evaluate, train_epoch
@@ -54,6 +63,9 @@ BATCH = 1000
 PAPER_TRAIN_IMAGES = 50_000
 PAPER_TEST_IMAGES = 10_000
 MODELS = ("cnn", "resnet20")
+H100_TRAIN = REPO / "bench/results/bench_cifar_h100.txt"
+H100_ESTIMATES = REPO / "bench/results/bench_cifar_h100_estimates.txt"
+BATCHED_CPU = REPO / "bench/results/bench_smoothness_batched_cpu.txt"
 
 
 @dataclass(frozen=True)
@@ -313,7 +325,7 @@ def gpu_tables(args, x, y, smooth, device, paper: dict, estimates_only: bool = F
         print(f"{n_proc:<4}" + "".join(f"{shared[m][n_proc]:>12.0f}" for m in MODELS))
 
     est = estimate_table(args, x, y, smooth)
-    projection(paper, shared, est, x, y, fast)
+    projection(paper, shared, est, x, y, fast, args)
 
 
 def estimate_table(args, x, y, smooth: dict) -> dict[str, float]:
@@ -336,33 +348,143 @@ def estimate_table(args, x, y, smooth: dict) -> dict[str, float]:
     return est
 
 
-def projection(paper: dict, shared: dict, est: dict, x, y, fast: Mode) -> None:
-    """GPU-hours of the paper-scale Figure 3 from the measured rates."""
-    print("\n== projected paper-scale Figure 3 (config.yaml) ==")
+def five_seed(cifar: dict, seeds: int, schedule=None) -> dict:
+    """``cifar`` with the grid on its first seed and the selected trajectories on ``seeds``
+    seeds; with ``schedule`` (then stride 1) instead of the configured estimate epochs."""
+    out = {**cifar, "seeds": list(range(seeds)), "selection_seeds": [0]}
+    if schedule is not None:
+        out["smoothness"] = {**cifar["smoothness"], "stride": 1, "schedule": schedule}
+    return out
+
+
+def projection_table(paper: dict, rates: dict[str, Rates], args) -> None:
+    """Device-hours of Figure 3 (signgeom.cifar.projection) at ``rates``: config.yaml as it is,
+    with ``--seeds`` seeds, and with ``--schedule`` too, side by side."""
     cifar = paper["cifar"]
-    ev = cifar["evaluation"]
-    total = 0.0
-    for model_name, spec in cifar["models"].items():
-        n_runs = sum(len(v) for v in spec["step_sizes"].values()) * len(cifar["seeds"])
+    schedule = json.loads(args.schedule) if args.schedule else None
+    columns = {
+        f"{len(cifar['seeds'])} seed, config": cifar,
+        f"{args.seeds} seeds, config": five_seed(cifar, args.seeds),
+    }
+    if schedule is not None:
+        columns[f"{args.seeds} seeds, --schedule"] = five_seed(cifar, args.seeds, schedule)
+    print(
+        f"\n== projected paper-scale Figure 3 [device-hours] ({args.seeds} seeds: the grid on"
+        f" seed 0, the selected trajectories repeated on all; --schedule {args.schedule}) =="
+    )
+    print(f"{'':<36}" + "".join(f"{name:>22}" for name in columns))
+    totals = dict.fromkeys(columns, 0.0)
+    for model_name in MODELS:
+        works = {name: figure3_workload(c, model_name) for name, c in columns.items()}
+        hours = {name: project_hours(w, rates[model_name]) for name, w in works.items()}
+        rows = {
+            "training runs": [f"{w.runs}" for w in works.values()],
+            "estimates (traj. x epochs)": [
+                f"{w.trajectories} x {w.estimate_epochs}" for w in works.values()
+            ],
+            "training + evaluation [h]": [f"{h.train:.2f}" for h in hours.values()],
+            "estimates [h]": [f"{h.estimate:.2f}" for h in hours.values()],
+        }
+        for label, cells in rows.items():
+            print(f"{model_name + ': ' + label:<36}" + "".join(f"{c:>22}" for c in cells))
+        for name, h in hours.items():
+            totals[name] += h.total
+    print(f"{'total [h]':<36}" + "".join(f"{t:>22.2f}" for t in totals.values()))
+
+
+def projection(paper: dict, shared: dict, est: dict, x, y, fast: Mode, args) -> None:
+    """The projection at the rates measured in this run (best sharing level per model)."""
+    rates = {}
+    for model_name in MODELS:
         best_n = max(shared[model_name], key=shared[model_name].get)
         train_rate = shared[model_name][best_n]
         ev_rate = eval_rate(model_name, x, y, fast) * train_rate / shared[model_name][1]
-        train_subset = ev["train_subset"] or PAPER_TRAIN_IMAGES
-        eval_images = PAPER_TEST_IMAGES + train_subset / ev["train_every"]
-        epoch_s = PAPER_TRAIN_IMAGES / train_rate + eval_images / ev_rate
-        train_h = n_runs * spec["epochs"] * epoch_s / 3600
-        smooth = cifar["smoothness"]
-        n_estimates = 2 * len(estimate_epochs(spec["epochs"], smooth["stride"], smooth["schedule"]))
-        n_paper = cifar["smoothness"]["n_examples"] or PAPER_TRAIN_IMAGES
-        est_h = n_estimates * est[model_name] * n_paper / PAPER_TRAIN_IMAGES / 3600
-        total += train_h + est_h
+        rates[model_name] = Rates(train_rate, ev_rate, est[model_name])
         print(
-            f"{model_name}: {n_runs} runs x {spec['epochs']} epochs at {train_rate:.0f} img/s"
-            f" aggregate ({best_n} per GPU) + eval: {train_h:.2f} GPU-h; {n_estimates}"
-            f" estimates x {est[model_name] * n_paper / PAPER_TRAIN_IMAGES:.1f} s:"
-            f" {est_h:.2f} GPU-h"
+            f"measured {model_name}: training {train_rate:.0f} img/s aggregate ({best_n} runs"
+            f" per device), evaluation {ev_rate:.0f} img/s, one estimate"
+            f" {est[model_name]:.2f} s per 50,000 images"
         )
-    print(f"total: {total:.2f} GPU-hours")
+    projection_table(paper, rates, args)
+
+
+def table_rows(path, heading: str, skip: int = 1) -> list[list[str]]:
+    """The whitespace-split rows of the table under the line starting with ``heading`` in a
+    committed benchmark output (``skip`` lines skipped: the column header; up to the next
+    blank line)."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading)) + 1 + skip
+    rows = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        rows.append(line.split())
+    return rows
+
+
+def reference_rates(channels_last: bool) -> dict[str, tuple[Rates, str]]:
+    """The last H100 rates (bench/results): the best aggregate training rate over the
+    sharing levels, the fastest estimate over chunk sizes in the configured layout. The
+    evaluation rate was not recorded: forward-only images are counted at the training rate
+    (an upper bound on their cost)."""
+    shared = table_rows(H100_TRAIN, "== aggregate training images/s")
+    estimates = table_rows(H100_ESTIMATES, "== one strict-fp32 estimate")
+    out = {}
+    for i, model_name in enumerate(MODELS):
+        best = max(shared, key=lambda row: float(row[1 + i]))
+        layout = [row for row in estimates if ("CL" in row) == channels_last]
+        fastest = min(layout, key=lambda row: float(row[-2 + i]))
+        train = float(best[1 + i])
+        rates = Rates(train=train, evaluate=train, estimate_s=float(fastest[-2 + i]))
+        where = f"{best[0]} runs sharing the GPU; estimate in chunks of {fastest[0]}"
+        out[model_name] = (rates, where)
+    return out
+
+
+def batched_cpu_speedups(precision: str) -> dict[str, float]:
+    """Sequential / batched estimate time per model measured on the CPU (bench/results)."""
+    rows = table_rows(BATCHED_CPU, "model ", skip=0)
+    return {row[0]: float(row[4].rstrip("x")) for row in rows if row[1] == precision}
+
+
+def reference_projection(paper: dict, args) -> None:
+    """The projection from the committed H100 rates, with the estimate schedule's count
+    (signgeom.cifar.schedule) and the CPU-measured batched finite differences beside it."""
+    cifar, smooth = paper["cifar"], paper["cifar"]["smoothness"]
+    print(f"== measured: the last H100 rates ({H100_TRAIN.name}, {H100_ESTIMATES.name}) ==")
+    rates = reference_rates(smooth["channels_last"])
+    for model_name, (r, where) in rates.items():
+        print(
+            f"{model_name:<9} training {r.train:>8.0f} img/s aggregate, one estimate"
+            f" {r.estimate_s:.2f} s per 50,000 images ({where})"
+        )
+    print("evaluation: rate not recorded; forward-only images counted at the training rate")
+    print(f"\n== measured on the CPU: batched finite differences ({BATCHED_CPU.name}) ==")
+    speedups = batched_cpu_speedups(smooth["precision"])
+    for model_name in MODELS:
+        value = f"{speedups[model_name]:.2f}x" if model_name in speedups else "unmeasured"
+        print(f"{model_name:<9} sequential / batched time, {smooth['precision']}: {value}")
+    print(
+        f"not applied: batched is {smooth['batched']!r} in config.yaml (auto: sequential on"
+        " the CPU, where batched is slower; CUDA unmeasured, sequential)"
+    )
+    schedule = json.loads(args.schedule) if args.schedule else None
+    print("\n== computed (signgeom.cifar.schedule.estimate_epochs): estimates per trajectory ==")
+    for model_name in MODELS:
+        epochs = cifar["models"][model_name]["epochs"]
+        every = len(estimate_epochs(epochs))
+        configured = len(estimate_epochs(epochs, smooth["stride"], smooth["schedule"]))
+        line = f"{model_name:<9} stride 1: {every}; config.yaml: {configured}"
+        if schedule is not None:
+            chosen = len(estimate_epochs(epochs, 1, schedule))
+            line += f"; --schedule: {chosen} ({every / chosen:.1f}x fewer than stride 1)"
+        print(line)
+    projection_table(paper, {m: r for m, (r, _) in rates.items()}, args)
+    print(
+        "(projected: hours = runs x (epochs x images / training rate + evaluation images /"
+        " rate) + estimates x estimate time, signgeom.cifar.projection; Figure 3 only, not the"
+        " Hessian, sensitivity, rotation or similarity stages; nothing here ran at paper scale)"
+    )
 
 
 def main() -> None:
@@ -380,6 +502,15 @@ def main() -> None:
     parser.add_argument("--estimates-only", action="store_true", help="only the estimate table")
     parser.add_argument("--cpu-options", action="store_true", help="only the CPU options table")
     parser.add_argument("--cpu-batch", type=int, default=128, help="batch of the CPU options")
+    parser.add_argument(
+        "--projection", action="store_true", help="only the projection from the last H100 rates"
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the projected Figure 3")
+    parser.add_argument(
+        "--schedule",
+        default='{"dense_until": 20, "every": 1, "log_points": 60}',
+        help="estimate schedule (JSON) projected beside config.yaml's; '' for none",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, help=argparse.SUPPRESS)
@@ -388,9 +519,12 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
+    paper = yaml.safe_load((REPO / "config.yaml").read_text())
+    if args.projection:
+        reference_projection(paper, args)
+        return
     device = torch.device(args.device)
     x, y = load_images(args.data_dir, args.train_images, device)
-    paper = yaml.safe_load((REPO / "config.yaml").read_text())
     smooth = paper["cifar"]["smoothness"]
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     print(

@@ -112,8 +112,8 @@ TINY = {
         "data": {
             "source": "local",
             "local_dir": "data/cifar10-subset",
-            "train_limit": 200,
-            "test_limit": 100,
+            "train_limit": 100,
+            "test_limit": 50,
         },
         "device": "cpu",
         "training": {

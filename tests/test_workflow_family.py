@@ -36,7 +36,7 @@ TINY_FAMILY = {
                 "step_sizes": {"sgd": [0.1], "signsgd": [0.001]},
             },
         },
-        "smoothness": {"stride": 1, "n_examples": 50, "chunk_size": 50, "precision": "fp32"},
+        "smoothness": {"stride": 1, "n_examples": 16, "chunk_size": 16, "precision": "fp32"},
     }
 }
 
