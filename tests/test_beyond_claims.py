@@ -77,8 +77,9 @@ def test_rotation_interval_over_seeds_is_the_geometric_t_interval():
     assert row["verdict"] == "holds" and row["n_seeds"] == 3
 
 
-def family_tables(losses_by_seed, r_hat_by_seed, agreement_by_seed):
-    """metrics, smoothness and similarity rows for the CNN with the given last-epoch losses."""
+def family_tables(losses_by_seed, r_hat_by_seed, cosine_by_seed):
+    """metrics, smoothness and similarity rows for the CNN with the given last-epoch losses and
+    cosines with signSGD-momentum at two snapshot epochs (the second: half the first)."""
     metrics, smooth, sim = [], [], []
     for seed, losses in losses_by_seed.items():
         for opt, loss in losses.items():
@@ -88,18 +89,19 @@ def family_tables(losses_by_seed, r_hat_by_seed, agreement_by_seed):
                                 "status": "completed"})  # fmt: skip
             smooth.append({"model": "cnn", "optimizer": opt, "seed": seed, "epoch": 0,
                            "R_hat": r_hat_by_seed[seed]})  # fmt: skip
-            for epoch, value in ((0, agreement_by_seed[seed][opt]), (5, 1.0)):
+            c = cosine_by_seed[seed][opt]
+            for epoch, value in ((0, c), (5, c / 2)):
                 sim.append({"model": "cnn", "optimizer": opt, "seed": seed, "epoch": epoch,
-                            "sign_agreement": value})  # fmt: skip
+                            "sign_agreement": 1.0, "cosine": value})  # fmt: skip
     return pd.DataFrame(metrics), pd.DataFrame(smooth), pd.DataFrame(sim)
 
 
 LOSSES = {"sgd": 1.0, "signsgd": 0.8, "adam": 0.5, "lion": 0.7, "muon": 0.9}
-AGREE = {"sgd": 0.2, "signsgd": 1.0, "adam": 0.6, "lion": 1.0, "muon": 0.0}
+COSINE = {"sgd": 0.3, "signsgd": 1.0, "adam": 0.9, "lion": 0.6, "muon": 0.15}
 
 
 def test_family_winner_comparison_and_prediction():
-    tables = family_tables({0: LOSSES}, {0: 2.0}, {0: AGREE})
+    tables = family_tables({0: LOSSES}, {0: 2.0}, {0: COSINE})
     claims = by_claim(family_claims(*tables, ["cnn"], SETTINGS))
     winner = claims.loc["fam_winner_cnn"]
     assert winner["statement"].startswith("cnn: adam reaches the lowest")
@@ -107,29 +109,37 @@ def test_family_winner_comparison_and_prediction():
     assert claims.loc["fam_sign_like_ahead_cnn", "value"] == pytest.approx(1.0 / 0.5)
     assert claims.loc["fam_rhat_above_1_cnn", "value"] == pytest.approx(2.0)
     assert claims.loc["fam_rhat_predicts_cnn", "verdict"] == "holds"
-    # the agreement is the mean over snapshot epochs: (a + 1) / 2
-    assert claims.loc["fam_sign_agreement_adam_cnn", "value"] == pytest.approx(0.8)
-    assert claims.loc["fam_sign_agreement_muon_cnn", "verdict"] == "inconclusive"  # 0.5 exactly
-    assert "fam_sign_agreement_signsgd_cnn" not in claims.index
+    # the cosine ratio is the same at both epochs: 0.9 / 0.3
+    assert claims.loc["fam_closer_than_sgd_adam_cnn", "value"] == pytest.approx(3.0)
+    assert claims.loc["fam_closer_than_sgd_adam_cnn", "verdict"] == "holds"
+    assert claims.loc["fam_closer_than_sgd_muon_cnn", "verdict"] == "fails"
+    assert not {"fam_closer_than_sgd_sgd_cnn", "fam_closer_than_sgd_signsgd_cnn"} & set(
+        claims.index
+    )
 
 
 def test_family_prediction_fails_when_rhat_points_the_other_way():
-    tables = family_tables({0: LOSSES}, {0: 0.5}, {0: AGREE})
+    tables = family_tables({0: LOSSES}, {0: 0.5}, {0: COSINE})
     claims = by_claim(family_claims(*tables, ["cnn"], SETTINGS))
     assert claims.loc["fam_rhat_above_1_cnn", "verdict"] == "fails"
     assert claims.loc["fam_rhat_predicts_cnn", "verdict"] == "fails"
 
 
-def test_family_agreement_interval_is_arithmetic_over_seeds():
-    agreements = [0.55, 0.7, 0.65]
+def test_family_cosine_ratio_interval_over_seeds_and_a_negative_cosine():
+    ratios = [2.0, 3.0, 2.5]
     tables = family_tables(
         {s: LOSSES for s in range(3)},
         {s: 2.0 for s in range(3)},
-        {s: {**AGREE, "adam": a} for s, a in enumerate(agreements)},
+        {s: {**COSINE, "lion": q * COSINE["sgd"]} for s, q in enumerate(ratios)},
     )
-    row = by_claim(family_claims(*tables, ["cnn"], SETTINGS)).loc["fam_sign_agreement_adam_cnn"]
-    per_seed = (np.array(agreements) + 1.0) / 2
-    half = stats.t.ppf(0.95, 2) * per_seed.std(ddof=1) / math.sqrt(3)
-    assert row["value"] == pytest.approx(per_seed.mean())
-    assert row["lo"] == pytest.approx(per_seed.mean() - half)
+    row = by_claim(family_claims(*tables, ["cnn"], SETTINGS)).loc["fam_closer_than_sgd_lion_cnn"]
+    logs = np.log(ratios)
+    half = stats.t.ppf(0.95, 2) * logs.std(ddof=1) / math.sqrt(3)
+    assert row["value"] == pytest.approx(math.exp(logs.mean()))
+    assert row["lo"] == pytest.approx(math.exp(logs.mean() - half))
     assert row["verdict"] == "holds" and row["n_seeds"] == 3
+    metrics, smooth, sim = family_tables({0: LOSSES}, {0: 2.0}, {0: {**COSINE, "muon": -0.1}})
+    row = by_claim(family_claims(metrics, smooth, sim, ["cnn"], SETTINGS)).loc[
+        "fam_closer_than_sgd_muon_cnn"
+    ]
+    assert math.isnan(row["value"]) and row["verdict"] == "inconclusive"
