@@ -23,6 +23,7 @@ from signgeom.cifar.fixed_objective import (
     mean_loss,
 )
 from signgeom.cifar.models import MODELS
+from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.train import train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
@@ -51,10 +52,11 @@ def toy_run(tmp_path_factory) -> Path:
     MODELS["recording"] = Recording
     run = tmp_path_factory.mktemp("toy") / "run"
     try:
-        train_run(
+        settings = TrainSettings(
             model="recording", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
-            train_limit=N_IMAGES, test_limit=12, batches_dir=DATA, device="cpu", out_dir=run,
+            train_limit=N_IMAGES, test_limit=12, device="cpu",
         )  # fmt: skip
+        train_run(settings, batches_dir=DATA, out_dir=run)
         yield run
     finally:
         del MODELS["recording"]

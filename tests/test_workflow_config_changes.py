@@ -49,6 +49,9 @@ def test_every_free_text_key_is_refused_or_quoted():
     assert free == {
         "cifar.data.local_dir",
         "cifar.augmentation",
+        "cifar.device",
+        "cifar.training.precision",
+        "cifar.smoothness.precision",
         "cifar.hessian.models.*",
         "cifar.smoothness.probe_step",
         "cifar.sensitivity.models.*",
@@ -60,6 +63,12 @@ def test_every_free_text_key_is_refused_or_quoted():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for key, edit in (
         ("cifar.augmentation", lambda c: c["cifar"].update(augmentation=HOSTILE)),
+        ("cifar.device", lambda c: c["cifar"].update(device=HOSTILE)),
+        ("cifar.training.precision", lambda c: c["cifar"]["training"].update(precision=HOSTILE)),
+        (
+            "cifar.smoothness.precision",
+            lambda c: c["cifar"]["smoothness"].update(precision=HOSTILE),
+        ),
         ("cifar.hessian.models", lambda c: c["cifar"]["hessian"].update(models=[HOSTILE])),
         (
             "cifar.smoothness.probe_step",
