@@ -22,7 +22,7 @@ import seaborn as sns  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
-from signgeom.plotting.figure3 import LABELS, MODEL_TITLES  # noqa: E402
+from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, plain_log_axis  # noqa: E402
 
 
 def draw_figure5(table: pd.DataFrame) -> plt.Figure:
@@ -59,6 +59,8 @@ def draw_figure5(table: pd.DataFrame) -> plt.Figure:
         ax_ratio.set(title=rf"{title}: $\hat R$ in rotated coordinates",
                      xlabel=r"rotation $\theta$",
                      ylabel=r"$\hat R$ (median over epochs, IQR band)", yscale="log")  # fmt: skip
+        plain_log_axis(ax_loss)
+        plain_log_axis(ax_ratio)
         ax_loss.legend(fontsize="small")
         ax_ratio.legend(fontsize="small")
     return fig
