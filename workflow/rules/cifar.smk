@@ -27,15 +27,14 @@ rule cifar_data:
     localrule: True
     conda:
         "../envs/signgeom.yaml"
-    # local_dir as configured ("none": unset); a relative one is relative to the checkout
-    # (--base-dir REPO, common.smk), which is no param, so params (rerun triggers) do not
-    # depend on where the checkout is.
+    # local_dir as configured ("none": unset); signgeom.cifar.data resolves a relative one
+    # against the checkout, so params (rerun triggers) do not depend on where the checkout is.
     params:
         **with_settings(source=C["data"]["source"], local_dir=limit_arg(C["data"]["local_dir"])),
         dest=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "python -m signgeom.cifar.data --dest {params.dest:q} --source {params.source:q}"
-        " --local-dir {params.local_dir:q} --base-dir {REPO:q} 2> {log:q}"
+        " --local-dir {params.local_dir:q} 2> {log:q}"
 
 
 rule cifar_train:

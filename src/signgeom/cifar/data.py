@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from signgeom.cli import optional_path, run_cli
+from signgeom.workflow import checkout
 
 # The directory name of the official archive's content; the workflow's data rule writes
 # data/cifar10/<BATCHES_DIRNAME> (cifar_common.smk).
@@ -283,10 +284,22 @@ def _download(tmp: Path) -> Path:
     return tmp / BATCHES_DIRNAME
 
 
+def _base_dir(given: Path | None) -> Path:
+    """``given``, else the checkout, else the working directory."""
+    if given is not None:
+        return given
+    try:
+        return checkout()
+    except FileNotFoundError:
+        return Path()
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI: prepare the data directory and print its verified path. A relative ``--local-dir``
-    is relative to ``--base-dir`` (default: the working directory); the workflow passes its
-    checkout, so a configured relative path means the same wherever the workflow runs."""
+    is relative to ``--base-dir``; by default the signgeom checkout
+    (:func:`signgeom.workflow.checkout`: the source tree of an editable install, as the
+    workflow runs it), else the working directory, so a configured relative path means the
+    same wherever the workflow runs."""
     parser = argparse.ArgumentParser(description=prepare_cifar10.__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, required=True, help="root of the data directory")
     parser.add_argument(
@@ -301,11 +314,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--base-dir",
         type=Path,
-        default=Path(),
-        help="a relative --local-dir is relative to this directory (default: the working one)",
+        default=None,
+        help="a relative --local-dir is relative to this directory (default: the checkout, "
+        "else the working directory)",
     )
     args = parser.parse_args(argv)
-    local_dir = None if args.local_dir is None else args.base_dir / args.local_dir
+    local_dir = None if args.local_dir is None else _base_dir(args.base_dir) / args.local_dir
     print(prepare_cifar10(args.dest, args.source, local_dir))
 
 
