@@ -23,7 +23,7 @@ from signgeom.cifar.fixed_objective import (
     mean_loss,
 )
 from signgeom.cifar.models import MODELS
-from signgeom.cifar.train import train_run
+from signgeom.cifar.train import TrainSettings, train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 N_IMAGES = 24
@@ -51,10 +51,11 @@ def toy_run(tmp_path_factory) -> Path:
     MODELS["recording"] = Recording
     run = tmp_path_factory.mktemp("toy") / "run"
     try:
-        train_run(
+        settings = TrainSettings(
             model="recording", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
-            train_limit=N_IMAGES, test_limit=12, batches_dir=DATA, device="cpu", out_dir=run,
+            train_limit=N_IMAGES, test_limit=12, device="cpu",
         )  # fmt: skip
+        train_run(settings, batches_dir=DATA, out_dir=run)
         yield run
     finally:
         del MODELS["recording"]
@@ -153,3 +154,37 @@ def test_full_gradient_and_mean_loss_weight_uneven_chunks_by_size():
     want = torch.cat([g.reshape(-1) for g in torch.autograd.grad(whole, params)])
     torch.testing.assert_close(full_gradient(net, F.cross_entropy, chunks, params), want)
     assert mean_loss(net, F.cross_entropy, chunks) == pytest.approx(float(whole), rel=1e-14)
+
+
+def test_hessian_cli_in_rotated_coordinates(tmp_path):
+    """A run trained at theta > 0: ``--rotated-coordinates true`` rebuilds its rotation from
+    status.json; the spectrum is invariant, the blocks and phi are those of R H R^T."""
+    if not DATA.is_dir():
+        pytest.skip("bundled CIFAR subset missing")
+    MODELS["recording"] = Recording
+    try:
+        run = tmp_path / "run"
+        settings = TrainSettings(
+            model="recording", optimizer="signsgd", lr=1e-3, seed=1, epochs=1, batch_size=12,
+            train_limit=N_IMAGES, test_limit=12, device="cpu", rotation_theta=0.7,
+            rotation_block_size=4,
+        )  # fmt: skip
+        train_run(settings, batches_dir=DATA, out_dir=run)
+        tables = {}
+        for rotated in ("false", "true"):
+            out = tmp_path / rotated
+            out.mkdir()
+            argv = _hessian_argv(run, out, "fp64", False)
+            argv[argv.index("--trajectory-optimizer") + 1] = "signsgd"
+            hessian.main([*argv, "--rotated-coordinates", rotated])
+            tables[rotated] = (pd.read_csv(out / "epochs.csv"), pd.read_csv(out / "blocks.csv"))
+    finally:
+        del MODELS["recording"]
+    (plain, plain_blocks), (rot, rot_blocks) = tables["false"], tables["true"]
+    assert "rotation_theta" not in plain.columns
+    assert set(rot.rotation_theta) == {0.7} and set(rot.rotation_block_size) == {4}
+    assert rot.lambda_max.to_numpy() == pytest.approx(plain.lambda_max.to_numpy(), rel=1e-6)
+    assert not (rot.phi.to_numpy() == pytest.approx(plain.phi.to_numpy(), rel=1e-3))
+    assert not (
+        rot_blocks.rho_diag.to_numpy() == pytest.approx(plain_blocks.rho_diag.to_numpy(), rel=1e-3)
+    )
