@@ -176,6 +176,8 @@ def test_hessian_cli_in_rotated_coordinates(tmp_path):
             out.mkdir()
             argv = _hessian_argv(run, out, "fp64", False)
             argv[argv.index("--trajectory-optimizer") + 1] = "signsgd"
+            argv[argv.index("--stride") + 1] = "2"  # the last snapshot only
+            argv[argv.index("--slq-every") + 1] = "0"
             hessian.main([*argv, "--rotated-coordinates", rotated])
             tables[rotated] = (pd.read_csv(out / "epochs.csv"), pd.read_csv(out / "blocks.csv"))
     finally:
