@@ -155,3 +155,36 @@ def test_full_gradient_and_mean_loss_weight_uneven_chunks_by_size():
     want = torch.cat([g.reshape(-1) for g in torch.autograd.grad(whole, params)])
     torch.testing.assert_close(full_gradient(net, F.cross_entropy, chunks, params), want)
     assert mean_loss(net, F.cross_entropy, chunks) == pytest.approx(float(whole), rel=1e-14)
+
+
+def test_hessian_cli_in_rotated_coordinates(tmp_path, monkeypatch):
+    """A run trained at theta > 0: ``--rotated-coordinates true`` rebuilds its rotation from
+    status.json; the spectrum is invariant, the blocks and phi are those of R H R^T."""
+    if not DATA.is_dir():
+        pytest.skip("bundled CIFAR subset missing")
+    monkeypatch.setitem(MODELS, "recording", Recording)  # restored after, fixture or not
+    run = tmp_path / "run"
+    settings = TrainSettings(
+        model="recording", optimizer="signsgd", lr=1e-3, seed=1, epochs=1, batch_size=12,
+        train_limit=N_IMAGES, test_limit=12, device="cpu", rotation_theta=0.7,
+        rotation_block_size=4,
+    )  # fmt: skip
+    train_run(settings, batches_dir=DATA, out_dir=run)
+    tables = {}
+    for rotated in ("false", "true"):
+        out = tmp_path / rotated
+        out.mkdir()
+        argv = _hessian_argv(run, out, "fp64", False)
+        argv[argv.index("--trajectory-optimizer") + 1] = "signsgd"
+        argv[argv.index("--stride") + 1] = "2"  # the last snapshot only
+        argv[argv.index("--slq-every") + 1] = "0"
+        hessian.main([*argv, "--rotated-coordinates", rotated])
+        tables[rotated] = (pd.read_csv(out / "epochs.csv"), pd.read_csv(out / "blocks.csv"))
+    (plain, plain_blocks), (rot, rot_blocks) = tables["false"], tables["true"]
+    assert "rotation_theta" not in plain.columns
+    assert set(rot.rotation_theta) == {0.7} and set(rot.rotation_block_size) == {4}
+    assert rot.lambda_max.to_numpy() == pytest.approx(plain.lambda_max.to_numpy(), rel=1e-6)
+    assert not (rot.phi.to_numpy() == pytest.approx(plain.phi.to_numpy(), rel=1e-3))
+    assert not (
+        rot_blocks.rho_diag.to_numpy() == pytest.approx(plain_blocks.rho_diag.to_numpy(), rel=1e-3)
+    )

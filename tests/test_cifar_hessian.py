@@ -220,6 +220,41 @@ def test_mlp_estimate_matches_dense_hessian(bn_mode):
         )
 
 
+def test_mlp_estimate_in_rotated_coordinates_matches_dense_rotated_hessian():
+    from signgeom.cifar.rotated_hessian import to_kept_rotated
+    from signgeom.cifar.rotation import BlockRotation
+
+    model, chunks = _mlp_problem()
+    H, g = _dense_mlp_hessian(model, chunks, "batch_stats")
+    d = H.shape[0]
+    named = [(n, p.numel()) for n, p in model.named_parameters()]
+    rot = BlockRotation(named, 0.9, 5, 11, torch.float64)  # pads fc1.bias, bn.*, fc2.*
+    SR = np.stack([to_kept_rotated(rot, e) for e in np.eye(d)], axis=1)
+    Hr, gr = SR @ H @ SR.T, SR @ g
+    settings = HessianSettings(top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5)
+    plain = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings)
+    est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, rotation=rot)
+    r = est.row
+    assert r["lambda_max"] == pytest.approx(plain.row["lambda_max"], rel=1e-8)  # invariant
+    Rg = rot.to_rotated(torch.as_tensor(g)).numpy()  # phi over all d' rotated coordinates
+    assert r["phi"] == pytest.approx(np.abs(Rg).sum() ** 2 / (Rg.size * Rg @ Rg), rel=1e-10)
+    assert r["phi"] != pytest.approx(plain.row["phi"], rel=1e-3)
+    rng = np.random.default_rng(settings.seed)
+    rng.standard_normal(d), rng.standard_normal(d)
+    rng.choice([-1.0, 1.0], size=(d, settings.n_probes))
+    sizes = [p.numel() for p in model.parameters()]
+    expected = []
+    for kind, n in [("random", 2), ("contiguous", 1), ("last_layer", 1)]:
+        expected += block_indices(sizes, kind, settings.block_size, n, rng)
+    for b, index in zip(est.blocks, expected, strict=True):
+        B = Hr[np.ix_(index, index)]
+        assert b["rho_diag"] == pytest.approx(float(rho_diag(B)), rel=1e-8)
+        phi_b = np.abs(gr[index]).sum() ** 2 / (len(index) * gr[index] @ gr[index])
+        assert b["phi"] == pytest.approx(phi_b, rel=1e-8)
+    rho_random = np.mean([rho_diag(Hr[np.ix_(i, i)]) for i in expected[:2]])
+    assert r["rho_diag_random"] == pytest.approx(rho_random, rel=1e-8)
+
+
 def test_stage_leaves_model_buffers_and_rng_unchanged():
     model, chunks = _mlp_problem()
     model.train()

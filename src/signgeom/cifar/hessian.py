@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 from curvlinops import HessianLinearOperator
+from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from signgeom.cifar.batchnorm_hvp import split_affine_batchnorm
@@ -58,10 +59,12 @@ from signgeom.cifar.hessian_blocks import (
     block_indices,
     block_quantities,
 )
+from signgeom.cifar.rotated_hessian import RotatedOperator, float64_rotation, to_kept_rotated
+from signgeom.cifar.rotation import BlockRotation
 from signgeom.cifar.slq import slq_nodes_weights
-from signgeom.cifar.smoothness import gradient_density
+from signgeom.cifar.smoothness import ROTATION_COLUMNS, gradient_density, run_rotation
 from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, add_trajectory_flags
-from signgeom.cli import run_cli
+from signgeom.cli import boolean, run_cli
 from signgeom.linalg.hutchinson import deflated_hutchinson
 from signgeom.linalg.lanczos import lanczos_extremes
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
@@ -174,10 +177,17 @@ def _exact_blocks(
     g: np.ndarray,
     s: HessianSettings,
     rng: np.random.Generator,
+    rotation: BlockRotation | None = None,
 ) -> list[dict]:
     """``block_quantities`` of every block (``BLOCK_KINDS``) as rows; a block inside one
-    parameter tensor takes its HVPs from that tensor's own, cheaper Hessian operator."""
+    parameter tensor takes its HVPs from that tensor's own, cheaper Hessian operator. With a
+    ``rotation`` (over ``params``), blocks of the Hessian in its coordinates
+    (``signgeom.cifar.rotated_hessian``); ``g`` is then the rotated gradient ``S R g``."""
     sizes = [p.numel() for p in params]
+
+    def seen(A: LinearOperator, tensors: list[int] | None = None) -> LinearOperator:
+        return A if rotation is None else RotatedOperator(A, float64_rotation(rotation, tensors))
+
     counts = {"random": s.n_random_blocks, "contiguous": s.n_contiguous_blocks, "last_layer": 1}
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     blocks = []
@@ -186,10 +196,10 @@ def _exact_blocks(
             t = int(np.searchsorted(starts, index[0], side="right")) - 1
             if index[-1] < starts[t + 1]:  # inside tensor t
                 sub = CountingOperator(hessian_operator(model, loss_fn, chunks, [params[t]]))
-                B, asym = block_hessian(sub, index - starts[t])
+                B, asym = block_hessian(seen(sub, [t]), index - starts[t])
                 op.n_hvp += sub.n_hvp
             else:
-                B, asym = block_hessian(op, index)
+                B, asym = block_hessian(seen(op), index)
             q = block_quantities(B, g[index], s.max_exact_dim)
             blocks.append({"kind": kind, "block": b, "asymmetry": asym, **q})
     return blocks
@@ -213,8 +223,11 @@ def estimate_hessian(
     chunks: Chunks,
     settings: HessianSettings,
     bn_mode: str = "batch_stats",
+    rotation: BlockRotation | None = None,
 ) -> HessianEstimate:
-    """All quantities of the module docstring at the model's current parameters."""
+    """All quantities of the module docstring at the model's current parameters; with a
+    ``rotation`` (over the trainable parameters, in order) the blocks, ``phi`` and Eq. 13 are
+    taken in its coordinates (``signgeom.cifar.rotated_hessian``; the spectrum is invariant)."""
     s = settings
     params = trainable(model)
     t0 = time.perf_counter()
@@ -224,13 +237,17 @@ def estimate_hessian(
         n = count_examples(chunks)
         loss = mean_loss(model, loss_fn, chunks)
         g = g_t.double().cpu().numpy()
+        if rotation is not None:
+            rotation = float64_rotation(rotation)
+            g_t = rotation.to_rotated(torch.as_tensor(g))  # phi of R g, as the smoothness one
+            g = to_kept_rotated(rotation, g)
         stack.enter_context(split_affine_batchnorm(model))
         d = g.size
         hop = hessian_operator(model, loss_fn, chunks, params)
         op = CountingOperator(hop)
         spec = lanczos_extremes(op, s.top_k, rng, s.lanczos_tol, s.lanczos_ncv)
         tr = deflated_hutchinson(op, spec.vectors, s.n_probes, rng)
-        blocks = _exact_blocks(model, loss_fn, chunks, params, op, g, s, rng)
+        blocks = _exact_blocks(model, loss_fn, chunks, params, op, g, s, rng, rotation)
         density = _spectral_density(hop, s)
         op.n_hvp += s.slq_steps * s.slq_repeats
     phi = gradient_density(g_t)
@@ -298,25 +315,35 @@ def estimate_run(
     out: str | Path,
     out_blocks: str | Path,
     out_density: str | Path,
+    rotated_coordinates: bool = False,
     **settings: float,
 ) -> list[dict]:
     """Estimate at the selected snapshot epochs of ``run_dir`` (``select_epochs``); writes the
     three tables atomically. ``settings`` are the fields of :class:`HessianSettings`; the seed
     of epoch ``e`` is ``seed + e``. The objective is the smoothness estimate's
-    (``ObjectiveSpec``: ``precision`` fp32 or fp64, ``channels_last`` a layout)."""
+    (``ObjectiveSpec``: ``precision`` fp32 or fp64, ``channels_last`` a layout).
+    ``rotated_coordinates``: blocks, ``phi`` and Eq. 13 in the run's rotated training
+    coordinates, its rotation rebuilt from its ``status.json`` as the smoothness estimate does;
+    the per-epoch rows then also hold ``rotation_theta`` and ``rotation_block_size``."""
     spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
     base = HessianSettings(**settings)
     loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
     epochs, slq_epochs = select_epochs(loop.snapshot_epochs(), stride, slq_every)
     chunks, net = load_objective(model, data_dir, loop.dev, spec)
     loss_fn = nn.CrossEntropyLoss()
+    rotation, epoch_columns, rotation_row = None, EPOCH_COLUMNS, {}
+    if rotated_coordinates:
+        rotation, theta, block_size = run_rotation(net, status=loop.status)
+        epoch_columns = EPOCH_COLUMNS + ROTATION_COLUMNS
+        rotation_row = {"rotation_theta": theta, "rotation_block_size": block_size}
     log.info("%s: epochs %s (SLQ at %s), %s, %s", run_dir, epochs, sorted(slq_epochs), spec, base)
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
         st = HessianSettings(**{**asdict(base), "seed": base.seed + epoch})
         if epoch not in slq_epochs:
             st.slq_steps = 0
-        est = estimate_hessian(net, loss_fn, chunks, st, bn_mode)
+        est = estimate_hessian(net, loss_fn, chunks, st, bn_mode, rotation)
+        est.row.update(rotation_row)
         r = est.row
         summary = (
             f"lmax {r['lambda_max']:.4g} | lmin {r['lambda_min']:.4g} | "
@@ -326,7 +353,7 @@ def estimate_run(
         return [[est.row], est.blocks, est.density], summary
 
     tables = [
-        Table(EPOCH_COLUMNS, out),
+        Table(epoch_columns, out),
         Table(BLOCK_COLUMNS, out_blocks),
         Table(DENSITY_COLUMNS, out_density),
     ]
@@ -346,6 +373,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="per-epoch CSV")
     p.add_argument("--out-blocks", required=True, help="per-block CSV")
     p.add_argument("--out-density", required=True, help="SLQ nodes and weights CSV")
+    p.add_argument(
+        "--rotated-coordinates",
+        type=boolean,
+        default=False,
+        help="true: blocks in the run's rotated training coordinates (from its status.json)",
+    )
     estimate_run(**vars(p.parse_args(argv)))
 
 
