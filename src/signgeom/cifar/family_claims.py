@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import gmean
 
 from signgeom.cifar.claims import COLUMNS, SIGN_LIKE, Claim, ClaimSettings, claim_row
 from signgeom.cli import run_cli
@@ -51,10 +52,6 @@ def final_losses(metrics: pd.DataFrame, model: str) -> pd.DataFrame:
     return pd.DataFrame(out).T.sort_index()
 
 
-def _geomean(values: pd.Series) -> float:
-    return float(np.exp(np.log(values).mean()))
-
-
 def _cosine_ratio(cos: pd.DataFrame, opt: str) -> pd.Series:
     """Per seed: geometric mean over epochs of cosine(opt) / cosine(sgd) (NaN: a cosine <= 0)."""
     if opt not in cos or "sgd" not in cos:
@@ -63,7 +60,7 @@ def _cosine_ratio(cos: pd.DataFrame, opt: str) -> pd.Series:
     ratio = both[opt] / both["sgd"]
     ratio[(both[opt] <= 0) | (both["sgd"] <= 0)] = np.nan
     return ratio.groupby(level="seed").apply(
-        lambda r: float(np.exp(np.log(r).mean())) if r.notna().all() else np.nan
+        lambda r: float(gmean(r)) if r.notna().all() else np.nan
     )
 
 
@@ -85,7 +82,7 @@ def model_claims(
     losses = final_losses(metrics, model)
     if losses.empty:
         return []
-    order = losses.apply(_geomean).sort_values()
+    order = losses.apply(gmean).sort_values()
     winner, runner = order.index[0], order.index[1]
     rows = [
         claim_row(
@@ -111,7 +108,7 @@ def model_claims(
               f"{model}: R_hat along the selected trajectories is above 1",
               "geometric mean of R_hat over every estimate of every selected trajectory",
               "above", None),
-        est.groupby("seed")["R_hat"].apply(_geomean), settings,
+        est.groupby("seed")["R_hat"].apply(gmean), settings,
     )  # fmt: skip
     predicts = {
         **{k: "" for k in COLUMNS},

@@ -62,9 +62,14 @@ from signgeom.cifar.hessian_blocks import (
 from signgeom.cifar.rotated_hessian import RotatedOperator, float64_rotation, to_kept_rotated
 from signgeom.cifar.rotation import BlockRotation
 from signgeom.cifar.slq import slq_nodes_weights
-from signgeom.cifar.smoothness import ROTATION_COLUMNS, gradient_density, run_rotation
+from signgeom.cifar.smoothness import (
+    ROTATION_COLUMNS,
+    add_rotated_coordinates,
+    gradient_density,
+    run_rotation,
+)
 from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, add_trajectory_flags
-from signgeom.cli import boolean, run_cli
+from signgeom.cli import run_cli
 from signgeom.linalg.hutchinson import deflated_hutchinson
 from signgeom.linalg.lanczos import lanczos_extremes
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
@@ -373,12 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="per-epoch CSV")
     p.add_argument("--out-blocks", required=True, help="per-block CSV")
     p.add_argument("--out-density", required=True, help="SLQ nodes and weights CSV")
-    p.add_argument(
-        "--rotated-coordinates",
-        type=boolean,
-        default=False,
-        help="true: blocks in the run's rotated training coordinates (from its status.json)",
-    )
+    add_rotated_coordinates(p, "true: blocks in the run's rotated training coordinates")
     estimate_run(**vars(p.parse_args(argv)))
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import gmean
 
 from signgeom.cifar.schedule import Schedule, estimate_epochs, schedule_errors
 from signgeom.cli import run_cli
@@ -63,10 +64,6 @@ def schedule_comparison(dense: pd.DataFrame, schedule: Schedule) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
-def _geomean(values: pd.Series) -> float:
-    return float(np.exp(np.log(values).mean()))
-
-
 def schedule_summary(comparison: pd.DataFrame) -> pd.DataFrame:
     """One row per trajectory: the quantities of the module docstring."""
     rows = []
@@ -83,9 +80,9 @@ def schedule_summary(comparison: pd.DataFrame) -> pd.DataFrame:
                 ),
                 "max_rel_error": float(traj["rel_error"].max()),
                 "median_rel_error": float(traj["rel_error"].median()),
-                "geomean_dense": _geomean(traj["R_hat"]),
-                "geomean_scheduled": _geomean(on["R_hat"]),
-                "geomean_interpolated": _geomean(traj["R_hat_schedule"]),
+                "geomean_dense": gmean(traj["R_hat"]),
+                "geomean_scheduled": gmean(on["R_hat"]),
+                "geomean_interpolated": gmean(traj["R_hat_schedule"]),
             }
         )
     return pd.DataFrame(rows)

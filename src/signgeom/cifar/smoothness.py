@@ -417,6 +417,17 @@ def run_rotation(net: nn.Module, status: dict) -> tuple[BlockRotation | None, fl
     return rotation, theta, block_size
 
 
+def add_rotated_coordinates(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The estimators' ``--rotated-coordinates true|false`` flag (default false; the rotation
+    is rebuilt from the run's status.json)."""
+    parser.add_argument(
+        "--rotated-coordinates",
+        type=boolean,
+        default=False,
+        help=f"{help_text} (from its status.json)",
+    )
+
+
 def estimator_parser(description: str) -> argparse.ArgumentParser:
     """The flags every estimate along a selected trajectory takes (this module's CLI and the
     sensitivity stage's): the run, the selection table, the objective and the probes."""
@@ -438,12 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
     p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
     p.add_argument("--batched", choices=BATCHED_CHOICES, required=True, help="vmapped probes")
-    p.add_argument(
-        "--rotated-coordinates",
-        type=boolean,
-        default=False,
-        help="true: in the run's rotated training coordinates (from its status.json)",
-    )
+    add_rotated_coordinates(p, "true: in the run's rotated training coordinates")
     estimate_run(**vars(p.parse_args(argv)))
 
 
