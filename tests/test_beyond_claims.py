@@ -143,3 +143,12 @@ def test_family_cosine_ratio_interval_over_seeds_and_a_negative_cosine():
         "fam_closer_than_sgd_muon_cnn"
     ]
     assert math.isnan(row["value"]) and row["verdict"] == "inconclusive"
+
+
+def test_bad_inputs_are_refused_naming_the_problem():
+    only_plain = pd.DataFrame(rotation_rows("sgd", 0, [[1.0], [1.0]])).query("theta == 0")
+    with pytest.raises(ValueError, match="no theta > 0"):
+        rotation_claims(only_plain, SETTINGS, invariant_factor=1.1)
+    metrics, smooth, sim = family_tables({0: LOSSES}, {0: 2.0}, {0: COSINE})
+    with pytest.raises(ValueError, match="cnn"):  # a similarity table of another model only
+        family_claims(metrics, smooth, sim.assign(model="resnet20"), ["cnn"], SETTINGS)

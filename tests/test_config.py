@@ -102,6 +102,10 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["sensitivity"].update(factors=[]), "cifar.sensitivity.factors"),
         (lambda c: c["cifar"]["claims"].update(level=1.0), "cifar.claims.level"),
         (lambda c: c["cifar"]["claims"].update(similar_factor=1.0), "cifar.claims.similar_factor"),
+        (
+            lambda c: c["cifar"]["claims"].update(invariant_factor=0.9),
+            "cifar.claims.invariant_factor",
+        ),
         (lambda c: c["cifar"].update(selection_seeds=[]), "cifar.selection_seeds"),
         (lambda c: c["cifar"]["rotation"].update(models=["vgg16"]), "cifar.rotation.models"),
         (lambda c: c["cifar"]["rotation"].update(thetas=[0.0, 1.5]), "cifar.rotation.thetas.1"),

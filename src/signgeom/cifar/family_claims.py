@@ -128,6 +128,8 @@ def model_claims(
     }
     rows += [ahead, above, predicts]
     sim = similarity[similarity["model"] == model]
+    if missing := sorted(set(losses.columns) - set(sim["optimizer"])):
+        raise ValueError(f"no similarity rows for the selected {model} runs of {missing}")
     cos = sim.pivot_table(index=["seed", "epoch"], columns="optimizer", values="cosine")
     for opt in [o for o in losses.columns if o not in ("sgd", "signsgd")]:
         claim = Claim(
