@@ -106,8 +106,16 @@ def job_resources(kind):
 
 def chosen_lr(model, optimizer):
     """The step size selected for (model, optimizer), known after the selection checkpoint."""
-    table = pd.read_csv(checkpoints.cifar_select.get(model=model).output[0])
-    return table[table["optimizer"] == optimizer]["lr"].iloc[0]
+    path = checkpoints.cifar_select.get(model=model).output[0]
+    table = pd.read_csv(path)
+    rows = table[table["optimizer"] == optimizer]
+    if rows.empty:
+        raise ValueError(
+            f"{path} selects no step size for optimizer {optimizer!r} of "
+            f"cifar.models.{model}.step_sizes (it holds {sorted(set(table['optimizer']))}): "
+            "it was written for another grid; delete it to select again"
+        )
+    return rows["lr"].iloc[0]
 
 
 def selected_run(wc):
