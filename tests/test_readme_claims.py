@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("readme_claims", REPO / "tools/readme_claims.py")
@@ -57,3 +58,28 @@ def test_table_block_renders_the_numbers_and_goes_stale_with_them(tmp_path):
     assert body.startswith("text\n") and body.endswith("<!-- /table -->\nmore\n")
     pd.DataFrame({"name": ["a"], "value": [9.0], "n": [3]}).to_csv(tmp_path / "t.csv", index=False)
     assert readme_claims.main(["--check", "--readme", str(readme)]) == 1
+
+
+def test_table_block_options_filter_pivot_and_order_columns(tmp_path):
+    table = pd.DataFrame(
+        {
+            "model": ["cnn"] * 4 + ["mlp"],
+            "optimizer": ["adam", "adam", "sgd", "sgd", "adam"],
+            "quantity": ["cosine"] * 5,
+            "epoch": [0, 5, 0, 5, 0],
+            "mean": [0.85, 0.86, 0.3, 0.4, 0.5],
+        }
+    )
+    picked = readme_claims.select(table, " model=cnn quantity=cosine pivot=optimizer:epoch:mean")
+    assert list(picked.columns) == ["optimizer", "epoch 0", "epoch 5"]
+    assert picked.set_index("optimizer").loc["adam"].tolist() == [0.85, 0.86]
+    assert picked.set_index("optimizer").loc["sgd"].tolist() == [0.3, 0.4]
+    kept = readme_claims.select(table, " optimizer=sgd columns=epoch,model")
+    assert kept.values.tolist() == [[0, "cnn"], [5, "cnn"]]
+    with pytest.raises(ValueError, match="no column 'seed'"):
+        readme_claims.select(table, " seed=0")
+    readme = tmp_path / "README.md"
+    table.to_csv(tmp_path / "t.csv", index=False)
+    readme.write_text("<!-- table: t.csv model=mlp columns=optimizer,mean -->\n<!-- /table -->\n")
+    readme_claims.main(["--readme", str(readme)])
+    assert "| optimizer | mean |\n|---|---|\n| adam | 0.5 |\n" in readme.read_text()

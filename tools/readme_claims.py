@@ -2,8 +2,11 @@
 
 Every block of a README between ``<!-- claims: <path> -->`` and ``<!-- /claims -->`` is the
 rendering of the claims table at ``<path>`` (relative to that README's folder), and every block
-between ``<!-- table: <path> -->`` and ``<!-- /table -->`` that of any other table, so no
-verdict or number in those blocks is typed by hand. The READMEs: README.md and every
+between ``<!-- table: <path> [options] -->`` and ``<!-- /table -->`` that of any other table, so
+no verdict or number in those blocks is typed by hand. Table options, applied in this order:
+``column=a,b`` keeps the rows whose ``column`` (as text) is one of ``a``, ``b``;
+``pivot=index:columns:values`` spreads ``values`` over ``columns`` (one row per ``index``);
+``columns=a,b`` keeps and orders those columns. No expression is evaluated. The READMEs: README.md and every
 ``results/reference/*/README.md``.
 
     python tools/readme_claims.py           # rewrite the blocks
@@ -22,7 +25,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(
-    r"(<!-- (?P<kind>claims|table): (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /(?P=kind) -->)", re.S
+    r"(<!-- (?P<kind>claims|table): (?P<path>\S+)(?P<options>(?: [^ =>]+=[^ >]+)*) -->\n)"
+    r"(?P<body>.*?)(<!-- /(?P=kind) -->)",
+    re.S,
 )
 
 
@@ -60,13 +65,39 @@ def render_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def select(table: pd.DataFrame, options: str) -> pd.DataFrame:
+    """``table`` after a block's options (module docstring); unknown columns are refused."""
+    pairs = [item.split("=", 1) for item in options.split()]
+    filters = [(k, v) for k, v in pairs if k not in ("pivot", "columns")]
+    for key, values in filters:
+        if key not in table.columns:
+            raise ValueError(f"table option {key}={values}: no column {key!r} in {list(table)}")
+        table = table[table[key].astype(str).isin(values.split(","))]
+    for key, value in pairs:
+        if key == "pivot":
+            index, columns, values = value.split(":")
+            table = table.pivot(index=index, columns=columns, values=values)
+            table.columns = [f"{columns} {c}" for c in table.columns]
+            table = table.reset_index()
+    for key, value in pairs:
+        if key == "columns":
+            names = value.split(",")
+            if missing := [n for n in names if n not in table.columns]:
+                raise ValueError(f"table option columns={value}: no columns {missing}")
+            table = table[names]
+    return table
+
+
 def rewrite(readme: str, repo: Path = REPO) -> str:
     """README text with every claims and table block re-rendered from its file."""
 
     def block(m: re.Match) -> str:
         table = pd.read_csv(repo / m.group("path"), keep_default_na=False, na_values=[""])
-        body = render(table) if m.group("kind") == "claims" else render_table(table)
-        return m.group(1) + body + m.group(5)
+        if m.group("kind") == "claims":
+            body = render(table)
+        else:
+            body = render_table(select(table, m.group("options")))
+        return m.group(1) + body + m.group(6)
 
     return BLOCK.sub(block, readme)
 
