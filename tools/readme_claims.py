@@ -6,8 +6,8 @@ between ``<!-- table: <path> [options] -->`` and ``<!-- /table -->`` that of any
 no verdict or number in those blocks is typed by hand. Table options, applied in this order:
 ``column=a,b`` keeps the rows whose ``column`` (as text) is one of ``a``, ``b``;
 ``pivot=index:columns:values`` spreads ``values`` over ``columns`` (one row per ``index``);
-``columns=a,b`` keeps and orders those columns. No expression is evaluated. The READMEs: README.md and every
-``results/reference/*/README.md``.
+``columns=a,b`` keeps and orders those columns. No expression is evaluated. The READMEs:
+README.md and every ``results/reference/*/README.md``.
 
     python tools/readme_claims.py           # rewrite the blocks
     python tools/readme_claims.py --check   # exit 1 when a block differs from its file
