@@ -143,3 +143,67 @@ class SaddleRunsSettings(TubeSettings):
     def tube(self) -> TubeSettings:
         """The tube's own settings (what the saddle figure takes)."""
         return TubeSettings(dim=self.dim, L=self.L, gamma=self.gamma, tau=self.tau)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseSettings(Settings):
+    """The problem, noise and tuning of ``theory.noise``, shared by the stochastic stages
+    (``signgeom.quadratic.problems``)."""
+
+    family: str = setting(config="theory.noise.family", help="spectrum family of H")
+    lambda_ratio: float = setting(config="theory.noise.lambda_ratio", help="lambda_max/lambda_bar")
+    theta: float = setting(config="theory.noise.theta", help="rotation exponent of H")
+    sigma_rms: float = setting(config="theory.noise.sigma_rms", help="noise scale per coordinate")
+    sparse_k: int = setting(config="theory.noise.sparse_k", help="noisy coordinates (sparse)")
+    target_fraction: float = setting(
+        config="theory.noise.target_fraction", help="target: this x the initial gradient l1 norm"
+    )
+    runs: int = setting(config="theory.noise.runs", help="independent runs")
+    max_steps: int = setting(config="theory.noise.max_steps", help="steps before a run is inf")
+    widen: int = setting(config="theory.noise.widen", help="grid extensions at an edge")
+    step_sizes: dict[str, dict[str, float]] = setting(
+        config="theory.noise.step_sizes",
+        help="log-spaced step-size grid per optimizer (JSON: name -> {min, max, num})",
+    )
+    seed: int = setting(config="seed", help="base seed of H, starts and noise")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseDimensionSettings(NoiseSettings):
+    """Dense vs sparse noise across the dimension (``signgeom.quadratic.noise_dimension``)."""
+
+    dims: tuple[int, ...] = setting(config="theory.noise_dimension.dims", help="dimensions d")
+    momentum: float = setting(
+        config="theory.noise_dimension.momentum", help="heavy-ball beta of the momentum methods"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MajoritySettings(NoiseSettings):
+    """Mean (SGD) vs majority vote (signSGD) across workers (``signgeom.quadratic.majority``)."""
+
+    dim: int = setting(config="theory.majority_vote.dim", help="dimension d")
+    workers: tuple[int, ...] = setting(
+        config="theory.majority_vote.workers", help="worker counts M (JSON list with 1)"
+    )
+    distributions: tuple[str, ...] = setting(
+        config="theory.majority_vote.distributions", help="noise distributions (JSON list)"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "workers", tuple(int(m) for m in self.workers))
+        object.__setattr__(self, "distributions", tuple(map(str, self.distributions)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseSummarySettings(Settings):
+    """The bootstrap of both stochastic stages' summaries (``theory.noise.bootstrap``)."""
+
+    resamples: int = setting(config="theory.noise.bootstrap.resamples", help="resamples")
+    level: float = setting(config="theory.noise.bootstrap.level", help="interval level")
+    seed: int = setting(config="seed", help="base seed of the bootstrap")
