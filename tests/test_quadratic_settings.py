@@ -16,6 +16,8 @@ import yaml
 from signgeom.quadratic import settings as qs
 from signgeom.quadratic.hessians import HessianGrid, build_grid
 from signgeom.quadratic.hessians import main as hessians_main
+from signgeom.quadratic.problems import problem_spec, step_size_grids
+from signgeom.quadratic.stochastic import log_grid
 from signgeom.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +30,9 @@ CLASSES = [
     qs.TwoDSettings,
     qs.TubeSettings,
     qs.SaddleRunsSettings,
+    qs.NoiseDimensionSettings,
+    qs.MajoritySettings,
+    qs.NoiseSummarySettings,
 ]
 
 
@@ -77,12 +82,15 @@ def test_a_changed_config_value_reaches_the_settings_and_their_json(config):
     changed["quadratic"]["bootstrap"]["level"] = 0.8
     changed["two_d"]["angles_deg"] = [0, 60]
     changed["saddles"]["step_sizes"]["sign"] = 0.2
+    changed["theory"]["noise"]["step_sizes"]["sgd"]["num"] = 5
     changed["seed"] = 3
     after = {cls: _of(cls, changed) for cls in CLASSES}
     assert after[qs.GridSettings].ratio_num == 7 and after[qs.GridSettings].seed == 3
     assert after[qs.SummarySettings].level == 0.8
     assert after[qs.TwoDSettings].angles_deg == (0.0, 60.0)
     assert after[qs.SaddleRunsSettings].step_sizes["sign"] == 0.2
+    assert after[qs.MajoritySettings].step_sizes["sgd"]["num"] == 5
+    assert after[qs.NoiseDimensionSettings].seed == after[qs.NoiseSummarySettings].seed == 3
     unchanged = {qs.SeparableSettings, qs.TubeSettings}
     for cls in CLASSES:  # the rule's argument changes with any of its values: the job reruns
         assert (before[cls].to_json() == after[cls].to_json()) == (cls in unchanged), cls
@@ -117,3 +125,14 @@ def test_the_hessian_cli_builds_the_grid_of_its_settings(tmp_path):
     expected = build_grid(4, np.linspace(0, 1, 3), np.array([1.5, 3.0]), 2, 5, "power_law")
     np.testing.assert_array_equal(written.hessians, expected.hessians)
     np.testing.assert_array_equal(written.thetas, [0.0, 0.5, 1.0])
+
+
+def test_the_noise_settings_give_the_problem_and_the_grids(config):
+    settings = qs.MajoritySettings.from_config(config)
+    spec = problem_spec(settings)
+    noise = config["theory"]["noise"]
+    assert (spec.family, spec.runs, spec.seed) == (noise["family"], noise["runs"], config["seed"])
+    grids = step_size_grids(settings)
+    assert set(grids) == set(noise["step_sizes"])
+    sgd = noise["step_sizes"]["sgd"]
+    np.testing.assert_array_equal(grids["sgd"], log_grid(sgd["min"], sgd["max"], sgd["num"]))
