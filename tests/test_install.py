@@ -77,7 +77,8 @@ def test_the_installed_wheel_works_without_the_checkout(tmp_path):
     assert "modules" in _run(check, elsewhere, **env).stdout
 
     cli = [sys.executable, "-m", "signgeom.quadratic.hessians", "--dim", "3"]
-    cli += ["--family", "one_outlier", "--theta", "0", "1", "2", "--ratio", "1.5", "2.5", "2"]
+    cli += ["--family", "one_outlier", "--theta-min", "0", "--theta-max", "1", "--theta-num", "2"]
+    cli += ["--ratio-min", "1.5", "--ratio-max", "2.5", "--ratio-num", "2"]
     cli += ["--rotations", "1", "--seed", "0", "--out", "h.npz"]
     _run(cli, elsewhere, **env)
     written = HessianGrid.load(elsewhere / "h.npz")  # the same grid as this checkout's code

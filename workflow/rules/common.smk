@@ -42,6 +42,18 @@ def with_settings(**params):
     return dict(params, settings=settings)
 
 
+def settings_json(cls, **per_job):
+    """Params function: the JSON of one job's ``cls`` settings (a ``signgeom.settings.Settings``)
+    built from the config and ``per_job`` values (callables take the wildcards): the job's one
+    ``--settings`` argument, which changes with any of its values, so the job reruns."""
+
+    def settings(wildcards):
+        values = {k: v(wildcards) if callable(v) else v for k, v in per_job.items()}
+        return cls.from_config(config, **values).to_json()
+
+    return settings
+
+
 # Spectrum families (quadratic.families): the first keeps the plain paths, every other family
 # gets a subdirectory of results/quadratic and a suffix _<family> on its figures
 # (wildcards: fdir is "" or "<family>/", fsuffix is "" or "_<family>").

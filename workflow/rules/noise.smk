@@ -3,8 +3,15 @@
 Dense vs sparse noise across dimension (noise_dimension_*) and majority vote across workers
 (majority_vote_*): each a run rule (tuned step sizes, per-run steps to the target), a summary
 rule (bootstrap intervals, tables under results/theory/<stage>/) and a figure. Settings:
-config key theory (theory.noise is shared by both stages).
+config key theory (theory.noise is shared by both stages), passed as one --settings argument
+(signgeom.quadratic.settings).
 """
+
+from signgeom.quadratic.settings import (
+    MajoritySettings,
+    NoiseDimensionSettings,
+    NoiseSummarySettings,
+)
 
 
 rule noise_dimension_runs:
@@ -20,13 +27,9 @@ rule noise_dimension_runs:
     resources:
         **THEORY_RESOURCES,
     params:
-        dims=[str(d) for d in T["noise_dimension"]["dims"]],
-        momentum=T["noise_dimension"]["momentum"],
-        noise=noise_flags(),
-        grids=grid_flags(["sgd", "sgd_momentum", "signsgd", "signsgd_momentum"]),
+        settings=settings_json(NoiseDimensionSettings),
     shell:
-        "python -m signgeom.quadratic.noise_dimension --dims {params.dims:q}"
-        " --momentum {params.momentum:q} {params.noise:q} {params.grids:q}"
+        "python -m signgeom.quadratic.noise_dimension --settings {params.settings:q}"
         " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
 
 
@@ -56,14 +59,11 @@ rule noise_dimension_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        resamples=TN["bootstrap"]["resamples"],
-        level=TN["bootstrap"]["level"],
-        seed=config["seed"],
+        settings=settings_json(NoiseSummarySettings),
     shell:
-        "python -m signgeom.quadratic.noise_dimension_summary --runs {input.runs:q}"
-        " --tuning {input.tuning:q} --resamples {params.resamples:q} --level {params.level:q}"
-        " --seed {params.seed:q} --out-steps {output.steps:q} --out-ratios {output.ratios:q}"
-        " --out-slopes {output.slopes:q} 2> {log:q}"
+        "python -m signgeom.quadratic.noise_dimension_summary --settings {params.settings:q}"
+        " --runs {input.runs:q} --tuning {input.tuning:q} --out-steps {output.steps:q}"
+        " --out-ratios {output.ratios:q} --out-slopes {output.slopes:q} 2> {log:q}"
 
 
 rule figure_noise_dimension:
@@ -102,14 +102,9 @@ rule majority_vote_runs:
     resources:
         **THEORY_RESOURCES,
     params:
-        dim=T["majority_vote"]["dim"],
-        workers=[str(m) for m in T["majority_vote"]["workers"]],
-        distributions=T["majority_vote"]["distributions"],
-        noise=noise_flags(),
-        grids=grid_flags(["sgd", "signsgd"]),
+        settings=settings_json(MajoritySettings),
     shell:
-        "python -m signgeom.quadratic.majority --dim {params.dim:q} --workers {params.workers:q}"
-        " --distributions {params.distributions:q} {params.noise:q} {params.grids:q}"
+        "python -m signgeom.quadratic.majority --settings {params.settings:q}"
         " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
 
 
@@ -132,13 +127,10 @@ rule majority_vote_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        resamples=TN["bootstrap"]["resamples"],
-        level=TN["bootstrap"]["level"],
-        seed=config["seed"],
+        settings=settings_json(NoiseSummarySettings),
     shell:
-        "python -m signgeom.quadratic.majority_summary --runs {input.runs:q}"
-        " --tuning {input.tuning:q} --resamples {params.resamples:q} --level {params.level:q}"
-        " --seed {params.seed:q} --out {output:q} 2> {log:q}"
+        "python -m signgeom.quadratic.majority_summary --settings {params.settings:q}"
+        " --runs {input.runs:q} --tuning {input.tuning:q} --out {output:q} 2> {log:q}"
 
 
 rule figure_majority_vote:

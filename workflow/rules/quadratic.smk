@@ -8,7 +8,18 @@ One chain per spectrum family (quadratic.families). The first family keeps the p
 (results/quadratic/*, figures/figure2.*, figures/bounds.*); every other family f writes
 results/quadratic/<family>/* and figures/figure2_<family>.*, figures/bounds_<family>.*
 (wildcards fdir, fsuffix; see common.smk).
+
+A job with several settings gets them as one argument, ``--settings`` (their JSON): the classes
+of signgeom.quadratic.settings, built from the config by settings_json (common.smk).
 """
+
+from signgeom.quadratic.settings import (
+    GridSettings,
+    RunsSettings,
+    SeparableSettings,
+    SummarySettings,
+    TwoDSettings,
+)
 
 QUADRATIC_RESULTS = [
     path
@@ -38,18 +49,9 @@ rule quadratic_hessians:
     resources:
         **QUAD_RESOURCES,
     params:
-        **with_settings(
-            dim=Q["dim"],
-            family=lambda wc: DIR_FAMILY[wc.fdir],
-            theta=[Q["theta"][k] for k in ("min", "max", "num")],
-            ratio=[Q["lambda_ratio"][k] for k in ("min", "max", "num")],
-            rotations=Q["rotations"],
-            seed=config["seed"],
-        ),
+        settings=settings_json(GridSettings, family=lambda wc: DIR_FAMILY[wc.fdir]),
     shell:
-        "python -m signgeom.quadratic.hessians --dim {params.dim:q} --family {params.family:q}"
-        " --theta {params.theta:q}"
-        " --ratio {params.ratio:q} --rotations {params.rotations:q} --seed {params.seed:q}"
+        "python -m signgeom.quadratic.hessians --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -94,17 +96,11 @@ rule quadratic_runs:
     resources:
         **QUAD_RESOURCES,
     params:
-        **with_settings(
-            starts=Q["starts"],
-            steps=Q["steps"],
-            seed=config["seed"],
-            starts_per_rotation=Q["starts_per_rotation"],
-        ),
+        settings=settings_json(RunsSettings),
     shell:
-        "python -m signgeom.quadratic.runs --hessians {input.hessians:q}"
-        " --constants {input.constants:q}"
-        " --starts {params.starts:q} --steps {params.steps:q} --seed {params.seed:q}"
-        " --starts-per-rotation {params.starts_per_rotation:q} --out {output:q} 2> {log:q}"
+        "python -m signgeom.quadratic.runs --settings {params.settings:q}"
+        " --hessians {input.hessians:q} --constants {input.constants:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule quadratic_summary:
@@ -126,17 +122,10 @@ rule quadratic_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(
-            aggregate=Q["aggregate"],
-            resamples=Q["bootstrap"]["resamples"],
-            level=Q["bootstrap"]["level"],
-            seed=config["seed"],
-        ),
+        settings=settings_json(SummarySettings),
     shell:
-        "python -m signgeom.quadratic.summary --constants {input.constants:q}"
-        " --runs {input.runs:q} --aggregate {params.aggregate:q}"
-        " --resamples {params.resamples:q} --level {params.level:q}"
-        " --seed {params.seed:q} --out {output:q} 2> {log:q}"
+        "python -m signgeom.quadratic.summary --settings {params.settings:q}"
+        " --constants {input.constants:q} --runs {input.runs:q} --out {output:q} 2> {log:q}"
 
 
 rule figure2_family:
@@ -186,14 +175,10 @@ rule quadratic_separable:
     resources:
         **QUAD_RESOURCES,
     params:
-        **with_settings(
-            family=lambda wc: DIR_FAMILY[wc.fdir],
-            solver=Q["separable"]["solver"],
-            tol=Q["separable"]["tol"],
-        ),
+        settings=settings_json(SeparableSettings),
     shell:
-        "python -m signgeom.quadratic.separable --hessians {input.hessians:q}"
-        " --constants {input.constants:q} --solver {params.solver:q} --tol {params.tol:q}"
+        "python -m signgeom.quadratic.separable --settings {params.settings:q}"
+        " --hessians {input.hessians:q} --constants {input.constants:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -235,9 +220,6 @@ rule bounds:
     localrule: True
 
 
-TWO_D_PARAMS = {key: config["two_d"][key] for key in ("lambda_min", "lambda_max", "angles_deg")}
-
-
 rule figure1:
     output:
         report(
@@ -253,10 +235,9 @@ rule figure1:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(**TWO_D_PARAMS),
+        settings=settings_json(TwoDSettings),
     shell:
-        "python -m signgeom.plotting.figure1 --lambda-min {params.lambda_min:q}"
-        " --lambda-max {params.lambda_max:q} --angles-deg {params.angles_deg:q}"
+        "python -m signgeom.plotting.figure1 --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -275,8 +256,7 @@ rule figure4:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(**TWO_D_PARAMS),
+        settings=settings_json(TwoDSettings),
     shell:
-        "python -m signgeom.plotting.figure4 --lambda-min {params.lambda_min:q}"
-        " --lambda-max {params.lambda_max:q} --angles-deg {params.angles_deg:q}"
+        "python -m signgeom.plotting.figure4 --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
+from signgeom.quadratic.settings import TwoDSettings  # noqa: E402
 from signgeom.quadratic.two_d import (  # noqa: E402
     ellipse,
     hessian_2d,
@@ -99,17 +100,17 @@ def draw_ellipses(
 
 
 def parser(description: str) -> argparse.ArgumentParser:
+    """The 2-D figures' CLI: the ``TwoDSettings`` (``--settings JSON`` or flags) and ``--out``."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--lambda-max", type=float, nargs="+", required=True)
-    p.add_argument("--angles-deg", type=float, nargs="+", required=True)
-    p.add_argument("--lambda-min", type=float, required=True)
+    TwoDSettings.add_arguments(p)
     p.add_argument("--out", type=Path, nargs="+", required=True)
     return p
 
 
 def main(argv: Sequence[str] | None = None, bounds: bool = False) -> None:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
-    fig = draw_ellipses(args.lambda_max, args.angles_deg, args.lambda_min, bounds=bounds)
+    s = TwoDSettings.from_args(args)
+    fig = draw_ellipses(s.lambda_max, s.angles_deg, s.lambda_min, bounds=bounds)
     save_figure(fig, args.out)
 
 

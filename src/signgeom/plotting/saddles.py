@@ -23,6 +23,7 @@ from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 from signgeom.quadratic.saddle_runs import METHODS, read_saddle_table, shown_rotations  # noqa: E402
 from signgeom.quadratic.saddles import Tube  # noqa: E402
+from signgeom.quadratic.settings import TubeSettings  # noqa: E402
 
 LABELS = {
     "gd": "GD",
@@ -84,15 +85,13 @@ def draw_saddles(table: pd.DataFrame, traces: pd.DataFrame, tube: Tube) -> plt.F
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    TubeSettings.add_arguments(parser)
     parser.add_argument("--table", type=Path, required=True)
     parser.add_argument("--traces", type=Path, required=True)
-    parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--L", type=float, required=True)
-    parser.add_argument("--gamma", type=float, required=True)
-    parser.add_argument("--tau", type=float, required=True)
     parser.add_argument("--out", type=Path, nargs="+", required=True)
     args = parser.parse_args(argv)
-    tube = Tube(args.dim, args.L, args.gamma, args.tau)
+    s = TubeSettings.from_args(args)
+    tube = Tube(s.dim, s.L, s.gamma, s.tau)
     fig = draw_saddles(read_saddle_table(args.table), read_table(args.traces), tube)
     save_figure(fig, args.out)
     plt.close(fig)

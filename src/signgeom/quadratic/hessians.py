@@ -40,6 +40,7 @@ from scipy.stats import special_ortho_group
 
 from signgeom.cli import run_cli
 from signgeom.io import atomic_output
+from signgeom.quadratic.settings import GridSettings
 
 log = logging.getLogger(__name__)
 
@@ -266,34 +267,39 @@ def check_spectra(grid: HessianGrid, rtol: float = 1e-10) -> None:
         raise ValueError("a Hessian does not have the prescribed spectrum or is not PSD")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--family", required=True, choices=sorted(SPECTRUM_FAMILIES))
-    parser.add_argument(
-        "--theta", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
-    )
-    parser.add_argument(
-        "--ratio", type=float, nargs=3, metavar=("MIN", "MAX", "NUM"), required=True
-    )
-    parser.add_argument("--rotations", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    thetas = np.linspace(args.theta[0], args.theta[1], int(args.theta[2]))
-    ratios = np.linspace(args.ratio[0], args.ratio[1], int(args.ratio[2]))
+def grid_axes(settings: GridSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's ``(thetas, ratios)``: evenly spaced from ``*_min`` to ``*_max``, ``*_num``."""
+    thetas = np.linspace(settings.theta_min, settings.theta_max, settings.theta_num)
+    ratios = np.linspace(settings.ratio_min, settings.ratio_max, settings.ratio_num)
+    return thetas, ratios
+
+
+def write_grid(settings: GridSettings, out: str | Path) -> HessianGrid:
+    """Build the grid of ``settings``, check every spectrum and save it to ``out``."""
+    thetas, ratios = grid_axes(settings)
     log.info(
         "building %d x %d cells x %d rotations, d = %d, family %s",
         len(thetas),
         len(ratios),
-        args.rotations,
-        args.dim,
-        args.family,
+        settings.rotations,
+        settings.dim,
+        settings.family,
     )
-    grid = build_grid(args.dim, thetas, ratios, args.rotations, args.seed, args.family)
+    grid = build_grid(
+        settings.dim, thetas, ratios, settings.rotations, settings.seed, settings.family
+    )
     check_spectra(grid)
-    grid.save(args.out)
-    log.info("wrote %s", args.out)
+    grid.save(out)
+    log.info("wrote %s", out)
+    return grid
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    GridSettings.add_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    write_grid(GridSettings.from_args(args), args.out)
 
 
 if __name__ == "__main__":

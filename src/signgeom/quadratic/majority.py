@@ -28,10 +28,10 @@ from signgeom.quadratic.noise import GEOMETRIES, l1_over_l2, noise_distribution
 from signgeom.quadratic.noise_dimension import tuning_row
 from signgeom.quadratic.problems import (
     ProblemSpec,
-    add_problem_arguments,
-    grids_from_args,
-    spec_from_args,
+    problem_spec,
+    step_size_grids,
 )
+from signgeom.quadratic.settings import MajoritySettings
 from signgeom.quadratic.stochastic import steps_for, tune_step_size
 
 log = logging.getLogger(__name__)
@@ -96,29 +96,37 @@ def run_workers(
     return pd.concat(runs, ignore_index=True), pd.DataFrame(tuning)
 
 
+def write_workers(
+    settings: MajoritySettings, *, out_runs: str | Path, out_tuning: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`run_workers` of ``settings`` (worker counts ascending); the runs go to
+    ``out_runs`` (parquet), the tuning to ``out_tuning`` (CSV)."""
+    if 1 not in settings.workers:
+        raise ValueError("workers must include 1 (the speed-up is relative to one worker)")
+    runs, tuning = run_workers(
+        problem_spec(settings),
+        settings.dim,
+        sorted(settings.workers),
+        settings.distributions,
+        step_size_grids(settings),
+        settings.max_steps,
+        settings.widen,
+    )
+    with atomic_output(out_runs) as tmp:
+        runs.to_parquet(tmp, index=False)
+    write_table(tuning, out_tuning)
+    return runs, tuning
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--workers", type=int, nargs="+", required=True)
-    parser.add_argument("--distributions", nargs="+", required=True)
-    add_problem_arguments(parser)
+    MajoritySettings.add_arguments(parser)
     parser.add_argument("--out-runs", type=Path, required=True)
     parser.add_argument("--out-tuning", type=Path, required=True)
     args = parser.parse_args(argv)
-    if 1 not in args.workers:
-        raise ValueError("--workers must include 1 (the speed-up is relative to one worker)")
-    runs, tuning = run_workers(
-        spec_from_args(args),
-        args.dim,
-        sorted(args.workers),
-        args.distributions,
-        grids_from_args(args),
-        args.max_steps,
-        args.widen,
+    write_workers(
+        MajoritySettings.from_args(args), out_runs=args.out_runs, out_tuning=args.out_tuning
     )
-    with atomic_output(args.out_runs) as tmp:
-        runs.to_parquet(tmp, index=False)
-    write_table(tuning, args.out_tuning)
 
 
 if __name__ == "__main__":

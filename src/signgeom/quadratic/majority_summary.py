@@ -20,6 +20,7 @@ import pandas as pd
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 from signgeom.quadratic.noise_dimension_summary import interval
+from signgeom.quadratic.settings import NoiseSummarySettings
 from signgeom.quadratic.stochastic import bootstrap_medians
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--tuning", type=Path, required=True)
-    parser.add_argument("--resamples", type=int, required=True)
-    parser.add_argument("--level", type=float, required=True)
-    parser.add_argument("--seed", type=int, required=True)
+    NoiseSummarySettings.add_arguments(parser)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    boot = NoiseSummarySettings.from_args(args)
     table = summarise(
-        read_table(args.runs), read_table(args.tuning), args.resamples, args.level, args.seed
+        read_table(args.runs), read_table(args.tuning), boot.resamples, boot.level, boot.seed
     )
     write_table(table, args.out)
     log.info("wrote %d rows to %s", len(table), args.out)

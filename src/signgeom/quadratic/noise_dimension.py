@@ -23,10 +23,10 @@ from signgeom.io import atomic_output, write_table
 from signgeom.quadratic.noise import GEOMETRIES, NOISE_DISTRIBUTIONS, l1_over_l2
 from signgeom.quadratic.problems import (
     ProblemSpec,
-    add_problem_arguments,
-    grids_from_args,
-    spec_from_args,
+    problem_spec,
+    step_size_grids,
 )
+from signgeom.quadratic.settings import NoiseDimensionSettings
 from signgeom.quadratic.stochastic import OPTIMIZERS, steps_for, tune_step_size
 
 log = logging.getLogger(__name__)
@@ -90,28 +90,37 @@ def run_dimensions(
     return pd.concat(runs, ignore_index=True), pd.DataFrame(tuning)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dims", type=int, nargs="+", required=True)
-    parser.add_argument("--momentum", type=float, required=True)
-    add_problem_arguments(parser)
-    parser.add_argument("--out-runs", type=Path, required=True)
-    parser.add_argument("--out-tuning", type=Path, required=True)
-    args = parser.parse_args(argv)
+def write_dimensions(
+    settings: NoiseDimensionSettings, *, out_runs: str | Path, out_tuning: str | Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`run_dimensions` of ``settings``; the runs go to ``out_runs`` (parquet), the
+    tuning to ``out_tuning`` (CSV)."""
     runs, tuning = run_dimensions(
-        spec_from_args(args),
-        args.dims,
-        grids_from_args(args),
-        args.max_steps,
-        args.momentum,
-        args.widen,
+        problem_spec(settings),
+        settings.dims,
+        step_size_grids(settings),
+        settings.max_steps,
+        settings.momentum,
+        settings.widen,
     )
-    with atomic_output(args.out_runs) as tmp:
+    with atomic_output(out_runs) as tmp:
         runs.to_parquet(tmp, index=False)
-    write_table(tuning, args.out_tuning)
+    write_table(tuning, out_tuning)
     edge = tuning[tuning["at_edge"]]
     if len(edge):
         log.warning("%d step sizes still at their grid's edge after widening:\n%s", len(edge), edge)
+    return runs, tuning
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    NoiseDimensionSettings.add_arguments(parser)
+    parser.add_argument("--out-runs", type=Path, required=True)
+    parser.add_argument("--out-tuning", type=Path, required=True)
+    args = parser.parse_args(argv)
+    write_dimensions(
+        NoiseDimensionSettings.from_args(args), out_runs=args.out_runs, out_tuning=args.out_tuning
+    )
 
 
 if __name__ == "__main__":

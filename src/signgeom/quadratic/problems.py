@@ -8,13 +8,13 @@ base seed), starts ``x0 ~ N(0, I)``, and per run the target
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
 
 from signgeom.quadratic.hessians import hessian_for_cell, rotation_seeds
 from signgeom.quadratic.noise import GEOMETRIES, noise_scales
+from signgeom.quadratic.settings import NoiseSettings
 from signgeom.quadratic.stochastic import Quadratic, log_grid
 
 
@@ -55,41 +55,14 @@ class ProblemSpec:
         return np.random.default_rng(np.random.SeedSequence(key))
 
 
-def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``theory.noise`` flags shared by the stochastic stages."""
-    parser.add_argument("--family", required=True)
-    parser.add_argument("--lambda-ratio", type=float, required=True)
-    parser.add_argument("--theta", type=float, required=True)
-    parser.add_argument("--sigma-rms", type=float, required=True)
-    parser.add_argument("--sparse-k", type=int, required=True)
-    parser.add_argument("--target-fraction", type=float, required=True)
-    parser.add_argument("--runs", type=int, required=True)
-    parser.add_argument("--max-steps", type=int, required=True)
-    parser.add_argument("--widen", type=int, required=True)
-    parser.add_argument(
-        "--grid",
-        nargs=4,
-        action="append",
-        metavar=("OPTIMIZER", "MIN", "MAX", "NUM"),
-        required=True,
-        help="log-spaced step-size grid of one optimizer (repeat per optimizer)",
-    )
-    parser.add_argument("--seed", type=int, required=True)
+def problem_spec(settings: NoiseSettings) -> ProblemSpec:
+    """The problem of ``settings`` (its fields of the same names)."""
+    return ProblemSpec(**{f: getattr(settings, f) for f in ProblemSpec.__dataclass_fields__})
 
 
-def spec_from_args(args: argparse.Namespace) -> ProblemSpec:
-    return ProblemSpec(
-        args.family,
-        args.lambda_ratio,
-        args.theta,
-        args.sigma_rms,
-        args.sparse_k,
-        args.target_fraction,
-        args.runs,
-        args.seed,
-    )
-
-
-def grids_from_args(args: argparse.Namespace) -> dict[str, np.ndarray]:
-    """``--grid NAME MIN MAX NUM`` -> ``{NAME: log-spaced grid}``."""
-    return {name: log_grid(float(lo), float(hi), int(num)) for name, lo, hi, num in args.grid}
+def step_size_grids(settings: NoiseSettings) -> dict[str, np.ndarray]:
+    """``{optimizer: log-spaced grid}`` of ``settings.step_sizes`` (``{min, max, num}`` each)."""
+    return {
+        name: log_grid(float(g["min"]), float(g["max"]), int(g["num"]))
+        for name, g in settings.step_sizes.items()
+    }

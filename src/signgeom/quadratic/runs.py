@@ -33,6 +33,7 @@ from signgeom.io import atomic_output, read_table
 from signgeom.progress import logged
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
+from signgeom.quadratic.settings import RunsSettings
 
 log = logging.getLogger(__name__)
 
@@ -120,28 +121,35 @@ def run_grid(
     return runs
 
 
+def write_runs(
+    settings: RunsSettings, *, hessians: str | Path, constants: str | Path, out: str | Path
+) -> pd.DataFrame:
+    """:func:`run_grid` on the saved grid ``hessians`` and its ``constants`` table; the runs
+    are written to the parquet file ``out``."""
+    runs = run_grid(
+        HessianGrid.load(hessians),
+        read_table(constants),
+        settings.starts,
+        settings.steps,
+        settings.seed,
+        settings.starts_per_rotation,
+    )
+    with atomic_output(out) as tmp:
+        runs.to_parquet(tmp, index=False)
+    log.info("wrote %d runs to %s", len(runs), out)
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    RunsSettings.add_arguments(parser)
     parser.add_argument("--hessians", type=Path, required=True)
     parser.add_argument("--constants", type=Path, required=True)
-    parser.add_argument("--starts", type=int, required=True)
-    parser.add_argument("--steps", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--starts-per-rotation", choices=STARTS_PER_ROTATION, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    grid = HessianGrid.load(args.hessians)
-    runs = run_grid(
-        grid,
-        read_table(args.constants),
-        args.starts,
-        args.steps,
-        args.seed,
-        args.starts_per_rotation,
+    write_runs(
+        RunsSettings.from_args(args), hessians=args.hessians, constants=args.constants, out=args.out
     )
-    with atomic_output(args.out) as tmp:
-        runs.to_parquet(tmp, index=False)
-    log.info("wrote %d runs to %s", len(runs), args.out)
 
 
 if __name__ == "__main__":

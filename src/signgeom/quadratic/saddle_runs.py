@@ -44,6 +44,7 @@ from signgeom.cli import run_cli
 from signgeom.io import atomic_output, read_table
 from signgeom.quadratic.hessians import haar_rotation, rotation_seeds
 from signgeom.quadratic.saddles import Tube
+from signgeom.quadratic.settings import SaddleRunsSettings
 
 log = logging.getLogger(__name__)
 
@@ -340,52 +341,43 @@ def read_saddle_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def parse_step_sizes(items: Sequence[str]) -> dict[str, float]:
-    """``["gd=0.1", ...]`` -> ``{"gd": 0.1, ...}``, each name one of :data:`METHODS`."""
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or name not in METHODS:
-            raise ValueError(f"--step-sizes: expected METHOD=VALUE with METHOD in {METHODS}")
-        out[name] = float(value)
-    return out
+def write_saddle_runs(
+    settings: SaddleRunsSettings, *, out_table: str | Path, out_traces: str | Path
+) -> pd.DataFrame:
+    """:func:`run_all` of ``settings``; the table goes to ``out_table`` (CSV) and the traces of
+    the rotations :func:`shown_rotations` picks to ``out_traces`` (parquet)."""
+    if unknown := sorted(set(settings.step_sizes) - set(METHODS)):
+        raise ValueError(f"saddles.step_sizes: unknown methods {unknown}; known: {list(METHODS)}")
+    s = settings
+    tube = Tube(s.dim, s.L, s.gamma, s.tau)
+    table, traces = run_all(
+        tube,
+        s.step_sizes,
+        s.rotations,
+        s.steps,
+        s.seed,
+        s.init_radius,
+        s.momentum,
+        Perturbation(s.pgd_radius, s.pgd_grad_threshold, s.pgd_interval),
+    )
+    shown = shown_rotations(table, tube.dim)
+    with atomic_output(out_table) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_output(out_traces) as tmp:
+        traces_frame(traces, list(shown.values())).to_parquet(tmp, index=False)
+    log.info("wrote %s and %s (rotations shown: %s)", out_table, out_traces, shown)
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dim", type=int, required=True)
-    parser.add_argument("--L", type=float, required=True)
-    parser.add_argument("--gamma", type=float, required=True)
-    parser.add_argument("--tau", type=float, required=True)
-    parser.add_argument("--init-radius", type=float, required=True)
-    parser.add_argument("--rotations", type=int, required=True)
-    parser.add_argument("--steps", type=int, required=True)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--momentum", type=float, required=True)
-    parser.add_argument("--step-sizes", nargs="+", required=True, metavar="METHOD=LR")
-    parser.add_argument("--pgd-radius", type=float, required=True)
-    parser.add_argument("--pgd-grad-threshold", type=float, required=True)
-    parser.add_argument("--pgd-interval", type=int, required=True)
+    SaddleRunsSettings.add_arguments(parser)
     parser.add_argument("--out-table", type=Path, required=True)
     parser.add_argument("--out-traces", type=Path, required=True)
     args = parser.parse_args(argv)
-    tube = Tube(args.dim, args.L, args.gamma, args.tau)
-    table, traces = run_all(
-        tube,
-        parse_step_sizes(args.step_sizes),
-        args.rotations,
-        args.steps,
-        args.seed,
-        args.init_radius,
-        args.momentum,
-        Perturbation(args.pgd_radius, args.pgd_grad_threshold, args.pgd_interval),
+    write_saddle_runs(
+        SaddleRunsSettings.from_args(args), out_table=args.out_table, out_traces=args.out_traces
     )
-    shown = shown_rotations(table, tube.dim)
-    with atomic_output(args.out_table) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_output(args.out_traces) as tmp:
-        traces_frame(traces, list(shown.values())).to_parquet(tmp, index=False)
-    log.info("wrote %s and %s (rotations shown: %s)", args.out_table, args.out_traces, shown)
 
 
 if __name__ == "__main__":

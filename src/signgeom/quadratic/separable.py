@@ -31,6 +31,7 @@ from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
+from signgeom.quadratic.settings import SeparableSettings
 
 log = logging.getLogger(__name__)
 
@@ -167,17 +168,14 @@ def check_chain(table: pd.DataFrame, tol: float, rounding: float = 1e-9) -> None
         )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hessians", type=Path, required=True)
-    parser.add_argument("--constants", type=Path, required=True)
-    parser.add_argument("--solver", choices=sorted(SOLVERS), required=True)
-    parser.add_argument("--tol", type=float, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    grid = HessianGrid.load(args.hessians)
-    table = separable_table(grid, read_table(args.constants), args.solver, args.tol)
-    check_chain(table, args.tol)
+def write_separable(
+    settings: SeparableSettings, *, hessians: str | Path, constants: str | Path, out: str | Path
+) -> pd.DataFrame:
+    """:func:`separable_table` of the saved grid ``hessians`` and its ``constants``, checked
+    by :func:`check_chain` and written to ``out``."""
+    grid = HessianGrid.load(hessians)
+    table = separable_table(grid, read_table(constants), settings.solver, settings.tol)
+    check_chain(table, settings.tol)
     log.info(
         "bound chain holds on all %d Hessians; Lsep/Linf in [%.4f, %.4f], "
         "prop3_bound/Lsep in [%.4f, %.4f]",
@@ -187,8 +185,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         table["prop3_over_lsep"].min(),
         table["prop3_over_lsep"].max(),
     )
-    write_table(table, args.out)
-    log.info("wrote %d rows to %s", len(table), args.out)
+    write_table(table, out)
+    log.info("wrote %d rows to %s", len(table), out)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    SeparableSettings.add_arguments(parser)
+    parser.add_argument("--hessians", type=Path, required=True)
+    parser.add_argument("--constants", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    write_separable(
+        SeparableSettings.from_args(args),
+        hessians=args.hessians,
+        constants=args.constants,
+        out=args.out,
+    )
 
 
 if __name__ == "__main__":

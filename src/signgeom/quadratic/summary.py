@@ -32,6 +32,7 @@ import pandas as pd
 
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
+from signgeom.quadratic.settings import SummarySettings
 
 log = logging.getLogger(__name__)
 
@@ -201,26 +202,33 @@ def run_matrix(runs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.MultiInde
     return matrix("dist_sign"), matrix("dist_gd"), cells
 
 
+def write_summary(
+    settings: SummarySettings, *, constants: str | Path, runs: str | Path, out: str | Path
+) -> pd.DataFrame:
+    """:func:`summarise` of the tables ``constants`` and ``runs``, written to ``out``."""
+    table = summarise(
+        read_table(constants),
+        read_table(runs),
+        settings.aggregate,
+        settings.resamples,
+        settings.level,
+        settings.seed,
+    )
+    write_table(table, out)
+    log.info("wrote %d cells to %s", len(table), out)
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    SummarySettings.add_arguments(parser)
     parser.add_argument("--constants", type=Path, required=True)
     parser.add_argument("--runs", type=Path, required=True)
-    parser.add_argument("--aggregate", choices=AGGREGATES, required=True)
-    parser.add_argument("--resamples", type=int, required=True)
-    parser.add_argument("--level", type=float, required=True)
-    parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    table = summarise(
-        read_table(args.constants),
-        read_table(args.runs),
-        args.aggregate,
-        args.resamples,
-        args.level,
-        args.seed,
+    write_summary(
+        SummarySettings.from_args(args), constants=args.constants, runs=args.runs, out=args.out
     )
-    write_table(table, args.out)
-    log.info("wrote %d cells to %s", len(table), args.out)
 
 
 if __name__ == "__main__":
