@@ -88,7 +88,10 @@ def test_members_equal_separate_runs(model, n_members, n_images, tinybn, float64
         mine = stack.members[k].state_dict()
         assert mine.keys() == state.keys()
         for name, value in state.items():
-            torch.testing.assert_close(mine[name], value, rtol=1e-9, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+            close = dict(rtol=1e-9, atol=1e-12)
+            torch.testing.assert_close(
+                mine[name], value, **close, msg=lambda m, n=name: f"{n}: {m}"
+            )
         if model == "tinybn":
             init = TinyBN().state_dict()
             assert not torch.allclose(mine["body.1.running_mean"], init["body.1.running_mean"])

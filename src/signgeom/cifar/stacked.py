@@ -158,9 +158,9 @@ class StackedTrainer:
         return loss, loss.detach()
 
     def _dropout_layouts(self, example: torch.Tensor) -> list[tuple]:
-        """The shapes, strides and dtypes of the dropout layers' inputs, in call order, for a minibatch
-        laid out as ``example`` (cached per layout): one eval-mode forward of member 0, no
-        grad, which draws nothing and leaves the running statistics alone. Strides matter:
+        """The shapes, strides and dtypes of the dropout layers' inputs, in call order, for a
+        minibatch laid out as ``example`` (cached per layout): one eval-mode forward of member
+        0, no grad, which draws nothing and leaves the running statistics alone. Strides matter:
         dropout fills its mask in memory order (channels-last inputs from augmentation)."""
         key = (tuple(example.shape), example.stride(), example.dtype)
         if key not in self._layouts:
@@ -259,5 +259,6 @@ def stacked_settings(base: TrainSettings, lrs: Sequence[float], seeds: Sequence[
     """``base`` with each ``(lr, seed)`` pair: the members of one stack."""
     if len(lrs) != len(seeds):
         raise ValueError(f"need one seed per lr, got {len(lrs)} lrs and {len(seeds)} seeds")
-    return [dataclasses.replace(base, lr=lr, seed=seed) for lr, seed in zip(lrs, seeds)]
-
+    return [
+        dataclasses.replace(base, lr=lr, seed=seed) for lr, seed in zip(lrs, seeds, strict=True)
+    ]
