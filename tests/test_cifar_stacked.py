@@ -152,5 +152,7 @@ def test_only_lr_and_seed_may_differ():
     check_stackable(stacked_settings(base, LRS, SEEDS))
     with pytest.raises(ValueError, match="momentum"):
         check_stackable([base, TrainSettings(**{**base.__dict__, "momentum": 0.5})])
+    with pytest.raises(ValueError, match="channels_last"):
+        StackedTrainer([_base("cnn", channels_last=True)], CPU)
     with pytest.raises(ValueError, match="one seed per lr"):
         stacked_settings(base, LRS, SEEDS[:2])

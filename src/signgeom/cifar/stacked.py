@@ -30,9 +30,12 @@ convolution is one grouped convolution over the K members. Then each member's op
   finite stops for the rest of the epoch (no step; its batch-norm buffers are restored after
   each later step of the others); on CUDA losses are checked once per epoch by the caller.
 
-Members equal separate runs to fp32 rounding (grouped against single convolutions); members are
-independent (no value of one member enters another's computation). :attr:`StackedTrainer.members`
-are ordinary modules that share storage with the stack (evaluation, ``state_dict``).
+Members equal separate runs to rounding (grouped against single convolutions: float64 runs
+agree to ~1e-14; in float32 a max-pooling near-tie that the rounding flips can move a whole
+trajectory by ~1e-4 within a few steps); members are independent (no value of one member enters
+another's computation). :attr:`StackedTrainer.members` are ordinary modules that share storage
+with the stack (evaluation, ``state_dict``). The caller sets the numerics
+(``signgeom.cifar.device.setup_device``); ``channels_last`` and ``compile`` are refused.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ class StackedTrainer:
         check_stackable(settings)
         self.settings, self.device = list(settings), device
         cfg = settings[0]
+        if cfg.channels_last or cfg.compile:
+            raise ValueError("stacked training supports neither channels_last nor compile")
         self.members: list[nn.Module] = []
         self.generators: list[torch.Generator] = []
         for s in settings:
