@@ -22,6 +22,7 @@ from signgeom.cifar.device import setup_device
 from signgeom.cifar.rundir import RunDir
 from signgeom.io import write_rows
 from signgeom.progress import Progress
+from signgeom.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,14 @@ class Table:
     path: str | Path
 
 
-def add_trajectory_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that name the model and the run (and its trajectory) an estimate follows."""
-    p.add_argument("--model", required=True, help="model name (signgeom.cifar.models.MODELS)")
+def trajectory_parser(settings: type[Settings], description: str) -> argparse.ArgumentParser:
+    """The command line of an estimate along a run's trajectory: the flags of its ``settings``
+    (``--settings JSON``, or one flag per field) and the paths of the run and of the data."""
+    p = argparse.ArgumentParser(description=description)
+    settings.add_arguments(p)
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
-    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
+    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    return p
 
 
 class SnapshotLoop:
