@@ -98,6 +98,12 @@ class ProbeSettings(EstimateSettings):
         per_job.setdefault("n_examples", estimation_examples(config["cifar"]))
         return super().from_config(config, **per_job)
 
+    def probes(self) -> dict[str, Any]:
+        """The per-snapshot estimators' probe arguments (``estimate_smoothness``,
+        ``probe_sensitivity``): the gammas, their reduction, the probe lengths, ``bn_mode``."""
+        names = ("gammas", "reduction", "bn_mode", "probe_step", "momentum", "probe_radius")
+        return {name: getattr(self, name) for name in names}
+
 
 @dataclass(frozen=True, kw_only=True)
 class SmoothnessSettings(ProbeSettings):

@@ -60,7 +60,12 @@ from signgeom.cifar.rotated_hessian import RotatedOperator, float64_rotation, to
 from signgeom.cifar.rotation import BlockRotation
 from signgeom.cifar.slq import slq_nodes_weights
 from signgeom.cifar.smoothness import ROTATION_COLUMNS, gradient_density, run_rotation
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, trajectory_parser
+from signgeom.cifar.snapshot_loop import (
+    SnapshotLoop,
+    Table,
+    run_with_settings,
+    trajectory_parser,
+)
 from signgeom.cli import run_cli
 from signgeom.linalg.hutchinson import deflated_hutchinson
 from signgeom.linalg.lanczos import lanczos_extremes
@@ -326,15 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="per-epoch CSV")
     p.add_argument("--out-blocks", required=True, help="per-block CSV")
     p.add_argument("--out-density", required=True, help="SLQ nodes and weights CSV")
-    args = p.parse_args(argv)
-    estimate_run(
-        HessianSettings.from_args(args),
-        run_dir=args.run_dir,
-        data_dir=args.data_dir,
-        out=args.out,
-        out_blocks=args.out_blocks,
-        out_density=args.out_density,
-    )
+    run_with_settings(estimate_run, HessianSettings, p, argv)
 
 
 if __name__ == "__main__":

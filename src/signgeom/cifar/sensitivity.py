@@ -39,7 +39,7 @@ from signgeom.cifar.smoothness import (
     reduce_index,
     step_sizes_from_csv,
 )
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table
+from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, run_with_settings
 from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,8 @@ def sensitivity_run(
             lr_gd=lr_gd,
             lr_sign=lr_sign,
             factors=s.factors,
-            gammas=s.gammas,
-            reduction=s.reduction,
-            bn_mode=s.bn_mode,
-            probe_step=s.probe_step,
-            momentum=s.momentum,
-            probe_radius=s.probe_radius,
             length_factor=s.length_factor,
+            **s.probes(),
         )
         r_hats = [f"{r['R_hat']:.3g}" for r in found[:: len(s.gammas)]]
         return [found], f"R_hat over factors {r_hats}"
@@ -162,14 +157,8 @@ def sensitivity_run(
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--settings`` and the flags into one ``SensitivitySettings`` and estimate."""
-    args = probe_parser(SensitivitySettings, "R_hat over a grid of probe lengths.").parse_args(argv)
-    sensitivity_run(
-        SensitivitySettings.from_args(args),
-        run_dir=args.run_dir,
-        data_dir=args.data_dir,
-        step_sizes=args.step_sizes,
-        out=args.out,
-    )
+    parser = probe_parser(SensitivitySettings, "R_hat over a grid of probe lengths.")
+    run_with_settings(sensitivity_run, SensitivitySettings, parser, argv)
 
 
 if __name__ == "__main__":

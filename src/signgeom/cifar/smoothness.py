@@ -65,7 +65,12 @@ from signgeom.cifar.fixed_objective import (
     trainable,
 )
 from signgeom.cifar.rotation import BlockRotation
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, trajectory_parser
+from signgeom.cifar.snapshot_loop import (
+    SnapshotLoop,
+    Table,
+    run_with_settings,
+    trajectory_parser,
+)
 from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
@@ -367,14 +372,9 @@ def estimate_run(
             chunks,
             alpha_gd=alpha_gd,
             alpha_sign=alpha_sign,
-            gammas=s.gammas,
-            reduction=s.reduction,
-            bn_mode=s.bn_mode,
-            probe_step=s.probe_step,
-            momentum=s.momentum,
-            probe_radius=s.probe_radius,
             rotation=rotation,
             batched=batched_probes,
+            **s.probes(),
         )
         seconds = time.perf_counter() - t0
         if not math.isfinite(est.R_hat):
@@ -416,14 +416,7 @@ def probe_parser(settings: type[ProbeSettings], description: str) -> argparse.Ar
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--settings`` and the flags into one ``SmoothnessSettings`` and estimate."""
     parser = probe_parser(SmoothnessSettings, "Smoothness / improvement-ratio estimates.")
-    args = parser.parse_args(argv)
-    estimate_run(
-        SmoothnessSettings.from_args(args),
-        run_dir=args.run_dir,
-        data_dir=args.data_dir,
-        step_sizes=args.step_sizes,
-        out=args.out,
-    )
+    run_with_settings(estimate_run, SmoothnessSettings, parser, argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,6 +48,19 @@ def trajectory_parser(settings: type[Settings], description: str) -> argparse.Ar
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
     p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
     return p
+
+
+def run_with_settings(
+    function: Callable[..., Any],
+    settings: type[Settings],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+) -> Any:
+    """``function(settings, **paths)``: the ``settings`` of the parsed ``argv``
+    (``--settings JSON`` and the flags) and every other argument (the paths) by name."""
+    args = parser.parse_args(argv)
+    paths = {k: v for k, v in vars(args).items() if k not in settings.argument_names()}
+    return function(settings.from_args(args), **paths)
 
 
 class SnapshotLoop:
