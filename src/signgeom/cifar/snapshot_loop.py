@@ -4,6 +4,8 @@
 :meth:`SnapshotLoop.estimate` loads each chosen snapshot into one network, calls the
 estimator's per-snapshot function, keys its rows by the run (model, optimizer, lr, seed,
 epoch), logs a progress line (done/total, rate, ETA) and writes every table atomically.
+:func:`trajectory_parser` and :func:`run_with_settings` are the estimators' command line: one
+settings object (``signgeom.cifar.estimate_settings``) plus paths.
 """
 
 from __future__ import annotations
