@@ -24,8 +24,9 @@ import yaml
 from torch import nn
 
 from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.estimate_settings import HessianMethod
 from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.hessian import HessianSettings, estimate_hessian
+from signgeom.cifar.hessian import estimate_hessian
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
 from signgeom.cifar.train import train_epoch
@@ -76,8 +77,8 @@ def estimate(model_name: str, x, y, hess: dict, smooth: dict) -> tuple[float, in
     torch.manual_seed(0)
     net = build_model(model_name).to(x.device)
     chunks = make_chunks(x, y, hess["n_examples"], smooth["chunk_size"])
-    keys = HessianSettings.__dataclass_fields__
-    settings = HessianSettings(**{k: v for k, v in hess.items() if k in keys})
+    names = {f.name for f in HessianMethod.fields()}
+    settings = HessianMethod(**{k: v for k, v in hess.items() if k in names})
     sync(x.device)
     start = time.perf_counter()
     est = estimate_hessian(net, nn.CrossEntropyLoss(), chunks, settings, smooth["bn_mode"])

@@ -15,8 +15,8 @@ from torch import nn
 
 from signgeom.cifar import hessian, smoothness
 from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.estimate_settings import EstimateSettings, SmoothnessSettings
 from signgeom.cifar.fixed_objective import (
-    ObjectiveSpec,
     fixed_mode,
     full_gradient,
     make_chunks,
@@ -124,12 +124,13 @@ def test_smoothness_honours_precision_and_layout(toy_run, tmp_path):
     steps = tmp_path / "step_sizes.csv"
     steps.write_text("model,optimizer,lr\nrecording,sgd,0.05\nrecording,signsgd,0.001\n")
     SEEN.clear()
-    rows = smoothness.estimate_run(
-        model="recording", run_dir=toy_run, trajectory_optimizer="sgd", step_sizes=steps,
-        gammas=[1.0], reduction="min", bn_mode="batch_stats", n_examples=N_IMAGES,
-        chunk_size=10, data_dir=DATA, device="cpu", shard=0, n_shards=1,
-        out=tmp_path / "shard0.csv", precision="fp64", channels_last=True, batched="false",
+    settings = SmoothnessSettings(
+        model="recording", trajectory_optimizer="sgd", gammas=[1.0], n_examples=N_IMAGES,
+        chunk_size=10, device="cpu", precision="fp64", channels_last=True, batched=False,
     )  # fmt: skip
+    rows = smoothness.estimate_run(
+        settings, run_dir=toy_run, data_dir=DATA, step_sizes=steps, out=tmp_path / "shard0.csv"
+    )
     assert SEEN and set(SEEN) == {(torch.float64, True)}
     assert [r["epoch"] for r in rows] == [0, 1]
     assert list(pd.read_csv(tmp_path / "shard0.csv").precision) == ["fp64", "fp64"]
@@ -141,7 +142,7 @@ def test_smoothness_honours_precision_and_layout(toy_run, tmp_path):
 )
 def test_a_setting_the_estimators_cannot_honour_is_refused_by_name(change, word):
     with pytest.raises(ValueError, match=word):
-        ObjectiveSpec(**{"n_examples": 8, "chunk_size": 4, **change})
+        EstimateSettings(**{"model": "cnn", "trajectory_optimizer": "sgd", **change})
 
 
 def test_full_gradient_and_mean_loss_weight_uneven_chunks_by_size():

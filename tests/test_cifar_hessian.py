@@ -14,10 +14,10 @@ from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 from torch.func import functional_call, hessian
 
+from signgeom.cifar.estimate_settings import HessianMethod
 from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.hessian import (
     CountingOperator,
-    HessianSettings,
     block_indices,
     block_quantities,
     deflated_hutchinson,
@@ -182,7 +182,7 @@ def test_mlp_estimate_matches_dense_hessian(bn_mode):
     H, g = _dense_mlp_hessian(model, chunks, bn_mode)
     d = H.shape[0]
     lam = np.linalg.eigvalsh(H)
-    settings = HessianSettings(
+    settings = HessianMethod(
         top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5, n_random_blocks=2
     )
     est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, bn_mode)
@@ -231,7 +231,7 @@ def test_mlp_estimate_in_rotated_coordinates_matches_dense_rotated_hessian():
     rot = BlockRotation(named, 0.9, 5, 11, torch.float64)  # pads fc1.bias, bn.*, fc2.*
     SR = np.stack([to_kept_rotated(rot, e) for e in np.eye(d)], axis=1)
     Hr, gr = SR @ H @ SR.T, SR @ g
-    settings = HessianSettings(top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5)
+    settings = HessianMethod(top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5)
     plain = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings)
     est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, rotation=rot)
     r = est.row
@@ -264,7 +264,7 @@ def test_stage_leaves_model_buffers_and_rng_unchanged():
     torch_rng = torch.get_rng_state()
     np_rng = np.random.get_state()
     py_rng = random.getstate()
-    settings = HessianSettings(
+    settings = HessianMethod(
         top_k=1,
         lanczos_tol=1e-2,
         n_probes=2,

@@ -221,6 +221,7 @@ def test_fewer_epochs_report_what_a_fresh_run_reports(tmp_path, one_epoch):
 @pytest.mark.parametrize("damage", ["random", "truncated", "missing"])
 def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, one_epoch, damage):
     from signgeom.cifar.checkpoint import SnapshotError
+    from signgeom.cifar.estimate_settings import SmoothnessSettings
     from signgeom.cifar.smoothness import estimate_run
 
     run = Path(shutil.copytree(one_epoch, tmp_path / "run"))
@@ -232,25 +233,12 @@ def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, 
         snapshot.write_bytes(os.urandom(size) if damage == "random" else snapshot.read_bytes()[:99])
     steps = tmp_path / "step_sizes.csv"
     steps.write_text("model,optimizer,lr\ncnn,sgd,0.01\ncnn,signsgd,0.0001\n")
+    settings = SmoothnessSettings(
+        model="cnn", trajectory_optimizer="sgd", gammas=[1.0], n_examples=10, chunk_size=10,
+        device="cpu",
+    )  # fmt: skip
     with pytest.raises(SnapshotError) as err:
-        estimate_run(
-            model="cnn",
-            run_dir=run,
-            trajectory_optimizer="sgd",
-            step_sizes=steps,
-            gammas=[1.0],
-            reduction="min",
-            bn_mode="batch_stats",
-            n_examples=10,
-            chunk_size=10,
-            data_dir=DATA,
-            device="cpu",
-            shard=0,
-            n_shards=1,
-            out=tmp_path / "shard0.csv",
-            precision="fp32",
-            channels_last=False,
-        )
+        estimate_run(settings, run_dir=run, data_dir=DATA, step_sizes=steps, out=tmp_path / "o.csv")
     message = str(err.value)
     assert message.startswith(f"snapshot {snapshot} is unreadable")
     assert "weights_only" not in message and "rerun the same snakemake command" in message

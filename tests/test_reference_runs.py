@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from figure_checks import assert_figure3_draws, assert_image_files, assert_premises_draw
-from signgeom.cifar.hessian_blocks import PSD_TOL
+from signgeom.norms import psd_tolerance
 from signgeom.workflow import REPO
 
 REFERENCES = ["subset", "subset-long"]
@@ -113,7 +114,7 @@ def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
     assert (hess["lambda_min"] < 0).all() and (hess["lambda_min"] < hess["lambda_max"]).all()
     psd = blocks[blocks["psd"]]
     scale = psd[["lambda_max", "lambda_min"]].abs().max(axis=1)
-    assert len(psd) > 0 and (psd["lambda_min"] >= -PSD_TOL * scale).all()
+    assert len(psd) > 0 and (psd["lambda_min"] >= -psd_tolerance(np.float32) * scale).all()
     indefinite = blocks[~blocks["psd"]]
     assert indefinite["eq13_bound"].isna().all() and indefinite["prop3_bound"].isna().all()
     zero = psd["lambda_max"] == 0  # H_II = 0 (dead units): nothing is defined

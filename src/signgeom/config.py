@@ -193,7 +193,7 @@ def _value_list_errors(cifar: dict) -> list[str]:
     """Values that must be one of a list kept in the code (the schema keeps only their type)."""
     from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
     from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS
-    from signgeom.cifar.fixed_objective import ESTIMATOR_PRECISIONS
+    from signgeom.cifar.estimate_settings import ESTIMATOR_PRECISIONS
 
     checks = [
         ("cifar.augmentation", cifar["augmentation"], sorted(AUGMENTERS)),
@@ -226,7 +226,7 @@ def _max_exact_dim_errors(config: dict) -> list[str]:
 def _probe_errors(cifar: dict) -> list[str]:
     """The probe step is a known one, with its radius where it needs one; the sensitivity
     stage's models exist and have both paper optimizers (their step sizes set the probes)."""
-    from signgeom.cifar.smoothness import PROBE_STEPS
+    from signgeom.cifar.estimate_settings import PROBE_STEPS
 
     smooth, messages = cifar["smoothness"], []
     if smooth["probe_step"] not in PROBE_STEPS:

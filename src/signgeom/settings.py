@@ -67,11 +67,24 @@ def _parts(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+def _items(hint: Any) -> Any:
+    """The item type of a ``tuple[T, ...]`` hint (None for any other hint)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def _cast(name: str, value: Any, hint: Any) -> Any:
-    """``value`` as the declared scalar type (other types are kept as given)."""
+    """``value`` as the declared scalar type, or a tuple of them for ``tuple[T, ...]`` (other
+    types are kept as given)."""
     kind, optional = _parts(hint)
     if value is None and optional:
         return None
+    if (item := _items(kind)) is not None:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ValueError(f"setting {name!r} must be a list, got {value!r}")
+        return tuple(_cast(name, v, item) for v in value)
     if kind is bool:
         if not isinstance(value, bool):
             raise ValueError(f"setting {name!r} must be true or false, got {value!r}")
@@ -89,16 +102,23 @@ def _cast(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _flag_type(hint: Any) -> tuple[Any, str]:
-    """The argparse ``type`` of a field and its metavar."""
+def _none_or(kind: type) -> Any:
+    """Flag type: ``none`` (the config's null) or a ``kind``."""
+    return lambda s: None if s.lower() == "none" else kind(s)
+
+
+def _flag_type(hint: Any) -> dict[str, Any]:
+    """The argparse ``type`` of a field, its metavar and, for ``tuple[T, ...]``, ``nargs``."""
     kind, optional = _parts(hint)
+    if (item := _items(kind)) in (int, float, str):
+        return {"type": item, "metavar": item.__name__, "nargs": "+"}
     if kind is bool:
-        return boolean, "true|false"
+        return {"type": boolean, "metavar": "true|false"}
     if kind in (int, float, str):
         if optional:
-            return (lambda s: None if s.lower() == "none" else kind(s)), f"{kind.__name__}|none"
-        return kind, kind.__name__
-    return json.loads, "JSON"
+            return {"type": _none_or(kind), "metavar": f"{kind.__name__}|none"}
+        return {"type": kind, "metavar": kind.__name__}
+    return {"type": json.loads, "metavar": "JSON"}
 
 
 def _lookup(config: Mapping[str, Any], key: str) -> Any:
@@ -183,7 +203,8 @@ class Settings:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """``--settings JSON`` and one optional flag per field (``none``: null; booleans
-        ``true|false``; other types JSON); a flag given next to ``--settings`` overrides it."""
+        ``true|false``; ``tuple[T, ...]`` one or more values; other types JSON); a flag given
+        next to ``--settings`` overrides it."""
         parser.add_argument(
             "--settings",
             metavar="JSON",
@@ -191,15 +212,13 @@ class Settings:
         )
         hints = typing.get_type_hints(cls)
         for f in cls.fields():
-            type_, metavar = _flag_type(hints[f.name])
             default = "required" if f.default is dataclasses.MISSING else f"default {f.default}"
             parser.add_argument(
                 f"--{f.name.replace('_', '-')}",
                 dest=f.name,
-                type=type_,
-                metavar=metavar,
                 default=argparse.SUPPRESS,
                 help=f"{_meta(f)['help']} ({default})",
+                **_flag_type(hints[f.name]),
             )
 
     @classmethod

@@ -97,35 +97,15 @@ rule cifar_smoothness:
     threads: config["resources"]["smoothness"]["cpus"]
     resources:
         **job_resources("smoothness"),
+    # One argument, the JSON of every smoothness setting (signgeom.cifar.estimate_settings):
+    # a changed value changes it, so the job reruns.
     params:
-        **with_settings(
-            gammas=SMOOTH["gammas"],
-            reduction=SMOOTH["reduction"],
-            bn_mode=SMOOTH["bn_mode"],
-            n_examples=limit_arg(ESTIMATION_EXAMPLES),
-            chunk_size=SMOOTH["chunk_size"],
-            shards=SMOOTH["shards"],
-            device=C["device"],
-            precision=SMOOTH["precision"],
-            channels_last=flag(SMOOTH["channels_last"]),
-            probe_step=SMOOTH["probe_step"],
-            momentum=C["momentum"],
-            probe_radius=limit_arg(SMOOTH["probe_radius"]),
-            batched=flag_or_auto(SMOOTH["batched"]),
-        ),
+        settings=estimate_settings_json(SmoothnessSettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
-        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
-        " --trajectory-optimizer {wildcards.optimizer:q}"
-        " --step-sizes {input.step_sizes:q} --gammas {params.gammas:q}"
-        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
-        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
-        " --data-dir {input.data:q} --device {params.device:q}"
-        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
-        " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
-        " --probe-radius {params.probe_radius:q} --batched {params.batched:q}"
-        " --shard {wildcards.shard:q} --n-shards {params.shards:q} --out {output:q} 2> {log:q}"
+        " --settings {params.settings:q} --run-dir {params.run_dir:q}"
+        " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
 
 rule cifar_tables:
@@ -240,36 +220,12 @@ rule cifar_sensitivity:
     resources:
         **job_resources("smoothness"),
     params:
-        **with_settings(
-            n_epochs=SENS["n_epochs"],
-            factors=SENS["factors"],
-            gammas=SMOOTH["gammas"],
-            reduction=SMOOTH["reduction"],
-            bn_mode=SMOOTH["bn_mode"],
-            n_examples=limit_arg(ESTIMATION_EXAMPLES),
-            chunk_size=SMOOTH["chunk_size"],
-            device=C["device"],
-            precision=SMOOTH["precision"],
-            channels_last=flag(SMOOTH["channels_last"]),
-            probe_step=SMOOTH["probe_step"],
-            momentum=C["momentum"],
-            probe_radius=limit_arg(SMOOTH["probe_radius"]),
-            length_factor=SENS["length_factor"],
-        ),
+        settings=estimate_settings_json(SensitivitySettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.sensitivity"
-        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
-        " --trajectory-optimizer {wildcards.optimizer:q}"
-        " --step-sizes {input.step_sizes:q} --n-epochs {params.n_epochs:q}"
-        " --factors {params.factors:q} --gammas {params.gammas:q}"
-        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
-        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
-        " --data-dir {input.data:q} --device {params.device:q}"
-        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
-        " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
-        " --probe-radius {params.probe_radius:q} --length-factor {params.length_factor:q}"
-        " --out {output:q} 2> {log:q}"
+        " --settings {params.settings:q} --run-dir {params.run_dir:q}"
+        " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
 
 rule cifar_sensitivity_table:

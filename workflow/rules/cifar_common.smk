@@ -7,9 +7,13 @@ import pandas as pd
 
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.data import BATCHES_DIRNAME
+from signgeom.cifar.estimate_settings import (
+    HessianSettings,
+    SensitivitySettings,
+    SmoothnessSettings,
+)
 from signgeom.cifar.rundir import RunDir
 from signgeom.cifar.runid import run_key_pattern, run_path
-from signgeom.config import estimation_examples
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
@@ -24,8 +28,6 @@ SELECTION_SEEDS = C["selection_seeds"] if C.get("selection_seeds") is not None e
 FIRST_SEED = SEEDS[0]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
-# The estimation set: the first n_examples training images (None: all; signgeom.config).
-ESTIMATION_EXAMPLES = estimation_examples(C)
 
 
 def train_settings(model, optimizer, lr, seed, theta=0.0):
@@ -70,14 +72,18 @@ def limit_arg(value):
     return "none" if value is None else str(value)
 
 
-def flag(value):
-    """A boolean config value as the CLIs' true|false."""
-    return "true" if value else "false"
+def estimate_settings_json(settings_class, **fixed):
+    """Params function: the JSON of an estimate's settings (signgeom.cifar.estimate_settings)
+    from the config, the job's model and optimizer wildcards, its shard wildcard where it has
+    one, and the ``fixed`` values; the rule's one argument, so a changed setting reruns the job."""
 
+    def settings(wc):
+        per_job = dict(model=wc.model, trajectory_optimizer=wc.optimizer, **fixed)
+        if "shard" in wc.keys():
+            per_job["shard"] = int(wc.shard)
+        return settings_class.from_config(config, **per_job).to_json()
 
-def flag_or_auto(value):
-    """``auto`` or a boolean config value as the CLIs' auto|true|false."""
-    return "auto" if value == "auto" else flag(value)
+    return settings
 
 
 GPUS = config["resources"]["gpu"]

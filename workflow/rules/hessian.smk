@@ -26,33 +26,13 @@ rule cifar_hessian:
     resources:
         **job_resources("smoothness"),
     params:
-        **with_settings(
-            bn_mode=SMOOTH["bn_mode"],
-            chunk_size=SMOOTH["chunk_size"],
-            device=C["device"],
-            precision=SMOOTH["precision"],
-            channels_last=flag(SMOOTH["channels_last"]),
-            seed=config["seed"],
-            h=HESS,
-        ),
+        settings=estimate_settings_json(HessianSettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.hessian"
-        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
-        " --trajectory-optimizer {wildcards.optimizer:q}"
-        " --stride {params.h[stride]:q} --top-k {params.h[top_k]:q}"
-        " --lanczos-ncv {params.h[lanczos_ncv]:q} --lanczos-tol {params.h[lanczos_tol]:q}"
-        " --n-probes {params.h[n_probes]:q} --block-size {params.h[block_size]:q}"
-        " --n-random-blocks {params.h[n_random_blocks]:q}"
-        " --n-contiguous-blocks {params.h[n_contiguous_blocks]:q}"
-        " --slq-every {params.h[slq_every]:q} --slq-steps {params.h[slq_steps]:q}"
-        " --slq-repeats {params.h[slq_repeats]:q} --max-exact-dim {params.h[max_exact_dim]:q}"
-        " --seed {params.seed:q} --bn-mode {params.bn_mode:q}"
-        " --n-examples {params.h[n_examples]:q} --chunk-size {params.chunk_size:q}"
-        " --data-dir {input.data:q} --device {params.device:q}"
-        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
-        " --out {output.epochs:q}"
-        " --out-blocks {output.blocks:q} --out-density {output.density:q} 2> {log:q}"
+        " --settings {params.settings:q} --run-dir {params.run_dir:q} --data-dir {input.data:q}"
+        " --out {output.epochs:q} --out-blocks {output.blocks:q}"
+        " --out-density {output.density:q} 2> {log:q}"
 
 
 rule cifar_hessian_tables:

@@ -35,32 +35,12 @@ rule cifar_smoothness_rotated:
     resources:
         **job_resources("smoothness"),
     params:
+        settings=estimate_settings_json(SmoothnessSettings, rotated_coordinates=True),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
-        gammas=SMOOTH["gammas"],
-        reduction=SMOOTH["reduction"],
-        bn_mode=SMOOTH["bn_mode"],
-        n_examples=limit_arg(ESTIMATION_EXAMPLES),
-        chunk_size=SMOOTH["chunk_size"],
-        shards=SMOOTH["shards"],
-        device=C["device"],
-        precision=SMOOTH["precision"],
-        channels_last=flag(SMOOTH["channels_last"]),
-        probe_step=SMOOTH["probe_step"],
-        momentum=C["momentum"],
-        probe_radius=limit_arg(SMOOTH["probe_radius"]),
-        batched=flag_or_auto(SMOOTH["batched"]),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
-        " --model {wildcards.model:q} --run-dir {params.run_dir:q}"
-        " --trajectory-optimizer {wildcards.optimizer:q} --rotated-coordinates true"
-        " --step-sizes {input.step_sizes:q} --gammas {params.gammas:q}"
-        " --reduction {params.reduction:q} --bn-mode {params.bn_mode:q}"
-        " --n-examples {params.n_examples:q} --chunk-size {params.chunk_size:q}"
-        " --data-dir {input.data:q} --device {params.device:q}"
-        " --precision {params.precision:q} --channels-last {params.channels_last:q}"
-        " --probe-step {params.probe_step:q} --momentum {params.momentum:q}"
-        " --probe-radius {params.probe_radius:q} --batched {params.batched:q}"
-        " --shard {wildcards.shard:q} --n-shards {params.shards:q} --out {output:q} 2> {log:q}"
+        " --settings {params.settings:q} --run-dir {params.run_dir:q}"
+        " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
 
 rule rotation_table:

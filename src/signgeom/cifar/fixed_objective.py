@@ -14,10 +14,8 @@ batch statistics, its running statistics never updated, or with its running stat
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,51 +25,12 @@ from torch import nn
 if TYPE_CHECKING:
     from curvlinops import HessianLinearOperator
 
-from signgeom.cifar.device import DEVICE_CHOICES
-from signgeom.cli import boolean, optional_int
+from signgeom.cifar.estimate_settings import BN_MODES, EstimateSettings
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Chunks = Sequence[tuple[torch.Tensor, torch.Tensor]]
-BN_MODES = ("batch_stats", "running_stats")
-ESTIMATOR_PRECISIONS = ("fp32", "fp64")
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    """Which images, in which chunks, and the model's mode, precision and layout."""
-
-    n_examples: int | None  # the first n training images (None: all)
-    chunk_size: int
-    bn_mode: str = "batch_stats"
-    precision: str = "fp32"
-    channels_last: bool = False
-
-    def __post_init__(self) -> None:
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
-        if self.precision not in ESTIMATOR_PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {ESTIMATOR_PRECISIONS}, got {self.precision!r}"
-            )
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch.float64 if self.precision == "fp64" else torch.float32
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
-
-
-def add_objective_flags(p: argparse.ArgumentParser) -> None:
-    """The flags of :class:`ObjectiveSpec`, the data directory and the device."""
-    p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
-    p.add_argument("--n-examples", type=optional_int, required=True, help="none = all")
-    p.add_argument("--chunk-size", type=int, required=True, help="images per gradient chunk")
-    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
-    p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
-    p.add_argument("--precision", choices=ESTIMATOR_PRECISIONS, required=True, help="fp32 or fp64")
-    p.add_argument("--channels-last", type=boolean, required=True, help="NHWC: true|false")
+DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
+"""The estimators' ``precision`` (``ESTIMATOR_PRECISIONS``) as a dtype."""
 
 
 def make_chunks(
@@ -90,18 +49,20 @@ def make_chunks(
 
 
 def load_objective(
-    model: str, data_dir: str | Path, dev: torch.device, spec: ObjectiveSpec
+    settings: EstimateSettings, data_dir: str | Path, dev: torch.device
 ) -> tuple[Chunks, nn.Module]:
-    """The chunks of the estimation set and a fresh ``model``, both in ``spec``'s precision and
-    layout on ``dev`` (the snapshots are loaded into the model later)."""
+    """The chunks of the estimation set and a fresh ``settings.model``, both in the settings'
+    precision and layout on ``dev`` (the snapshots are loaded into the model later)."""
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
 
-    data = load_cifar10(data_dir, device=dev, train_limit=spec.n_examples, test_limit=0)
-    fmt = spec.memory_format
-    images = data.train_x.to(spec.dtype).contiguous(memory_format=fmt)
-    chunks = make_chunks(images, data.train_y, spec.n_examples, spec.chunk_size)
-    return chunks, build_model(model).to(device=dev, dtype=spec.dtype, memory_format=fmt)
+    s = settings
+    data = load_cifar10(data_dir, device=dev, train_limit=s.n_examples, test_limit=0)
+    dtype = DTYPES[s.precision]
+    fmt = torch.channels_last if s.channels_last else torch.contiguous_format
+    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
+    chunks = make_chunks(images, data.train_y, s.n_examples, s.chunk_size)
+    return chunks, build_model(s.model).to(device=dev, dtype=dtype, memory_format=fmt)
 
 
 def count_examples(chunks: Chunks) -> int:

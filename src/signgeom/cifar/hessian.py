@@ -23,15 +23,13 @@ leaves the global RNG states, the parameters and the buffers bitwise unchanged.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -41,10 +39,9 @@ from torch import nn
 
 from signgeom.cifar.batchnorm_hvp import split_affine_batchnorm
 from signgeom.cifar.counting_operator import CountingOperator
+from signgeom.cifar.estimate_settings import HessianMethod, HessianSettings
 from signgeom.cifar.fixed_objective import (
     Chunks,
-    ObjectiveSpec,
-    add_objective_flags,
     count_examples,
     fixed_mode,
     full_gradient,
@@ -62,17 +59,16 @@ from signgeom.cifar.hessian_blocks import (
 from signgeom.cifar.rotated_hessian import RotatedOperator, float64_rotation, to_kept_rotated
 from signgeom.cifar.rotation import BlockRotation
 from signgeom.cifar.slq import slq_nodes_weights
-from signgeom.cifar.smoothness import (
-    ROTATION_COLUMNS,
-    add_rotated_coordinates,
-    gradient_density,
-    run_rotation,
+from signgeom.cifar.smoothness import ROTATION_COLUMNS, gradient_density, run_rotation
+from signgeom.cifar.snapshot_loop import (
+    SnapshotLoop,
+    Table,
+    run_with_settings,
+    trajectory_parser,
 )
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, add_trajectory_flags
 from signgeom.cli import run_cli
 from signgeom.linalg.hutchinson import deflated_hutchinson
 from signgeom.linalg.lanczos import lanczos_extremes
-from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 
 log = logging.getLogger(__name__)
 
@@ -131,28 +127,6 @@ BLOCK_COLUMNS = [
 DENSITY_COLUMNS = ["model", "optimizer", "epoch", "repeat", "node", "weight"]
 
 
-def _setting(default: float, help: str) -> Any:
-    """A :class:`HessianSettings` field; ``help`` is its flag's help text."""
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class HessianSettings:
-    """Everything that sets the cost and the randomness of one estimate."""
-
-    top_k: int = _setting(2, "largest eigenvalues by Lanczos (also lambda_min)")
-    lanczos_tol: float = _setting(1e-3, "eigsh relative accuracy")
-    lanczos_ncv: int = _setting(20, "Lanczos vectors per restart")
-    n_probes: int = _setting(8, "Rademacher probes of the deflated Hutchinson trace (>= 2)")
-    block_size: int = _setting(10, "k of the exact k x k random/contiguous blocks")
-    n_random_blocks: int = _setting(2, "blocks of k coordinates drawn over all d")
-    n_contiguous_blocks: int = _setting(1, "blocks of k consecutive coordinates of one tensor")
-    slq_steps: int = _setting(0, "Lanczos steps of the spectral density (0: none)")
-    slq_repeats: int = _setting(1, "random starts of the spectral density")
-    max_exact_dim: int = _setting(DEFAULT_MAX_EXACT_DIM, "exact ||H_II||_inf,1 up to this k")
-    seed: int = _setting(0, "seed of every random draw (plus the epoch)")
-
-
 @dataclass
 class HessianEstimate:
     """One estimate at one point x: the per-epoch row, the block rows and the SLQ rows."""
@@ -180,7 +154,7 @@ def _exact_blocks(
     params: list[torch.Tensor],
     op: CountingOperator,
     g: np.ndarray,
-    s: HessianSettings,
+    s: HessianMethod,
     rng: np.random.Generator,
     rotation: BlockRotation | None = None,
 ) -> list[dict]:
@@ -210,7 +184,7 @@ def _exact_blocks(
     return blocks
 
 
-def _spectral_density(hop: HessianLinearOperator, s: HessianSettings) -> list[dict]:
+def _spectral_density(hop: HessianLinearOperator, s: HessianMethod) -> list[dict]:
     """SLQ nodes and weights as rows (none when ``s.slq_steps`` is 0)."""
     if s.slq_steps <= 0:
         return []
@@ -226,7 +200,7 @@ def estimate_hessian(
     model: nn.Module,
     loss_fn: nn.Module,
     chunks: Chunks,
-    settings: HessianSettings,
+    settings: HessianMethod,
     bn_mode: str = "batch_stats",
     rotation: BlockRotation | None = None,
 ) -> HessianEstimate:
@@ -301,53 +275,39 @@ def select_epochs(epochs: Sequence[int], stride: int, slq_every: int) -> tuple[l
     return sorted(chosen), slq
 
 
-
-
 def estimate_run(
+    settings: HessianSettings,
     *,
-    model: str,
     run_dir: str | Path,
-    trajectory_optimizer: str,
-    stride: int,
-    slq_every: int,
-    bn_mode: str,
-    n_examples: int | None,
-    chunk_size: int,
     data_dir: str | Path,
-    device: str,
-    precision: str,
-    channels_last: bool,
     out: str | Path,
     out_blocks: str | Path,
     out_density: str | Path,
-    rotated_coordinates: bool = False,
-    **settings: float,
 ) -> list[dict]:
     """Estimate at the selected snapshot epochs of ``run_dir`` (``select_epochs``); writes the
-    three tables atomically. ``settings`` are the fields of :class:`HessianSettings`; the seed
-    of epoch ``e`` is ``seed + e``. The objective is the smoothness estimate's
-    (``ObjectiveSpec``: ``precision`` fp32 or fp64, ``channels_last`` a layout).
+    three tables atomically. The seed of epoch ``e`` is ``seed + e``; the spectral density runs
+    at the ``slq_every`` subset only. The objective is the smoothness estimate's
+    (``EstimateSettings``: ``precision`` fp32 or fp64, ``channels_last`` a layout) on its first
+    ``n_examples`` images.
     ``rotated_coordinates``: blocks, ``phi`` and Eq. 13 in the run's rotated training
     coordinates, its rotation rebuilt from its ``status.json`` as the smoothness estimate does;
     the per-epoch rows then also hold ``rotation_theta`` and ``rotation_block_size``."""
-    spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
-    base = HessianSettings(**settings)
-    loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
-    epochs, slq_epochs = select_epochs(loop.snapshot_epochs(), stride, slq_every)
-    chunks, net = load_objective(model, data_dir, loop.dev, spec)
+    s = settings
+    loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
+    epochs, slq_epochs = select_epochs(loop.snapshot_epochs(), s.stride, s.slq_every)
+    chunks, net = load_objective(s, data_dir, loop.dev)
     loss_fn = nn.CrossEntropyLoss()
     rotation, epoch_columns, rotation_row = None, EPOCH_COLUMNS, {}
-    if rotated_coordinates:
+    if s.rotated_coordinates:
         rotation, theta, block_size = run_rotation(net, status=loop.status)
         epoch_columns = EPOCH_COLUMNS + ROTATION_COLUMNS
         rotation_row = {"rotation_theta": theta, "rotation_block_size": block_size}
-    log.info("%s: epochs %s (SLQ at %s), %s, %s", run_dir, epochs, sorted(slq_epochs), spec, base)
+    log.info("%s: epochs %s (SLQ at %s), %s", run_dir, epochs, sorted(slq_epochs), s.to_json())
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
-        st = HessianSettings(**{**asdict(base), "seed": base.seed + epoch})
-        if epoch not in slq_epochs:
-            st.slq_steps = 0
-        est = estimate_hessian(net, loss_fn, chunks, st, bn_mode, rotation)
+        slq_steps = s.slq_steps if epoch in slq_epochs else 0
+        at_epoch = replace(s, seed=s.seed + epoch, slq_steps=slq_steps)
+        est = estimate_hessian(net, loss_fn, chunks, at_epoch, s.bn_mode, rotation)
         est.row.update(rotation_row)
         r = est.row
         summary = (
@@ -362,24 +322,16 @@ def estimate_run(
         Table(BLOCK_COLUMNS, out_blocks),
         Table(DENSITY_COLUMNS, out_density),
     ]
-    return loop.estimate(net, model, epochs, one, tables)[0]
+    return loop.estimate(net, s.model, epochs, one, tables)[0]
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="Hessian premises (outliers, rho_diag, Eq. 13).")
-    add_trajectory_flags(p)
-    add_objective_flags(p)
-    p.add_argument("--stride", type=int, required=True, help="every n-th snapshot from the last")
-    p.add_argument("--slq-every", type=int, required=True, help="SLQ at every n-th (0: never)")
-    for f in fields(HessianSettings):
-        flag = "--" + f.name.replace("_", "-")
-        kind = {"int": int, "float": float}[str(f.type)]
-        p.add_argument(flag, type=kind, required=True, help=f.metadata["help"])
+    """Parse ``--settings`` and the flags into one ``HessianSettings`` and estimate."""
+    p = trajectory_parser(HessianSettings, "Hessian premises (outliers, rho_diag, Eq. 13).")
     p.add_argument("--out", required=True, help="per-epoch CSV")
     p.add_argument("--out-blocks", required=True, help="per-block CSV")
     p.add_argument("--out-density", required=True, help="SLQ nodes and weights CSV")
-    add_rotated_coordinates(p, "true: blocks in the run's rotated training coordinates")
-    estimate_run(**vars(p.parse_args(argv)))
+    run_with_settings(estimate_run, HessianSettings, p, argv)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,11 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 
 from signgeom.cifar.smoothness import gradient_density
-from signgeom.norms import DEFAULT_MAX_EXACT_DIM, inf_to_one_norm, rho_diag
+from signgeom.norms import DEFAULT_MAX_EXACT_DIM, inf_to_one_norm, psd_tolerance, rho_diag
 
 BLOCK_KINDS = ("random", "contiguous", "last_layer")
 MAX_LAYER_BLOCK = 64
 """Largest last-layer block (one HVP per coordinate); the CIFAR models' final bias has 10."""
-PSD_TOL = 1e-6
-"""A block counts as PSD when ``lambda_min >= -PSD_TOL * max(|lambda|)`` (float32 HVPs)."""
-
 
 
 def block_hessian(op: LinearOperator, index: np.ndarray) -> tuple[np.ndarray, float]:
@@ -52,7 +49,8 @@ def block_quantities(
     """The paper's quantities of one symmetric block ``B`` with gradient part ``g``.
 
     ``linf1``, ``prop3_bound``, ``R`` and ``eq13_bound`` need ``k <= max_exact_dim`` (else NaN);
-    ``prop3_bound`` and ``eq13_bound`` assume PSD and are NaN for an indefinite block; an
+    ``prop3_bound`` and ``eq13_bound`` assume PSD (up to float32 round-off,
+    ``signgeom.norms.psd_tolerance``) and are NaN for an indefinite block; an
     all-zero block (e.g. coordinates of units dead on every example) has NaN ``rho_diag``.
     """
     k = B.shape[0]
@@ -60,7 +58,7 @@ def block_quantities(
     lam_max, lam_min = float(lam[-1]), float(lam[0])
     lam_bar = float(np.trace(B)) / k
     rho = float(rho_diag(B)) if np.abs(B).sum() > 0 else math.nan  # 0/0 on a zero block
-    psd = lam_min >= -PSD_TOL * max(abs(lam_max), abs(lam_min))
+    psd = lam_min >= -psd_tolerance(np.float32) * max(abs(lam_max), abs(lam_min))  # from HVPs
     ratio = lam_max / lam_bar if lam_bar > 0 else math.nan
     phi = gradient_density(torch.as_tensor(g))
     linf1 = float(inf_to_one_norm(B, max_exact_dim)) if k <= max_exact_dim else math.nan

@@ -21,25 +21,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signgeom.cifar.estimate_settings import SensitivitySettings
 from signgeom.cifar.fixed_objective import (
     Chunks,
     LossFn,
-    ObjectiveSpec,
     fixed_mode,
     full_gradient,
     load_objective,
     trainable,
 )
 from signgeom.cifar.smoothness import (
-    estimator_parser,
     finite_difference_quotients,
     gradient_density,
     improvement_ratio,
     probe_alphas,
+    probe_parser,
     reduce_index,
     step_sizes_from_csv,
 )
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table
+from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, run_with_settings
 from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
@@ -119,35 +119,24 @@ def probe_sensitivity(
 
 
 def sensitivity_run(
+    settings: SensitivitySettings,
     *,
-    model: str,
     run_dir: str | Path,
-    trajectory_optimizer: str,
-    step_sizes: str | Path,
-    n_epochs: int,
-    factors: Sequence[float],
-    gammas: Sequence[float],
-    reduction: str,
-    bn_mode: str,
-    n_examples: int | None,
-    chunk_size: int,
     data_dir: str | Path,
-    device: str,
-    precision: str,
-    channels_last: bool,
-    probe_step: str,
-    momentum: float,
-    probe_radius: float | None,
-    length_factor: float,
+    step_sizes: str | Path,
     out: str | Path,
 ) -> list[dict]:
-    """``probe_sensitivity`` at ``n_epochs`` snapshot epochs of ``run_dir`` (``spread_epochs``)."""
-    spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
-    lr_gd, lr_sign = step_sizes_from_csv(step_sizes, model)
-    loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
-    epochs = spread_epochs(loop.snapshot_epochs(), n_epochs)
-    chunks, net = load_objective(model, data_dir, loop.dev, spec)
-    log.info("%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(factors), len(gammas))
+    """``probe_sensitivity`` at ``n_epochs`` snapshot epochs of ``run_dir`` (``spread_epochs``),
+    the probe lengths from the selected step sizes of ``settings.model`` in ``step_sizes``;
+    writes ``out`` atomically."""
+    s = settings
+    lr_gd, lr_sign = step_sizes_from_csv(step_sizes, s.model)
+    loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
+    epochs = spread_epochs(loop.snapshot_epochs(), s.n_epochs)
+    chunks, net = load_objective(s, data_dir, loop.dev)
+    log.info(
+        "%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(s.factors), len(s.gammas)
+    )
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
         found = probe_sensitivity(
@@ -156,27 +145,20 @@ def sensitivity_run(
             chunks,
             lr_gd=lr_gd,
             lr_sign=lr_sign,
-            factors=factors,
-            gammas=gammas,
-            reduction=reduction,
-            bn_mode=bn_mode,
-            probe_step=probe_step,
-            momentum=momentum,
-            probe_radius=probe_radius,
-            length_factor=length_factor,
+            factors=s.factors,
+            length_factor=s.length_factor,
+            **s.probes(),
         )
-        r_hats = [f"{r['R_hat']:.3g}" for r in found[:: len(gammas)]]
+        r_hats = [f"{r['R_hat']:.3g}" for r in found[:: len(s.gammas)]]
         return [found], f"R_hat over factors {r_hats}"
 
-    return loop.estimate(net, model, epochs, one, [Table(COLUMNS, out)], unit="epoch")[0]
+    return loop.estimate(net, s.model, epochs, one, [Table(COLUMNS, out)], unit="epoch")[0]
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = estimator_parser("R_hat over a grid of probe lengths.")
-    p.add_argument("--n-epochs", type=int, required=True, help="snapshot epochs, spread")
-    p.add_argument("--factors", type=float, nargs="+", required=True, help="probe multipliers")
-    p.add_argument("--length-factor", type=float, required=True, help="flag above this ratio")
-    sensitivity_run(**vars(p.parse_args(argv)))
+    """Parse ``--settings`` and the flags into one ``SensitivitySettings`` and estimate."""
+    parser = probe_parser(SensitivitySettings, "R_hat over a grid of probe lengths.")
+    run_with_settings(sensitivity_run, SensitivitySettings, parser, argv)
 
 
 if __name__ == "__main__":

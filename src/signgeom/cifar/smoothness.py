@@ -46,12 +46,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.batched_grad import BATCHED_CHOICES, stacked_gradients, use_batched
+from signgeom.cifar.batched_grad import stacked_gradients, use_batched
+from signgeom.cifar.estimate_settings import (
+    PROBE_STEPS,
+    REDUCTIONS,
+    ProbeSettings,
+    SmoothnessSettings,
+)
 from signgeom.cifar.fixed_objective import (
     Chunks,
     LossFn,
-    ObjectiveSpec,
-    add_objective_flags,
     assign_flat,
     count_examples,
     fixed_mode,
@@ -61,13 +65,15 @@ from signgeom.cifar.fixed_objective import (
     trainable,
 )
 from signgeom.cifar.rotation import BlockRotation
-from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, add_trajectory_flags
-from signgeom.cli import boolean, optional_float, run_cli
+from signgeom.cifar.snapshot_loop import (
+    SnapshotLoop,
+    Table,
+    run_with_settings,
+    trajectory_parser,
+)
+from signgeom.cli import run_cli
 
 log = logging.getLogger(__name__)
-
-REDUCTIONS = ("min", "max")
-PROBE_STEPS = ("raw", "heavy_ball", "radius")
 
 
 def probe_alphas(
@@ -309,34 +315,19 @@ def step_sizes_from_csv(path: str | Path, model: str) -> tuple[float, float]:
 
 
 def estimate_run(
+    settings: SmoothnessSettings,
     *,
-    model: str,
     run_dir: str | Path,
-    trajectory_optimizer: str,
-    step_sizes: str | Path,
-    gammas: Sequence[float],
-    reduction: str,
-    bn_mode: str,
-    n_examples: int | None,
-    chunk_size: int,
     data_dir: str | Path,
-    device: str,
-    shard: int,
-    n_shards: int,
+    step_sizes: str | Path,
     out: str | Path,
-    precision: str,
-    channels_last: bool,
-    probe_step: str = "raw",
-    momentum: float = 0.0,
-    probe_radius: float | None = None,
-    rotated_coordinates: bool = False,
-    batched: str = "auto",
 ) -> list[dict]:
-    """Estimate at this shard's snapshot epochs of ``run_dir``; writes ``out`` atomically.
+    """Estimate at this shard's snapshot epochs of ``run_dir`` (``shard_epochs``); writes
+    ``out`` atomically.
 
-    The step sizes are the selected ones of ``model`` in ``step_sizes`` (the selection table):
-    SGD's and signSGD's (``step_sizes_from_csv``), turned into probe lengths by ``probe_step``
-    with ``momentum`` and ``probe_radius`` (``probe_alphas``).
+    The step sizes are the selected ones of ``settings.model`` in ``step_sizes`` (the selection
+    table): SGD's and signSGD's (``step_sizes_from_csv``), turned into probe lengths by
+    ``probe_step`` with ``momentum`` and ``probe_radius`` (``probe_alphas``).
 
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
@@ -348,28 +339,28 @@ def estimate_run(
     ``batched`` (auto | true | false): the probe gradients in one vmapped pass
     (``signgeom.cifar.batched_grad.use_batched``; auto = the faster path measured on the device).
     """
-    spec = ObjectiveSpec(n_examples, chunk_size, bn_mode, precision, channels_last)
-    alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, model)
-    loop = SnapshotLoop(run_dir, device, trajectory_optimizer)
-    batched_probes = use_batched(batched, loop.dev)
-    epochs = shard_epochs(loop.snapshot_epochs(), shard, n_shards)
-    chunks, net = load_objective(model, data_dir, loop.dev, spec)
+    s = settings
+    alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, s.model)
+    loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
+    batched_probes = use_batched(s.batched, loop.dev)
+    epochs = shard_epochs(loop.snapshot_epochs(), s.shard, s.n_shards)
+    chunks, net = load_objective(s, data_dir, loop.dev)
     n_used = count_examples(chunks)
     rotation, columns, rotation_row = None, OUTPUT_COLUMNS, {}
-    if rotated_coordinates:
+    if s.rotated_coordinates:
         rotation, theta, block_size = run_rotation(net, status=loop.status)
         columns = OUTPUT_COLUMNS + ROTATION_COLUMNS
         rotation_row = {"rotation_theta": theta, "rotation_block_size": block_size}
-    settings = {"probe_step": probe_step, "reduction": reduction}
-    settings |= {"bn_mode": bn_mode, "n_examples": n_used, "precision": precision}
+    row_settings = {"probe_step": s.probe_step, "reduction": s.reduction}
+    row_settings |= {"bn_mode": s.bn_mode, "n_examples": n_used, "precision": s.precision}
     log.info(
         "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s)",
         run_dir,
         len(epochs),
-        shard,
-        n_shards,
+        s.shard,
+        s.n_shards,
         n_used,
-        1 + 2 * len(gammas),
+        1 + 2 * len(s.gammas),
         "probes batched" if batched_probes else "probes sequential",
     )
 
@@ -381,23 +372,18 @@ def estimate_run(
             chunks,
             alpha_gd=alpha_gd,
             alpha_sign=alpha_sign,
-            gammas=gammas,
-            reduction=reduction,
-            bn_mode=bn_mode,
-            probe_step=probe_step,
-            momentum=momentum,
-            probe_radius=probe_radius,
             rotation=rotation,
             batched=batched_probes,
+            **s.probes(),
         )
         seconds = time.perf_counter() - t0
         if not math.isfinite(est.R_hat):
             log.warning("non-finite R_hat at epoch %d", epoch)
-        row = {**asdict(est), **settings, "seconds": seconds, **rotation_row}
+        row = {**asdict(est), **row_settings, "seconds": seconds, **rotation_row}
         summary = f"phi {est.phi:.4g} | L2 {est.L2_hat:.4g} | Linf {est.Linf_hat:.4g}"
         return [[row]], f"{summary} | R {est.R_hat:.4g}"
 
-    return loop.estimate(net, model, epochs, one, [Table(columns, out)])[0]
+    return loop.estimate(net, s.model, epochs, one, [Table(columns, out)])[0]
 
 
 ROTATION_COLUMNS = ["rotation_theta", "rotation_block_size"]
@@ -417,40 +403,20 @@ def run_rotation(net: nn.Module, status: dict) -> tuple[BlockRotation | None, fl
     return rotation, theta, block_size
 
 
-def add_rotated_coordinates(parser: argparse.ArgumentParser, help_text: str) -> None:
-    """The estimators' ``--rotated-coordinates true|false`` flag (default false; the rotation
-    is rebuilt from the run's status.json)."""
-    parser.add_argument(
-        "--rotated-coordinates",
-        type=boolean,
-        default=False,
-        help=f"{help_text} (from its status.json)",
-    )
-
-
-def estimator_parser(description: str) -> argparse.ArgumentParser:
-    """The flags every estimate along a selected trajectory takes (this module's CLI and the
-    sensitivity stage's): the run, the selection table, the objective and the probes."""
-    p = argparse.ArgumentParser(description=description)
-    add_trajectory_flags(p)
-    add_objective_flags(p)
+def probe_parser(settings: type[ProbeSettings], description: str) -> argparse.ArgumentParser:
+    """The command line of an estimate by finite-difference probes (this module's and the
+    sensitivity stage's): the trajectory's (``trajectory_parser``), the selection table and the
+    output."""
+    p = trajectory_parser(settings, description)
     p.add_argument("--step-sizes", required=True, help="selection CSV: chosen sgd/signsgd lr")
-    p.add_argument("--gammas", type=float, nargs="+", required=True, help="points x + gamma s")
-    p.add_argument("--reduction", choices=REDUCTIONS, required=True, help="over the gammas")
-    p.add_argument("--probe-step", choices=PROBE_STEPS, required=True, help="probe lengths")
-    p.add_argument("--momentum", type=float, required=True, help="heavy-ball momentum beta")
-    p.add_argument("--probe-radius", type=optional_float, required=True, help="none or r")
     p.add_argument("--out", required=True, help="output CSV")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = estimator_parser("Smoothness / improvement-ratio estimates.")
-    p.add_argument("--shard", type=int, required=True, help="this job's shard, 0-based")
-    p.add_argument("--n-shards", type=int, required=True, help="shards per trajectory")
-    p.add_argument("--batched", choices=BATCHED_CHOICES, required=True, help="vmapped probes")
-    add_rotated_coordinates(p, "true: in the run's rotated training coordinates")
-    estimate_run(**vars(p.parse_args(argv)))
+    """Parse ``--settings`` and the flags into one ``SmoothnessSettings`` and estimate."""
+    parser = probe_parser(SmoothnessSettings, "Smoothness / improvement-ratio estimates.")
+    run_with_settings(estimate_run, SmoothnessSettings, parser, argv)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 :meth:`SnapshotLoop.estimate` loads each chosen snapshot into one network, calls the
 estimator's per-snapshot function, keys its rows by the run (model, optimizer, lr, seed,
 epoch), logs a progress line (done/total, rate, ETA) and writes every table atomically.
+:func:`trajectory_parser` and :func:`run_with_settings` are the estimators' command line: one
+settings object (``signgeom.cifar.estimate_settings``) plus paths.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,6 +25,7 @@ from signgeom.cifar.device import setup_device
 from signgeom.cifar.rundir import RunDir
 from signgeom.io import write_rows
 from signgeom.progress import Progress
+from signgeom.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,27 @@ class Table:
     path: str | Path
 
 
-def add_trajectory_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that name the model and the run (and its trajectory) an estimate follows."""
-    p.add_argument("--model", required=True, help="model name (signgeom.cifar.models.MODELS)")
+def trajectory_parser(settings: type[Settings], description: str) -> argparse.ArgumentParser:
+    """The command line of an estimate along a run's trajectory: the flags of its ``settings``
+    (``--settings JSON``, or one flag per field) and the paths of the run and of the data."""
+    p = argparse.ArgumentParser(description=description)
+    settings.add_arguments(p)
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
-    p.add_argument("--trajectory-optimizer", required=True, help="optimizer of the run")
+    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    return p
+
+
+def run_with_settings(
+    function: Callable[..., Any],
+    settings: type[Settings],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+) -> Any:
+    """``function(settings, **paths)``: the ``settings`` of the parsed ``argv``
+    (``--settings JSON`` and the flags) and every other argument (the paths) by name."""
+    args = parser.parse_args(argv)
+    paths = {k: v for k, v in vars(args).items() if k not in settings.argument_names()}
+    return function(settings.from_args(args), **paths)
 
 
 class SnapshotLoop:
