@@ -49,8 +49,11 @@ def _flags(settings: Settings) -> list[str]:
     """One command-line flag per field, as a user would type them (no ``--settings``)."""
     argv = []
     for name, value in settings.as_dict().items():
-        text = json.dumps(value) if isinstance(value, (tuple, list, dict)) else str(value)
-        argv += [f"--{name.replace('_', '-')}", text]
+        if isinstance(value, tuple):  # tuple[T, ...]: one or more values
+            values = [str(v) for v in value]
+        else:
+            values = [json.dumps(value) if isinstance(value, (list, dict)) else str(value)]
+        argv += [f"--{name.replace('_', '-')}", *values]
     return argv
 
 

@@ -105,7 +105,7 @@ def test_figures_draw_each_panels_contours_and_constants(bounds):
 
 
 def test_figure_clis_write_every_format(tmp_path):
-    args = ["--lambda-max", "[2, 5]", "--angles-deg", "[0, 30]", "--lambda-min", "1"]
+    args = ["--lambda-max", "2", "5", "--angles-deg", "0", "30", "--lambda-min", "1"]
     for main, name in ((figure1_main, "f1"), (figure4_main, "f4")):
         out = [tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"]
         main([*args, "--out", *map(str, out)])

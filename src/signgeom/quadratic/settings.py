@@ -21,13 +21,6 @@ from dataclasses import dataclass
 from signgeom.settings import Settings, setting
 
 
-def _floats(settings: Settings, *names: str) -> None:
-    """Cast the sequence fields ``names`` to tuples of floats (a YAML ``[0, 15]`` gives
-    ``(0.0, 15.0)``, as the JSON of the same settings does)."""
-    for name in names:
-        object.__setattr__(settings, name, tuple(float(v) for v in getattr(settings, name)))
-
-
 @dataclass(frozen=True, kw_only=True)
 class GridSettings(Settings):
     """The Hessian grid of one spectrum family (``signgeom.quadratic.hessians``)."""
@@ -91,15 +84,11 @@ class TwoDSettings(Settings):
 
     lambda_min: float = setting(config="two_d.lambda_min", help="smaller eigenvalue")
     lambda_max: tuple[float, ...] = setting(
-        config="two_d.lambda_max", help="larger eigenvalue of each row of panels (JSON list)"
+        config="two_d.lambda_max", help="larger eigenvalue of each row of panels"
     )
     angles_deg: tuple[float, ...] = setting(
-        config="two_d.angles_deg", help="rotation angle of each column, degrees (JSON list)"
+        config="two_d.angles_deg", help="rotation angle of each column, degrees"
     )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _floats(self, "lambda_max", "angles_deg")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,10 +177,10 @@ class MajoritySettings(NoiseSettings):
 
     dim: int = setting(config="theory.majority_vote.dim", help="dimension d")
     workers: tuple[int, ...] = setting(
-        config="theory.majority_vote.workers", help="worker counts M (JSON list with 1)"
+        config="theory.majority_vote.workers", help="worker counts M (including 1)"
     )
     distributions: tuple[str, ...] = setting(
-        config="theory.majority_vote.distributions", help="noise distributions (JSON list)"
+        config="theory.majority_vote.distributions", help="noise distributions"
     )
 
     def __post_init__(self) -> None:
