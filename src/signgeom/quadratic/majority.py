@@ -13,7 +13,6 @@ broadcast back is not counted.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
 from functools import partial
@@ -23,9 +22,12 @@ import numpy as np
 import pandas as pd
 
 from signgeom.cli import run_cli
-from signgeom.io import atomic_output, write_table
 from signgeom.quadratic.noise import GEOMETRIES, l1_over_l2, noise_distribution
-from signgeom.quadratic.noise_dimension import tuning_row
+from signgeom.quadratic.noise_dimension import (
+    runs_and_tuning_cli,
+    tuning_row,
+    write_runs_and_tuning,
+)
 from signgeom.quadratic.problems import (
     ProblemSpec,
     problem_spec,
@@ -112,21 +114,12 @@ def write_workers(
         settings.max_steps,
         settings.widen,
     )
-    with atomic_output(out_runs) as tmp:
-        runs.to_parquet(tmp, index=False)
-    write_table(tuning, out_tuning)
+    write_runs_and_tuning(runs, tuning, out_runs, out_tuning)
     return runs, tuning
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    MajoritySettings.add_arguments(parser)
-    parser.add_argument("--out-runs", type=Path, required=True)
-    parser.add_argument("--out-tuning", type=Path, required=True)
-    args = parser.parse_args(argv)
-    write_workers(
-        MajoritySettings.from_args(args), out_runs=args.out_runs, out_tuning=args.out_tuning
-    )
+    runs_and_tuning_cli(MajoritySettings, write_workers, argv)
 
 
 if __name__ == "__main__":

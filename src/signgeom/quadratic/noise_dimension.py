@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,7 @@ from signgeom.quadratic.problems import (
     problem_spec,
     step_size_grids,
 )
-from signgeom.quadratic.settings import NoiseDimensionSettings
+from signgeom.quadratic.settings import NoiseDimensionSettings, NoiseSettings
 from signgeom.quadratic.stochastic import OPTIMIZERS, steps_for, tune_step_size
 
 log = logging.getLogger(__name__)
@@ -103,24 +104,38 @@ def write_dimensions(
         settings.momentum,
         settings.widen,
     )
-    with atomic_output(out_runs) as tmp:
-        runs.to_parquet(tmp, index=False)
-    write_table(tuning, out_tuning)
+    write_runs_and_tuning(runs, tuning, out_runs, out_tuning)
     edge = tuning[tuning["at_edge"]]
     if len(edge):
         log.warning("%d step sizes still at their grid's edge after widening:\n%s", len(edge), edge)
     return runs, tuning
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    NoiseDimensionSettings.add_arguments(parser)
+def write_runs_and_tuning(
+    runs: pd.DataFrame, tuning: pd.DataFrame, out_runs: str | Path, out_tuning: str | Path
+) -> None:
+    """The runs as parquet and the tuning table as CSV, each written atomically."""
+    with atomic_output(out_runs) as tmp:
+        runs.to_parquet(tmp, index=False)
+    write_table(tuning, out_tuning)
+
+
+def runs_and_tuning_cli(
+    settings_cls: type[NoiseSettings], write, argv: Sequence[str] | None
+) -> None:
+    """``write(settings, out_runs=..., out_tuning=...)`` of the command line ``argv``:
+    ``settings_cls``'s ``--settings`` and flags, ``--out-runs`` and ``--out-tuning``."""
+    doc = sys.modules[write.__module__].__doc__ or ""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    settings_cls.add_arguments(parser)
     parser.add_argument("--out-runs", type=Path, required=True)
     parser.add_argument("--out-tuning", type=Path, required=True)
     args = parser.parse_args(argv)
-    write_dimensions(
-        NoiseDimensionSettings.from_args(args), out_runs=args.out_runs, out_tuning=args.out_tuning
-    )
+    write(settings_cls.from_args(args), out_runs=args.out_runs, out_tuning=args.out_tuning)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    runs_and_tuning_cli(NoiseDimensionSettings, write_dimensions, argv)
 
 
 if __name__ == "__main__":
