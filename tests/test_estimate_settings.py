@@ -142,3 +142,20 @@ def test_each_cli_passes_the_rules_settings_and_paths_to_its_function(
     overridden = calls[1][0]
     assert (overridden.precision, overridden.n_examples) == ("fp64", None)
     assert overridden.as_dict() == {**settings.as_dict(), "precision": "fp64", "n_examples": None}
+
+
+def test_hessian_precision_is_its_own_key_or_the_smoothness_precision(config):
+    """cifar.hessian.precision chooses the Hessian stage's precision; null follows
+    cifar.smoothness.precision (the smoothness jobs never read the Hessian's key)."""
+    from signgeom.config import semantic_errors
+
+    per_job = dict(model="cnn", trajectory_optimizer="sgd")
+    config = copy.deepcopy(config)
+    config["cifar"]["smoothness"]["precision"] = "fp64"
+    config["cifar"]["hessian"]["precision"] = None
+    assert HessianSettings.from_config(config, **per_job).precision == "fp64"
+    config["cifar"]["hessian"]["precision"] = "fp32"
+    assert HessianSettings.from_config(config, **per_job).precision == "fp32"
+    assert SmoothnessSettings.from_config(config, **per_job).precision == "fp64"
+    config["cifar"]["hessian"]["precision"] = "fp16"
+    assert any("cifar.hessian.precision" in e for e in semantic_errors(config))

@@ -201,6 +201,10 @@ def _value_list_errors(cifar: dict) -> list[str]:
         ("cifar.training.precision", cifar["training"]["precision"], list(PRECISIONS)),
         ("cifar.smoothness.precision", cifar["smoothness"]["precision"], ESTIMATOR_PRECISIONS),
     ]
+    if cifar["hessian"]["precision"] is not None:
+        checks.append(
+            ("cifar.hessian.precision", cifar["hessian"]["precision"], ESTIMATOR_PRECISIONS)
+        )
     return [
         f"config key '{key}': {value!r} is not one of {list(known)}"
         for key, value, known in checks

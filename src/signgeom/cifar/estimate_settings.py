@@ -204,3 +204,11 @@ class HessianSettings(EstimateSettings, HessianMethod):
     rotated_coordinates: bool = setting(
         False, help="blocks, phi and Eq. 13 in the run's rotated training coordinates"
     )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; ``precision`` is ``cifar.hessian.precision``, or
+        ``cifar.smoothness.precision`` where that is null."""
+        own = config["cifar"]["hessian"].get("precision")
+        per_job.setdefault("precision", own or config["cifar"]["smoothness"]["precision"])
+        return super().from_config(config, **per_job)
