@@ -52,6 +52,7 @@ def test_every_free_text_key_is_refused_or_quoted():
         "cifar.device",
         "cifar.training.precision",
         "cifar.smoothness.precision",
+        "cifar.hessian.precision",
         "cifar.hessian.models.*",
         "cifar.smoothness.probe_step",
         "cifar.sensitivity.models.*",
@@ -69,6 +70,7 @@ def test_every_free_text_key_is_refused_or_quoted():
             "cifar.smoothness.precision",
             lambda c: c["cifar"]["smoothness"].update(precision=HOSTILE),
         ),
+        ("cifar.hessian.precision", lambda c: c["cifar"]["hessian"].update(precision=HOSTILE)),
         ("cifar.hessian.models", lambda c: c["cifar"]["hessian"].update(models=[HOSTILE])),
         (
             "cifar.smoothness.probe_step",
