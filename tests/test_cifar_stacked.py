@@ -7,10 +7,9 @@ import torch
 from torch import nn
 
 from signgeom.cifar import models
-from signgeom.cifar.rotation import build_rotated_optimizer
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.stacked import StackedTrainer, check_stackable, stacked_settings
-from signgeom.cifar.train import epoch_seed, train_epoch
+from signgeom.cifar.train import epoch_seed, run_optimizer, train_epoch
 
 CPU = torch.device("cpu")
 LRS, SEEDS = (0.02, 0.005, 0.01), (3, 4, 5)
@@ -54,15 +53,7 @@ def _separate(s: TrainSettings, x, y, epochs) -> tuple[list[float], dict[str, to
     """What ``train.train_run`` does for ``s``: seed, model, optimizer, ``train_epoch``."""
     torch.manual_seed(s.seed)
     net = models.build_model(s.model)
-    opt = build_rotated_optimizer(
-        s.optimizer,
-        list(net.named_parameters()),
-        lr=s.lr,
-        momentum=s.momentum,
-        theta=s.rotation_theta,
-        block_size=s.rotation_block_size,
-        seed=s.seed,
-    )
+    opt = run_optimizer(s, net)
     losses = [
         train_epoch(net, opt, x, y, s.batch_size, epoch_seed(s.seed, e), s.augmentation)
         for e in epochs

@@ -17,7 +17,7 @@ convolution is one grouped convolution over the K members. Then each member's op
   by all members, ``in_dims=None``, is refused by ``vmap``). ``num_batches_tracked`` counts per
   member too.
 - **Optimizers.** Every member has its own instance of the registered optimizer
-  (``signgeom.cifar.rotation.build_rotated_optimizer``, as a separate run builds it) over
+  (``signgeom.cifar.train.run_optimizer``, as a separate run builds it) over
   parameters that are views into the stacked tensors: the update rule is the registered code,
   whatever it is (elementwise, Muon, rotated), and writes into the stack in place.
 - **Dropout.** Masks are drawn per member from its own generator, in the order the dropout
@@ -52,9 +52,8 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 from signgeom.cifar.augment import build_augmenter
 from signgeom.cifar.device import autocast
 from signgeom.cifar.models import build_model
-from signgeom.cifar.rotation import build_rotated_optimizer
 from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import epoch_seed
+from signgeom.cifar.train import epoch_seed, run_optimizer
 
 MEMBER_FIELDS = ("lr", "seed")  # what may differ between the members of one stack
 RANDOM_MODULES = (nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
@@ -129,16 +128,7 @@ class StackedTrainer:
         self._alias_members()
         self.template, self.dropouts = _with_masked_dropout(self.members[0])
         self.optimizers = [
-            build_rotated_optimizer(
-                cfg.optimizer,
-                list(net.named_parameters()),
-                lr=s.lr,
-                momentum=cfg.momentum,
-                theta=cfg.rotation_theta,
-                block_size=cfg.rotation_block_size,
-                seed=s.seed,
-            )
-            for s, net in zip(settings, self.members, strict=True)
+            run_optimizer(s, net) for s, net in zip(settings, self.members, strict=True)
         ]
         self._layouts: dict[tuple, list[tuple]] = {}
         self._step = vmap(grad(self._member_loss, has_aux=True))

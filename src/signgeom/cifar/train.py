@@ -315,7 +315,6 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path):
     """Device, data (channels_last if asked), model, compiled forward and optimizer."""
     from signgeom.cifar.data import load_cifar10
     from signgeom.cifar.models import build_model
-    from signgeom.cifar.rotation import build_rotated_optimizer
 
     dev = setup_device(cfg.device, cfg.precision, cfg.deterministic)
     t_load = time.perf_counter()
@@ -340,16 +339,23 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path):
     if cfg.channels_last:
         net = net.to(memory_format=fmt)
     fwd: nn.Module = torch.compile(net) if cfg.compile else net  # type: ignore[assignment]
-    opt = build_rotated_optimizer(
-        cfg.optimizer,
+    return dev, data, net, fwd, run_optimizer(cfg, net)
+
+
+def run_optimizer(settings: TrainSettings, net: nn.Module) -> torch.optim.Optimizer:
+    """The run's optimizer over ``net``'s parameters: its update rule, step size, momentum and
+    (at ``rotation_theta > 0``) rotated coordinates seeded by the run's seed."""
+    from signgeom.cifar.rotation import build_rotated_optimizer
+
+    return build_rotated_optimizer(
+        settings.optimizer,
         list(net.named_parameters()),
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        theta=cfg.rotation_theta,
-        block_size=cfg.rotation_block_size,
-        seed=cfg.seed,
+        lr=settings.lr,
+        momentum=settings.momentum,
+        theta=settings.rotation_theta,
+        block_size=settings.rotation_block_size,
+        seed=settings.seed,
     )
-    return dev, data, net, fwd, opt
 
 
 def _log_row(row: dict, n_train: int, meter: Progress) -> None:
