@@ -11,12 +11,20 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from workflow_helpers import QUICK, snakemake  # noqa: E402
 
 SLURM_DIR = Path(__file__).parent / "slurm"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config() -> dict:
+    """A fresh copy of the repository's config.yaml (tests may edit it)."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 def pytest_collection_modifyitems(config, items):

@@ -23,11 +23,6 @@ def merged(base: dict, override: dict) -> dict:
     return out
 
 
-@pytest.fixture
-def config():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
-
-
 def test_shipped_configs_are_valid(config):
     validate_config(config)
     for preset in (REPO / "presets").glob("*.yaml"):

@@ -10,10 +10,8 @@ import copy
 import json
 import typing
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import pytest
-import yaml
 
 from signgeom.cifar import hessian, sensitivity, smoothness
 from signgeom.cifar.estimate_settings import (
@@ -23,7 +21,6 @@ from signgeom.cifar.estimate_settings import (
 )
 from signgeom.settings import setting
 
-REPO = Path(__file__).resolve().parents[1]
 JOB = dict(model="cnn", trajectory_optimizer="sgd")
 PER_JOB = {SmoothnessSettings: {**JOB, "shard": 2}, SensitivitySettings: JOB, HessianSettings: JOB}
 # Fields without a config key: per-job values, and the probes' estimation set (derived).
@@ -32,11 +29,6 @@ UNCONFIGURED = {
     SensitivitySettings: {*JOB, "n_examples"},
     HessianSettings: {*JOB, "rotated_coordinates"},
 }
-
-
-@pytest.fixture
-def config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from signgeom.cifar.models import MODELS
@@ -18,17 +17,11 @@ from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.train import train_run
 from signgeom.config import ConfigError, validate_config
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, hessian_for_cell
-from signgeom.workflow import REPO
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
 TINY_RUN = dict(lr=0.01, seed=0, epochs=1, batch_size=25, train_limit=50, test_limit=20)
 TINY_RUN |= dict(device="cpu")
-
-
-@pytest.fixture
-def config():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 def toy_model(num_classes: int = 10) -> nn.Module:

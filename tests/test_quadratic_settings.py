@@ -7,11 +7,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from signgeom.quadratic import settings as qs
 from signgeom.quadratic.hessians import HessianGrid, build_grid
@@ -20,7 +18,6 @@ from signgeom.quadratic.problems import problem_spec, step_size_grids
 from signgeom.quadratic.stochastic import log_grid
 from signgeom.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
 PER_JOB = {qs.GridSettings: {"family": "one_outlier"}}
 CLASSES = [
     qs.GridSettings,
@@ -34,11 +31,6 @@ CLASSES = [
     qs.MajoritySettings,
     qs.NoiseSummarySettings,
 ]
-
-
-@pytest.fixture
-def config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 def _of(cls: type[Settings], config: dict) -> Settings:

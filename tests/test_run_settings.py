@@ -9,22 +9,14 @@ import copy
 import json
 import typing
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import pytest
-import yaml
 
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.runid import run_key_pattern, run_path
 from signgeom.settings import setting
 
-REPO = Path(__file__).resolve().parents[1]
 RUN = dict(model="cnn", optimizer="sgd", lr=0.01, seed=0)
-
-
-@pytest.fixture
-def config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
 @dataclass(frozen=True, kw_only=True)
