@@ -17,10 +17,14 @@ from signgeom.cifar import hessian, smoothness
 from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.estimate_settings import EstimateSettings, SmoothnessSettings
 from signgeom.cifar.fixed_objective import (
+    MICRO_BATCH_BY_DEVICE,
+    couples_examples,
     fixed_mode,
     full_gradient,
+    load_objective,
     make_chunks,
     mean_loss,
+    pass_size,
 )
 from signgeom.cifar.models import MODELS
 from signgeom.cifar.run_settings import TrainSettings
@@ -189,3 +193,89 @@ def test_hessian_cli_in_rotated_coordinates(tmp_path, monkeypatch):
     assert not (
         rot_blocks.rho_diag.to_numpy() == pytest.approx(plain_blocks.rho_diag.to_numpy(), rel=1e-3)
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "bn_mode", "coupled"),
+    [("cnn", "batch_stats", False), ("recording", "running_stats", False),
+     ("recording", "batch_stats", True)],
+)  # fmt: skip
+def test_micro_batches_are_the_same_objective_unless_batch_norm_couples_the_chunk(
+    model, bn_mode, coupled
+):
+    """Gradient over chunks of 12 against passes of 5, 5, 2 per chunk (float64): equal where
+    no batch statistics couple a chunk's images; where they do, pieces are another objective,
+    and ``pass_size`` keeps the chunk."""
+    torch.manual_seed(0)
+    net = (Recording() if model == "recording" else MODELS[model]()).double()
+    x, y = torch.randn(24, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (24,))
+    params = list(net.parameters())
+    with fixed_mode(net, bn_mode):
+        whole = full_gradient(net, F.cross_entropy, make_chunks(x, y, None, 12), params)
+        size = pass_size("5", 12, net, bn_mode, torch.device("cpu"))
+        pieces = [p for c in make_chunks(x, y, None, 12) for p in make_chunks(*c, None, 5)]
+        in_pieces = full_gradient(net, F.cross_entropy, pieces, params)
+    assert couples_examples(net, bn_mode) is coupled
+    assert size == (12 if coupled else 5)
+    close = torch.allclose(in_pieces, whole, rtol=1e-10, atol=1e-14)
+    assert close is not coupled
+
+
+def test_pass_size_choices():
+    net, cpu, cuda = nn.Linear(2, 2), torch.device("cpu"), torch.device("cuda")
+    assert pass_size("auto", 1034, net, "batch_stats", cpu) == MICRO_BATCH_BY_DEVICE["cpu"]
+    assert pass_size("auto", 100, net, "batch_stats", cpu) == 100  # never above the chunk
+    assert pass_size("auto", 5000, net, "batch_stats", cuda) == 5000
+    assert pass_size("none", 1034, net, "batch_stats", cpu) == 1034
+    assert pass_size("64", 1034, net, "running_stats", cuda) == 64
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "many", "1.5"])
+def test_micro_batch_setting_refuses_what_is_not_a_size(bad):
+    with pytest.raises(ValueError, match="micro_batch"):
+        EstimateSettings(model="cnn", trajectory_optimizer="sgd", micro_batch=bad)
+
+
+def test_load_objective_passes_micro_batches_only_where_examples_are_independent(monkeypatch):
+    if not DATA.is_dir():
+        pytest.skip("bundled CIFAR subset missing")
+    monkeypatch.setitem(MODELS, "recording", Recording)
+    sizes = {}
+    for model in ("cnn", "recording"):
+        for micro in ("5", "none"):
+            settings = EstimateSettings(
+                model=model, trajectory_optimizer="sgd", n_examples=N_IMAGES, chunk_size=10,
+                micro_batch=micro, device="cpu",
+            )  # fmt: skip
+            chunks, _ = load_objective(settings, DATA, torch.device("cpu"))
+            sizes[model, micro] = [len(y) for _, y in chunks]
+    assert sizes["cnn", "5"] == [5, 5, 5, 5, 4]
+    assert sizes["cnn", "none"] == sizes["recording", "5"] == [10, 10, 4]
+    assert sizes["recording", "none"] == [10, 10, 4]
+
+
+def test_micro_batched_estimate_equals_the_whole_chunk_estimate_on_a_trained_cnn(tmp_path):
+    """R_hat etc. of the CNN after an epoch, in float64: passes of 8 images against chunks of
+    24, equal to rounding (the smoothness job with ``micro_batch`` 8 and ``none``)."""
+    if not DATA.is_dir():
+        pytest.skip("bundled CIFAR subset missing")
+    run = tmp_path / "run"
+    train = TrainSettings(
+        model="cnn", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
+        train_limit=N_IMAGES, test_limit=12, device="cpu",
+    )  # fmt: skip
+    train_run(train, batches_dir=DATA, out_dir=run)
+    steps = tmp_path / "step_sizes.csv"
+    steps.write_text("model,optimizer,lr\ncnn,sgd,0.05\ncnn,signsgd,0.001\n")
+    tables = {}
+    for micro in ("8", "none"):
+        settings = SmoothnessSettings(
+            model="cnn", trajectory_optimizer="sgd", n_examples=N_IMAGES, chunk_size=24,
+            device="cpu", precision="fp64", micro_batch=micro, batched=False,
+        )  # fmt: skip
+        out = tmp_path / f"{micro}.csv"
+        smoothness.estimate_run(settings, run_dir=run, data_dir=DATA, step_sizes=steps, out=out)
+        tables[micro] = pd.read_csv(out)
+    for column in ("phi", "L2_hat", "Linf_hat", "R_hat", "grad_norm2"):
+        got, want = tables["8"][column].to_numpy(), tables["none"][column].to_numpy()
+        assert got == pytest.approx(want, rel=1e-9), column

@@ -70,7 +70,7 @@ def test_from_config_reads_every_configured_field(config, cls):
     JSON argument, so the job reruns)."""
     hints = typing.get_type_hints(cls)
     samples = {int: 7, int | None: 7, float: 0.25, float | None: 0.25, str: "other", bool: None}
-    valid = {"bn_mode": "running_stats", "precision": "fp64"}  # the settings check these two
+    valid = {"bn_mode": "running_stats", "precision": "fp64", "micro_batch": "64"}  # checked
     base = cls.from_config(config, **PER_JOB[cls])
     unconfigured = {f.name for f in fields(cls) if f.metadata["signgeom"]["config"] is None}
     assert unconfigured == UNCONFIGURED[cls]

@@ -3,7 +3,8 @@
 Every estimate differentiates the same fixed objective (``signgeom.cifar.fixed_objective``) at
 the snapshots of one run; :class:`EstimateSettings` holds what they share: the run's model and
 optimizer (per-job values), the objective (batch-norm mode, estimation set, chunks, precision,
-layout) and the device. On top of it:
+layout), the images per gradient pass (``micro_batch``: a speed setting, not the objective's) and
+the device. On top of it:
 
 - :class:`ProbeSettings`: the finite-difference probes (gammas, reduction, probe lengths),
   shared by :class:`SmoothnessSettings` (``signgeom.cifar.smoothness``: sharded over the
@@ -35,6 +36,10 @@ REDUCTIONS = ("min", "max")
 PROBE_STEPS = ("raw", "heavy_ball", "radius")
 
 
+def _positive_int(text: str) -> bool:
+    return text.isdigit() and int(text) > 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class EstimateSettings(Settings):
     """The run an estimate follows, the fixed objective it differentiates, and the device."""
@@ -58,10 +63,22 @@ class EstimateSettings(Settings):
     channels_last: bool = setting(
         False, config="cifar.smoothness.channels_last", help="NHWC layout (same precision)"
     )
+    micro_batch: str = setting(
+        "auto",
+        config="cifar.smoothness.micro_batch",
+        help="images per gradient pass where examples are independent: auto|none|N",
+    )
     device: str = setting("auto", config="cifar.device", help="auto|cpu|cuda")
 
     def __post_init__(self) -> None:
+        if self.micro_batch is None or isinstance(self.micro_batch, int):  # the config's null / N
+            text = "none" if self.micro_batch is None else str(self.micro_batch)
+            object.__setattr__(self, "micro_batch", text)
         super().__post_init__()
+        if not (self.micro_batch in ("auto", "none") or _positive_int(self.micro_batch)):
+            raise ValueError(
+                f"micro_batch must be auto, none or a positive integer, got {self.micro_batch!r}"
+            )
         if self.bn_mode not in BN_MODES:
             raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
         if self.precision not in ESTIMATOR_PRECISIONS:
