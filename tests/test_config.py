@@ -1,6 +1,5 @@
 """Config validation: the shipped configs pass; each kind of mistake names its key."""
 
-import copy
 
 import pytest
 import yaml
@@ -10,23 +9,17 @@ from signgeom.config import (
     ConfigError,
     estimation_examples,
     estimation_set_size,
+    merged_config,
     validate_config,
 )
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.workflow import REPO
 
 
-def merged(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and key in out else value
-    return out
-
-
 def test_shipped_configs_are_valid(config):
     validate_config(config)
     for preset in (REPO / "presets").glob("*.yaml"):
-        validate_config(merged(config, yaml.safe_load(preset.read_text())))
+        validate_config(merged_config(config, yaml.safe_load(preset.read_text())))
 
 
 @pytest.mark.parametrize(
@@ -150,7 +143,7 @@ def test_a_number_yaml_reads_as_a_string_gets_how_to_write_it(config, text, fixe
     edit = yaml.safe_load(f"cifar: {{models: {{cnn: {{step_sizes: {{sgd: [{text}]}}}}}}}}")
     assert edit["cifar"]["models"]["cnn"]["step_sizes"]["sgd"] == [text]  # YAML 1.1: a string
     with pytest.raises(ConfigError) as err:
-        validate_config(merged(config, edit))
+        validate_config(merged_config(config, edit))
     assert "config key 'cifar.models.cnn.step_sizes.sgd.0'" in str(err.value)
     assert f"write {fixed}" in str(err.value)
     assert yaml.safe_load(f"x: {fixed}")["x"] == float(text)  # the advice is right
@@ -188,3 +181,20 @@ def test_both_exact_norm_limits_share_one_maximum(config):
     config["quadratic"]["max_exact_dim"] = DEFAULT_MAX_EXACT_DIM + 1
     with pytest.raises(ConfigError, match="'quadratic.max_exact_dim'.*maximum of"):
         validate_config(config)
+
+
+def test_merged_config_layers_presets_as_snakemake_does(config):
+    """Each preset over config.yaml: equal to Snakemake's own --configfile merge, inputs intact."""
+    import copy
+
+    from snakemake.utils import update_config
+
+    for preset in sorted((REPO / "presets").glob("*.yaml")):
+        override = yaml.safe_load(preset.read_text())
+        before = copy.deepcopy((config, override))
+        expected = copy.deepcopy(config)
+        update_config(expected, copy.deepcopy(override))
+        assert merged_config(config, override) == expected, preset.name
+        assert (config, override) == before, preset.name
+    layered = merged_config({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}}, {"a": {"d": 3}})
+    assert layered == {"a": {"b": 1, "c": [2], "d": 3}}

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from signgeom.cifar.run_settings import TrainSettings
+from signgeom.config import load_config_files, merged_config
 from signgeom.workflow import QUICK_PRESET, REPO, SNAKEFILE, snakemake_command
 
 __all__ = [
@@ -30,21 +31,10 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800) -> subprocess.Comp
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        both_dicts = isinstance(value, dict) and isinstance(base.get(key), dict)
-        out[key] = _merge(base[key], value) if both_dicts else value
-    return out
-
-
 def quick_config(override: dict | None = None) -> dict:
     """The quick preset's config (``config.yaml`` under ``presets/quick.yaml``), with the
     config ``override`` on top, if given."""
-    config = _merge(
-        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(QUICK.read_text())
-    )
-    return _merge(config, override or {})
+    return merged_config(load_config_files(REPO / "config.yaml", QUICK), override or {})
 
 
 def quick_run(

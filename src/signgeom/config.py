@@ -6,6 +6,7 @@ Every problem is reported with its dotted config key, e.g.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -164,6 +165,28 @@ def semantic_errors(config: dict) -> list[str]:
             f"subset, cifar.smoothness.n_examples = {smooth['n_examples']}"
         )
     return messages
+
+
+def merged_config(base: dict, *overrides: dict) -> dict:
+    """``base`` with each override on top, as ``--configfile`` layers them: nested mappings
+    merged key by key, any other value replaced; a deep copy, the inputs left unchanged."""
+    out = copy.deepcopy(base)
+    for override in overrides:
+        _merge_into(out, copy.deepcopy(override))
+    return out
+
+
+def _merge_into(out: dict, override: dict) -> None:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            _merge_into(out[key], value)
+        else:
+            out[key] = value
+
+
+def load_config_files(*paths: str | Path) -> dict:
+    """The YAML files ``paths`` layered in order (:func:`merged_config`); data only."""
+    return merged_config({}, *(yaml.safe_load(Path(p).read_text()) or {} for p in paths))
 
 
 CIFAR10_TRAIN_IMAGES = 50_000
