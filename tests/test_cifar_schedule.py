@@ -60,6 +60,7 @@ def test_log_points_are_the_rounded_geometric_grid_from_dense_until_to_the_last_
     "schedule, stride, match",
     [
         ([0, 2], 2, "snapshot.stride"),
+        ([0, 2], 2, "snapshot.schedule to null"),
         ([], 1, "non-empty"),
         ([1, 1], 1, "listed twice"),
         ([-1], 1, "integers >= 0"),

@@ -48,6 +48,32 @@ def test_a_spike_between_scheduled_epochs_is_the_error():
     assert summary["max_consecutive_ratio"] == pytest.approx(3.0)
 
 
+def test_alternating_scatter_around_a_flat_trend_is_measured_and_followed():
+    """log R_hat = +-a alternating (odd window: the trend is +-a/w), a schedule through
+    every other point is a flat line at +a or the alternation itself: closed forms."""
+    a, w = 0.3, 9
+    log_r = a * (-1.0) ** np.arange(41)
+    comparison = schedule_comparison(dense(np.exp(log_r)), SCHEDULE, window=w)
+    interior = comparison.set_index("epoch").loc[w // 2 : 40 - w // 2]
+    trend = np.log(interior["R_hat_trend"].to_numpy())
+    np.testing.assert_allclose(np.abs(trend), a / w, rtol=1e-12)
+    np.testing.assert_allclose(interior["scatter"], np.expm1(a - a / w), rtol=1e-12)
+    summary = schedule_summary(comparison).iloc[0]
+    assert summary["median_scatter"] == pytest.approx(np.expm1(a - a / w), rel=1e-12)
+    assert summary["follows_trend"] == (
+        summary["median_trend_error"] <= summary["median_scatter"]
+    )
+    spike = np.zeros(41)
+    spike[20] = 2.0  # a spike at a scheduled (dense) epoch drags the schedule off the trend
+    steady = schedule_summary(schedule_comparison(dense(np.exp(spike)), [0, 20, 40], 9))
+    assert steady.iloc[0]["max_trend_error"] > steady.iloc[0]["median_scatter"]
+
+
+def test_a_window_below_one_epoch_is_refused():
+    with pytest.raises(ValueError, match="window"):
+        schedule_comparison(dense(np.ones(5)), SCHEDULE, window=0)
+
+
 def test_a_trajectory_with_gaps_is_refused():
     table = dense(np.ones(9)).iloc[::2]
     with pytest.raises(ValueError, match="not estimated at every epoch"):
@@ -62,7 +88,8 @@ def test_figure_draws_the_table():
     fig = draw_schedule_check(comparison)
     for ax, opt in zip(fig.axes, ("sgd", "signsgd"), strict=True):
         part = comparison[comparison["optimizer"] == opt]
-        every, through, points = ax.get_lines()[:3]
+        every, through, points, trend = ax.get_lines()[:4]
+        np.testing.assert_allclose(trend.get_ydata(), part["R_hat_trend"])
         np.testing.assert_allclose(every.get_ydata(), part["R_hat"])
         np.testing.assert_allclose(through.get_ydata(), part["R_hat_schedule"])
         np.testing.assert_allclose(points.get_xdata(), part.loc[part["scheduled"], "epoch"])

@@ -40,7 +40,8 @@ def schedule_errors(schedule: Any, stride: int = 1, key: str = "cifar.smoothness
     if stride != 1:
         errors.append(
             f"config key '{key}.stride': {stride} together with a schedule; set stride to 1 "
-            f"when {key}.schedule is given (the schedule alone picks the epochs)"
+            f"when {key}.schedule is given (the schedule alone picks the epochs), or "
+            f"{key}.schedule to null to estimate every {stride} epochs"
         )
     if isinstance(schedule, Mapping):
         if sorted(schedule) != sorted(SCHEDULE_KEYS):

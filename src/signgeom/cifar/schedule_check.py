@@ -14,7 +14,12 @@ curve a figure draws through the points). Per trajectory (:func:`schedule_summar
 - ``geomean_dense``, ``geomean_scheduled``, ``geomean_interpolated``: the geometric mean of
   ``R_hat`` over every epoch, over the scheduled epochs only (what a statistic that averages
   over estimates sees: a schedule dense early weighs the early epochs more), and over every
-  epoch of the interpolated curve.
+  epoch of the interpolated curve;
+- against the trend, the centred rolling mean of ``log R_hat`` over ``window`` epochs (the
+  curve without the epoch-to-epoch scatter of single estimates): ``median_scatter`` of the
+  every-epoch estimates, ``median_trend_error`` and ``max_trend_error`` of the schedule's curve
+  (each ``exp|log ratio| - 1``), and ``follows_trend``: the schedule's curve is no farther from
+  the trend, in the median, than the every-epoch estimates are.
 """
 
 from __future__ import annotations
@@ -36,11 +41,19 @@ from signgeom.io import read_table, write_table
 log = logging.getLogger(__name__)
 
 TRAJECTORY = ["model", "optimizer", "seed"]
+TREND_WINDOW = 9
 
 
-def schedule_comparison(dense: pd.DataFrame, schedule: Schedule) -> pd.DataFrame:
+def schedule_comparison(
+    dense: pd.DataFrame, schedule: Schedule, window: int = TREND_WINDOW
+) -> pd.DataFrame:
     """Per trajectory and epoch: ``R_hat`` (dense), ``R_hat_schedule`` (interpolated from the
-    scheduled epochs), ``scheduled`` and ``rel_error = exp|log ratio| - 1``."""
+    scheduled epochs), ``scheduled``, ``rel_error = exp|log ratio| - 1``, ``R_hat_trend`` (the
+    centred rolling mean of ``log R_hat`` over ``window`` epochs, fewer at the ends) and the
+    ``exp|log ratio| - 1`` of the dense (``scatter``) and scheduled (``trend_error``) curves
+    to it."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1 epoch, got {window}")
     parts = []
     for key, traj in dense.groupby(TRAJECTORY, sort=True):
         traj = traj.sort_values("epoch")
@@ -54,11 +67,15 @@ def schedule_comparison(dense: pd.DataFrame, schedule: Schedule) -> pd.DataFrame
         chosen = estimate_epochs(last, 1, schedule)
         log_r = np.log(traj["R_hat"].to_numpy())
         interp = np.interp(epochs, chosen, log_r[chosen])
+        trend = pd.Series(log_r).rolling(window, center=True, min_periods=1).mean().to_numpy()
         parts.append(
             traj[[*TRAJECTORY, "epoch", "R_hat"]].assign(
                 R_hat_schedule=np.exp(interp),
                 scheduled=np.isin(epochs, chosen),
                 rel_error=np.expm1(np.abs(interp - log_r)),
+                R_hat_trend=np.exp(trend),
+                scatter=np.expm1(np.abs(log_r - trend)),
+                trend_error=np.expm1(np.abs(interp - trend)),
             )
         )
     return pd.concat(parts, ignore_index=True)
@@ -83,6 +100,10 @@ def schedule_summary(comparison: pd.DataFrame) -> pd.DataFrame:
                 "geomean_dense": gmean(traj["R_hat"]),
                 "geomean_scheduled": gmean(on["R_hat"]),
                 "geomean_interpolated": gmean(traj["R_hat_schedule"]),
+                "median_scatter": float(traj["scatter"].median()),
+                "median_trend_error": float(traj["trend_error"].median()),
+                "max_trend_error": float(traj["trend_error"].max()),
+                "follows_trend": bool(traj["trend_error"].median() <= traj["scatter"].median()),
             }
         )
     return pd.DataFrame(rows)
@@ -94,11 +115,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--schedule", required=True, help='JSON, e.g. {"dense_until": 4, ...}')
     p.add_argument("--table", type=Path, required=True, help="per-epoch comparison CSV")
     p.add_argument("--summary", type=Path, required=True, help="per-trajectory summary CSV")
+    p.add_argument(
+        "--window", type=int, default=TREND_WINDOW, help="epochs of the trend's rolling mean"
+    )
     a = p.parse_args(argv)
     schedule = json.loads(a.schedule)
     if errors := schedule_errors(schedule):
         raise ValueError("; ".join(errors))
-    comparison = schedule_comparison(read_table(a.smoothness), schedule)
+    comparison = schedule_comparison(read_table(a.smoothness), schedule, a.window)
     summary = schedule_summary(comparison)
     write_table(comparison, a.table)
     write_table(summary, a.summary)

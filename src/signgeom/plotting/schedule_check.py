@@ -1,6 +1,7 @@
 """Schedule check figure: per trajectory (columns) and model (rows), R_hat estimated at every
 epoch (line), at the schedule's epochs (markers) and the curve through those (dashed, log-linear
-interpolation), on a log axis with ``R = 1`` marked.
+interpolation) and, where the table has it, the trend (the rolling geometric mean), on a log
+axis with ``R = 1`` marked.
 
 Its table: :mod:`signgeom.cifar.schedule_check`."""
 
@@ -41,6 +42,9 @@ def draw_schedule_check(comparison: pd.DataFrame) -> plt.Figure:
                         label="through the schedule's points")  # fmt: skip
                 ax.plot(on["epoch"], on["R_hat"], "o", color="C0", ms=4,
                         label=f"schedule ({len(on)} of {len(traj)} epochs)")  # fmt: skip
+                if "R_hat_trend" in traj:
+                    ax.plot(traj["epoch"], traj["R_hat_trend"], "-", color="k", lw=1.5,
+                            label="trend (rolling geometric mean)")  # fmt: skip
             ax.axhline(1.0, color="k", ls=":", lw=1)
             plain_log_axis(ax)
             title = f"{MODEL_TITLES.get(model, model)}, along {LABELS.get(opt, opt)}"
