@@ -8,10 +8,19 @@ CPU and GPU:
 2. One smoothness estimate (``1 + 2 len(gammas)`` full-batch gradient passes, strict fp32) in
    units of one training epoch, here and extrapolated to the paper-scale config.
 
-CPU only (``--cpu-options``): training images/s at ``--cpu-batch`` (128) of the plain loop and
-of signgeom's epoch with each CPU option (channels_last, oneDNN off, ``torch.compile`` with
-inductor's CPU backend, 1 or 2 threads), both models, ABBA, best of ``--repeats``. The load
-average is printed: on a shared CPU the numbers are indicative, not a basis for presets.
+CPU only (``--cpu-options``), three tables in one run:
+- training images/s of the plain loop and of signgeom's epoch with each CPU option
+  (channels_last, ``torch.compile`` with inductor's CPU backend, oneDNN off) per thread count
+  (``--cpu-threads``: 1, the presets' one job per core, and 2) and batch (``--cpu-batch``: 128
+  and 1000), both models, ABBA, best of ``--repeats``;
+- one estimate in training epochs (batch ``--cpu-batch[0]``, chunks of ``--estimate-chunk``,
+  the subset preset's) per path: sequential, batched, compiled model, micro-batched
+  (``micro_batch``: passes of ``--micro-batch`` images where examples are independent), with
+  its ``R_hat`` (the same number on every path, to fp32 rounding);
+- ``presets/subset.yaml``'s Figure 3 in CPU-minutes at those rates, before and with each
+  adopted option, and the 2-core wall time it cannot beat.
+``--cpu-estimate`` prints the second only. The load average is printed: on a shared CPU the
+numbers are indicative, not a basis for presets.
 
 GPU only (``--device cuda``):
 3. Training images/s of every numerics mode (fp32-deterministic, TF32, bf16; channels_last and
@@ -29,7 +38,7 @@ arithmetic is ``signgeom.cifar.projection``.
 
     python bench/bench_cifar.py [--train-images 4000] [--repeats 4] [--device cpu]
     python bench/bench_cifar.py --device cuda --train-images 50000   # the bundled images, tiled
-    nice -n 15 python bench/bench_cifar.py --cpu-options --train-images 1280 --repeats 2
+    python bench/bench_cifar.py --cpu-options --train-images 1034 --repeats 2   # idle machine
     python bench/bench_cifar.py --projection [--seeds 5] [--schedule '{"dense_until": 20, ...}']
 """
 
@@ -50,13 +59,22 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
-from signgeom.cifar.fixed_objective import make_chunks
+from signgeom.cifar.fixed_objective import (
+    MICRO_BATCH_BY_DEVICE,
+    couples_examples,
+    fixed_mode,
+    full_gradient,
+    make_chunks,
+    pass_size,
+    trainable,
+)
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.projection import Rates, figure3_workload, project_hours
+from signgeom.cifar.projection import CIFAR10_TRAIN, Rates, figure3_workload, project_hours
 from signgeom.cifar.schedule import estimate_epochs
 from signgeom.cifar.smoothness import estimate_smoothness
 from signgeom.cifar.train import evaluate, train_epoch
+from signgeom.config import load_config_files
 from signgeom.workflow import REPO
 
 BATCH = 1000
@@ -271,32 +289,197 @@ def without_onednn(run):
     return epoch
 
 
-def cpu_options_table(args, x, y, device) -> None:
-    """Training images/s on the CPU per option, against the plain loop, both models."""
+def load_line(when: str) -> str:
+    """The load average, flagged when other processes share the CPU (indicative numbers): above
+    this process's own threads (it counts in the 1-minute average) by half a core."""
     load = os.getloadavg()
-    shared = load[0] > 0.5 * (os.cpu_count() or 1)
-    print(f"\n== CPU training images/s at batch {args.cpu_batch}, per option ==")
+    shared = load[0] > torch.get_num_threads() + 0.5
     note = "  (CPU shared with other processes: indicative numbers)" if shared else ""
-    print(f"load average before: {' '.join(f'{v:.1f}' for v in load)}{note}")
-    base, b, threads = MODES[0], args.cpu_batch, torch.get_num_threads()
-    cl = MODE_BY_NAME["fp32-det+CL"]
+    return f"load average {when}: {' '.join(f'{v:.1f}' for v in load)}{note}"
+
+
+def option_runners(model_name: str, x, y, batch: int, threads: int, onednn_off: bool) -> dict:
+    """The plain loop and signgeom's epoch per CPU option, each at ``threads`` threads
+    (oneDNN off, about 8x slower, only where ``onednn_off``)."""
+    base, cl = MODES[0], MODE_BY_NAME["fp32-det+CL"]
     compiled = Mode("fp32-det+compile", "fp32", True, compile=True)
+    runners = {
+        "plain loop (DataLoader, torch.optim.SGD)": reference(model_name, x, y, batch),
+        "signgeom fp32-det": trainer(model_name, x, y, base, batch),
+        "+ channels_last": trainer(model_name, x, y, cl, batch),
+        "+ torch.compile (inductor CPU)": trainer(model_name, x, y, compiled, batch),
+    }
+    if onednn_off:
+        runners["+ oneDNN off"] = without_onednn(trainer(model_name, x, y, base, batch))
+    return {f"{threads}t {name}": with_threads(threads, run) for name, run in runners.items()}
+
+
+def cpu_options_table(args, x, y, device) -> dict[tuple[int, str], dict[str, float]]:
+    """Training images/s on the CPU per option and thread count, against the plain loop at
+    the same thread count, both models, each batch of ``--cpu-batch``; returned per
+    (batch, model)."""
+    measured = {}
+    for batch in args.cpu_batch:
+        print(f"\n== CPU training images/s at batch {batch}, per option and thread count ==")
+        print(load_line("before"))
+        for model_name in MODELS:
+            runners = {}
+            for threads in args.cpu_threads:
+                first = threads == args.cpu_threads[0]
+                runners.update(option_runners(model_name, x, y, batch, threads, first))
+            rates = measured[batch, model_name] = best_rates(runners, len(x), device, args.repeats)
+            print(f"{model_name}:")
+            for name, rate in rates.items():
+                plain = rates[f"{name.split()[0]} plain loop (DataLoader, torch.optim.SGD)"]
+                one = rates[f"{args.cpu_threads[0]}t signgeom fp32-det"]
+                print(
+                    f"  {name:<44} {rate:>7.0f} img/s  {rate / plain:>5.2f}x the plain loop"
+                    f"  {rate / one:>5.2f}x signgeom at {args.cpu_threads[0]}t"
+                )
+        print(load_line("after"))
+    return measured
+
+
+def cpu_estimate_table(args, x, y, smooth: dict, device) -> dict[str, dict[str, float]]:
+    """One estimate (``1 + 2 len(gammas)`` gradient passes over the images in chunks of
+    ``--estimate-chunk``) in training epochs at ``--cpu-batch[0]`` on the same images, per
+    path (``ESTIMATE_PATHS``), at the first of ``--cpu-threads``; the
+    seconds of one estimate per path and model are returned."""
+    threads, batch = args.cpu_threads[0], args.cpu_batch[0]
+    passes = 1 + 2 * len(smooth["gammas"])
+    print(
+        f"\n== one estimate in training epochs ({passes} gradient passes over {len(x)} images,"
+        f" chunks of {args.estimate_chunk}; epoch at batch {batch}; {threads} thread(s)) =="
+    )
+    print(load_line("before"))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    seconds: dict[str, dict[str, float]] = {}
+    try:
+        print(
+            f"{'model':<9} {'path':<24} {'images/pass':>11} {'epoch [s]':>9} {'pass [s]':>9}"
+            f" {'estimate [s]':>12} {'pass/epoch':>10} {'estimate/epoch':>14} {'R_hat':>10}"
+        )
+        for model_name in args.models:
+            run = {"epoch": trainer(model_name, x, y, MODES[0], batch)}
+            epoch = len(x) / best_rates(run, len(x), device, args.repeats)["epoch"]
+            measured: dict[str, tuple] = {}
+            for path in args.estimate_paths:
+                whole = path.replace("micro-batched", "sequential")
+                if path != whole and whole in measured and couples_examples(
+                    build_model(model_name), smooth["bn_mode"]
+                ):  # the whole-chunk path itself: batch norm couples the chunk
+                    measured[path] = measured[whole]
+                    note = f"  (= {whole}: batch norm couples the chunk)"
+                else:
+                    measured[path] = estimate_cost(model_name, x, y, smooth, args, path)
+                    note = ""
+                sec, pass_sec, r_hat, size = measured[path]
+                seconds.setdefault(model_name, {})[path] = sec
+                print(
+                    f"{model_name:<9} {path:<24} {size:>11} {epoch:>9.2f} {pass_sec:>9.2f}"
+                    f" {sec:>12.2f}"
+                    f" {pass_sec / epoch:>9.2f}x {sec / epoch:>13.2f}x {r_hat:>10.6f}{note}"
+                )
+    finally:
+        torch.set_num_threads(before)
+    print(load_line("after"))
+    return seconds
+
+
+SUBSET_COLUMNS = (  # (label, training option, estimate path) of the subset projection
+    ("before: plain, whole chunks", "signgeom fp32-det", "sequential"),
+    ("micro_batch: auto", "signgeom fp32-det", "micro-batched"),
+    ("+ compiled training", "+ torch.compile (inductor CPU)", "micro-batched"),
+    ("+ compiled estimates", "+ torch.compile (inductor CPU)", "micro-batched, compiled"),
+)
+
+
+def cpu_subset_table(args, x, y, train_rates: dict, estimate_s: dict) -> None:
+    """Figure 3 of ``presets/subset.yaml`` (grid, selection, estimates; one seed) in
+    CPU-minutes at the rates measured above (one job per core, ``--cpu-threads[0]`` threads,
+    batch 128) per combination of training option and estimate path, and the 2-core wall time
+    it cannot beat (the CPU-minutes over 2: perfect packing, no slowdown from the other core's
+    job). Evaluation runs at signgeom fp32-det's eval-mode rate."""
+    preset = load_config_files(REPO / "config.yaml", REPO / "presets/subset.yaml")["cifar"]
+    bundled = load_cifar10(args.data_dir, device="cpu")
+    preset["data"].update(train_limit=len(bundled.train_y), test_limit=len(bundled.test_y))
+    threads, batch = args.cpu_threads[0], preset["batch_size"]
+    print(
+        f"\n== presets/subset.yaml, Figure 3 (one seed) at the rates above: {threads} thread(s)"
+        f" per job, batch {batch}, {len(bundled.train_y)} training images =="
+    )
+    print(f"{'':<34}" + "".join(f"{label:>30}" for label, _, _ in SUBSET_COLUMNS))
+    cpu_min = [0.0] * len(SUBSET_COLUMNS)
     for model_name in MODELS:
-        runners = {
-            "plain loop (DataLoader, torch.optim.SGD)": reference(model_name, x, y, b),
-            f"signgeom fp32-det, {threads} threads": trainer(model_name, x, y, base, b),
-            "+ channels_last": trainer(model_name, x, y, cl, b),
-            "+ oneDNN off": without_onednn(trainer(model_name, x, y, base, b)),
-            "+ torch.compile (inductor CPU)": trainer(model_name, x, y, compiled, b),
-        }
-        for n in sorted({1, 2} - {threads}):
-            runners[f"+ {n} thread(s)"] = with_threads(n, trainer(model_name, x, y, base, b))
-        rates = best_rates(runners, len(x), device, args.repeats)
-        plain = rates["plain loop (DataLoader, torch.optim.SGD)"]
-        print(f"{model_name}:")
-        for name, rate in rates.items():
-            print(f"  {name:<42} {rate:>8.0f} img/s  {rate / plain:>5.2f}x the plain loop")
-    print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        work = figure3_workload(preset, model_name)
+        ev = eval_rate_threads(model_name, x, y, threads)
+        cells: dict[str, list[float]] = {"training + evaluation": [], "estimates": []}
+        for i, (_, option, path) in enumerate(SUBSET_COLUMNS):
+            per_50k = estimate_s[model_name][path] * CIFAR10_TRAIN / len(x)
+            rates = Rates(train_rates[batch, model_name][f"{threads}t {option}"], ev, per_50k)
+            hours = project_hours(work, rates)
+            cells["training + evaluation"].append(hours.train * 60)
+            cells["estimates"].append(hours.estimate * 60)
+            cpu_min[i] += hours.total * 60
+        print(f"{model_name}: {work.runs} runs x {work.epochs} epochs, {work.estimates} estimates")
+        for label, values in cells.items():
+            print(f"{'  ' + label + ' [CPU-min]':<34}" + "".join(f"{v:>30.1f}" for v in values))
+    print(f"{'total [CPU-min]':<34}" + "".join(f"{v:>30.1f}" for v in cpu_min))
+    print(f"{'2-core wall, at least [min]':<34}" + "".join(f"{v / 2:>30.1f}" for v in cpu_min))
+    print(
+        "(Figure 3's training, evaluation and R_hat estimates only: the preset also runs the"
+        " sensitivity, Hessian-premises, quadratic and figure jobs. A micro-batched path where"
+        " batch norm couples the chunk's images is the whole-chunk path)"
+    )
+
+
+def eval_rate_threads(model_name: str, x, y, threads: int) -> float:
+    """:func:`eval_rate` in strict fp32 at ``threads`` threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return eval_rate(model_name, x, y, MODES[0])
+    finally:
+        torch.set_num_threads(before)
+
+
+ESTIMATE_PATHS = (
+    "sequential",
+    "batched",
+    "sequential, compiled",
+    "micro-batched",
+    "micro-batched, compiled",
+)
+
+
+def estimate_cost(model_name: str, x, y, smooth: dict, args, path: str):
+    """(seconds of one estimate, of one full-gradient pass, R_hat, images per pass) along
+    ``path``: strict fp32, best of ``--repeats`` after a warm-up, the same untrained network
+    every time; ``micro-batched``: passes of ``pass_size`` (``--micro-batch``) images."""
+    configure_numerics("fp32", True)
+    torch.manual_seed(0)
+    net = build_model(model_name).to(x.device)
+    model = torch.compile(net) if path.endswith("compiled") else net
+    size = args.estimate_chunk
+    if path.startswith("micro"):
+        size = pass_size(str(args.micro_batch), size, net, smooth["bn_mode"], x.device)
+    chunks = make_chunks(x, y, None, size)
+    kw = dict(alpha_gd=0.01, alpha_sign=1e-4, gammas=smooth["gammas"])
+    kw.update(reduction=smooth["reduction"], bn_mode=smooth["bn_mode"])
+    kw.update(batched=path == "batched")
+    best_est = best_pass = float("inf")
+    params = trainable(net)
+    for rep in range(args.repeats + 1):
+        start = time.perf_counter()
+        est = estimate_smoothness(model, F.cross_entropy, chunks, **kw)
+        mid = time.perf_counter()
+        with fixed_mode(net, smooth["bn_mode"]):
+            full_gradient(model, F.cross_entropy, chunks, params)
+        end = time.perf_counter()
+        if rep > 0:
+            best_est, best_pass = min(best_est, mid - start), min(best_pass, end - mid)
+    return best_est, best_pass, est.R_hat, size
 
 
 def gpu_tables(args, x, y, smooth, device, paper: dict, estimates_only: bool = False) -> None:
@@ -348,26 +531,36 @@ def estimate_table(args, x, y, smooth: dict) -> dict[str, float]:
     return est
 
 
-def five_seed(cifar: dict, seeds: int, schedule=None) -> dict:
+CONFIGURED = object()  # five_seed: keep config.yaml's estimate epochs
+
+
+def five_seed(cifar: dict, seeds: int, schedule=CONFIGURED) -> dict:
     """``cifar`` with the grid on its first seed and the selected trajectories on ``seeds``
-    seeds; with ``schedule`` (then stride 1) instead of the configured estimate epochs."""
+    seeds; with ``schedule`` (then stride 1; None: every epoch) instead of the configured
+    estimate epochs."""
     out = {**cifar, "seeds": list(range(seeds)), "selection_seeds": [0]}
-    if schedule is not None:
+    if schedule is not CONFIGURED:
         out["smoothness"] = {**cifar["smoothness"], "stride": 1, "schedule": schedule}
     return out
+
+
+def schedule_arg(args) -> object:
+    """``--schedule``: its JSON (null: every epoch), or CONFIGURED for '' (no extra column)."""
+    return json.loads(args.schedule) if args.schedule else CONFIGURED
 
 
 def projection_table(paper: dict, rates: dict[str, Rates], args) -> None:
     """Device-hours of Figure 3 (signgeom.cifar.projection) at ``rates``: config.yaml as it is,
     with ``--seeds`` seeds, and with ``--schedule`` too, side by side."""
     cifar = paper["cifar"]
-    schedule = json.loads(args.schedule) if args.schedule else None
+    schedule = schedule_arg(args)
     columns = {
         f"{len(cifar['seeds'])} seed, config": cifar,
         f"{args.seeds} seeds, config": five_seed(cifar, args.seeds),
     }
-    if schedule is not None:
-        columns[f"{args.seeds} seeds, --schedule"] = five_seed(cifar, args.seeds, schedule)
+    if schedule is not CONFIGURED:
+        label = "every epoch" if schedule is None else "--schedule"
+        columns[f"{args.seeds} seeds, {label}"] = five_seed(cifar, args.seeds, schedule)
     print(
         f"\n== projected paper-scale Figure 3 [device-hours] ({args.seeds} seeds: the grid on"
         f" seed 0, the selected trajectories repeated on all; --schedule {args.schedule}) =="
@@ -468,16 +661,17 @@ def reference_projection(paper: dict, args) -> None:
         f"not applied: batched is {smooth['batched']!r} in config.yaml (auto: sequential on"
         " the CPU, where batched is slower; CUDA unmeasured, sequential)"
     )
-    schedule = json.loads(args.schedule) if args.schedule else None
+    schedule = schedule_arg(args)
     print("\n== computed (signgeom.cifar.schedule.estimate_epochs): estimates per trajectory ==")
     for model_name in MODELS:
         epochs = cifar["models"][model_name]["epochs"]
         every = len(estimate_epochs(epochs))
         configured = len(estimate_epochs(epochs, smooth["stride"], smooth["schedule"]))
-        line = f"{model_name:<9} stride 1: {every}; config.yaml: {configured}"
-        if schedule is not None:
+        line = f"{model_name:<9} every epoch: {every}; config.yaml: {configured}"
+        line += f" ({every / configured:.1f}x fewer)"
+        if schedule not in (CONFIGURED, None):
             chosen = len(estimate_epochs(epochs, 1, schedule))
-            line += f"; --schedule: {chosen} ({every / chosen:.1f}x fewer than stride 1)"
+            line += f"; --schedule: {chosen} ({every / chosen:.1f}x fewer)"
         print(line)
     projection_table(paper, {m: r for m, (r, _) in rates.items()}, args)
     print(
@@ -501,15 +695,38 @@ def main() -> None:
     parser.add_argument("--all-tables", action="store_true", help="GPU tables on any device")
     parser.add_argument("--estimates-only", action="store_true", help="only the estimate table")
     parser.add_argument("--cpu-options", action="store_true", help="only the CPU options table")
-    parser.add_argument("--cpu-batch", type=int, default=128, help="batch of the CPU options")
+    parser.add_argument(
+        "--cpu-batch", type=int, nargs="+", default=[128, 1000], help="batches of the CPU tables"
+    )
+    parser.add_argument(
+        "--cpu-threads", type=int, nargs="+", default=[1, 2], help="threads of the CPU tables"
+    )
+    parser.add_argument(
+        "--estimate-chunk", type=int, default=1034, help="chunk of the CPU estimate table"
+    )
+    parser.add_argument(
+        "--cpu-estimate", action="store_true", help="only the CPU estimate-cost table"
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=list(MODELS), choices=MODELS, help="CPU estimate table"
+    )
+    parser.add_argument(
+        "--estimate-paths", nargs="+", default=list(ESTIMATE_PATHS), choices=ESTIMATE_PATHS,
+        help="paths of the CPU estimate table",
+    )  # fmt: skip
+    parser.add_argument(
+        "--micro-batch", type=int, default=MICRO_BATCH_BY_DEVICE["cpu"],
+        help="images per pass of the micro-batched estimate paths",
+    )  # fmt: skip
     parser.add_argument(
         "--projection", action="store_true", help="only the projection from the last H100 rates"
     )
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the projected Figure 3")
     parser.add_argument(
         "--schedule",
-        default='{"dense_until": 20, "every": 1, "log_points": 60}',
-        help="estimate schedule (JSON) projected beside config.yaml's; '' for none",
+        default="null",
+        help="estimate schedule (JSON; null: every epoch) projected beside config.yaml's;"
+        " '' for none",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -530,11 +747,17 @@ def main() -> None:
     print(
         f"device {device} ({name}), torch {torch.__version__}, threads"
         f" {torch.get_num_threads()}, {len(x)} training images,"
-        f" batch {args.cpu_batch if args.cpu_options else BATCH},"
+        f" batch {args.cpu_batch if args.cpu_options or args.cpu_estimate else BATCH},"
         f" best of {args.repeats} epochs"
     )
     if args.cpu_options:
-        cpu_options_table(args, x, y, device)
+        train_rates = cpu_options_table(args, x, y, device)
+        estimate_s = cpu_estimate_table(args, x, y, smooth, device)
+        if 128 in args.cpu_batch:
+            cpu_subset_table(args, x, y, train_rates, estimate_s)
+        return
+    if args.cpu_estimate:
+        cpu_estimate_table(args, x, y, smooth, device)
         return
     if device.type != "cuda":
         cpu_table(args, x, y, smooth, device)
