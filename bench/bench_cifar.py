@@ -50,6 +50,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -265,16 +267,23 @@ def cpu_table(args, x, y, smooth, device) -> None:
     )
 
 
+@contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """``n`` intra-op threads inside the block, the previous count restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def with_threads(n: int, run):
     """``run`` with ``n`` intra-op threads, the previous count restored after each epoch."""
 
     def epoch(e: int) -> None:
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
+        with intra_op_threads(n):
             run(e)
-        finally:
-            torch.set_num_threads(before)
 
     return epoch
 
@@ -352,10 +361,8 @@ def cpu_estimate_table(args, x, y, smooth: dict, device) -> dict[str, dict[str, 
         f" chunks of {args.estimate_chunk}; epoch at batch {batch}; {threads} thread(s)) =="
     )
     print(load_line("before"))
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     seconds: dict[str, dict[str, float]] = {}
-    try:
+    with intra_op_threads(threads):
         print(
             f"{'model':<9} {'path':<24} {'images/pass':>11} {'epoch [s]':>9} {'pass [s]':>9}"
             f" {'estimate [s]':>12} {'pass/epoch':>10} {'estimate/epoch':>14} {'R_hat':>10}"
@@ -364,11 +371,11 @@ def cpu_estimate_table(args, x, y, smooth: dict, device) -> dict[str, dict[str, 
             run = {"epoch": trainer(model_name, x, y, MODES[0], batch)}
             epoch = len(x) / best_rates(run, len(x), device, args.repeats)["epoch"]
             measured: dict[str, tuple] = {}
+            coupled = couples_examples(build_model(model_name), smooth["bn_mode"])
             for path in args.estimate_paths:
                 whole = path.replace("micro-batched", "sequential")
-                if path != whole and whole in measured and couples_examples(
-                    build_model(model_name), smooth["bn_mode"]
-                ):  # the whole-chunk path itself: batch norm couples the chunk
+                if path != whole and whole in measured and coupled:
+                    # the whole-chunk path itself: batch norm couples the chunk
                     measured[path] = measured[whole]
                     note = f"  (= {whole}: batch norm couples the chunk)"
                 else:
@@ -381,8 +388,6 @@ def cpu_estimate_table(args, x, y, smooth: dict, device) -> dict[str, dict[str, 
                     f" {sec:>12.2f}"
                     f" {pass_sec / epoch:>9.2f}x {sec / epoch:>13.2f}x {r_hat:>10.6f}{note}"
                 )
-    finally:
-        torch.set_num_threads(before)
     print(load_line("after"))
     return seconds
 
@@ -413,7 +418,8 @@ def cpu_subset_table(args, x, y, train_rates: dict, estimate_s: dict) -> None:
     cpu_min = [0.0] * len(SUBSET_COLUMNS)
     for model_name in MODELS:
         work = figure3_workload(preset, model_name)
-        ev = eval_rate_threads(model_name, x, y, threads)
+        with intra_op_threads(threads):
+            ev = eval_rate(model_name, x, y, MODES[0])
         cells: dict[str, list[float]] = {"training + evaluation": [], "estimates": []}
         for i, (_, option, path) in enumerate(SUBSET_COLUMNS):
             per_50k = estimate_s[model_name][path] * CIFAR10_TRAIN / len(x)
@@ -432,16 +438,6 @@ def cpu_subset_table(args, x, y, train_rates: dict, estimate_s: dict) -> None:
         " sensitivity, Hessian-premises, quadratic and figure jobs. A micro-batched path where"
         " batch norm couples the chunk's images is the whole-chunk path)"
     )
-
-
-def eval_rate_threads(model_name: str, x, y, threads: int) -> float:
-    """:func:`eval_rate` in strict fp32 at ``threads`` threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return eval_rate(model_name, x, y, MODES[0])
-    finally:
-        torch.set_num_threads(before)
 
 
 ESTIMATE_PATHS = (
