@@ -14,9 +14,10 @@ CPU only (``--cpu-options``), three tables in one run:
   (``--cpu-threads``: 1, the presets' one job per core, and 2) and batch (``--cpu-batch``: 128
   and 1000), both models, ABBA, best of ``--repeats``;
 - one estimate in training epochs (batch ``--cpu-batch[0]``, chunks of ``--estimate-chunk``,
-  the subset preset's) per path: sequential, batched, compiled model, micro-batched
-  (``micro_batch``: passes of ``--micro-batch`` images where examples are independent), with
-  its ``R_hat`` (the same number on every path, to fp32 rounding);
+  the subset preset's) per path: sequential, batched, compiled model, NHWC (channels_last),
+  micro-batched (``micro_batch``: passes of ``--micro-batch`` images where examples are
+  independent), with its ``R_hat`` (how close each path is to fp64 on trained snapshots:
+  ``bench/bench_estimate_layout.py``);
 - ``presets/subset.yaml``'s Figure 3 in CPU-minutes at those rates, before and with each
   adopted option, and the 2-core wall time it cannot beat.
 ``--cpu-estimate`` prints the second only. The load average is printed: on a shared CPU the
@@ -444,18 +445,23 @@ ESTIMATE_PATHS = (
     "sequential",
     "batched",
     "sequential, compiled",
+    "sequential, channels_last",
     "micro-batched",
     "micro-batched, compiled",
+    "micro-batched, channels_last",
 )
 
 
 def estimate_cost(model_name: str, x, y, smooth: dict, args, path: str):
     """(seconds of one estimate, of one full-gradient pass, R_hat, images per pass) along
     ``path``: strict fp32, best of ``--repeats`` after a warm-up, the same untrained network
-    every time; ``micro-batched``: passes of ``pass_size`` (``--micro-batch``) images."""
+    every time; ``micro-batched``: passes of ``pass_size`` (``--micro-batch``) images;
+    ``channels_last``: network and images in NHWC (``cifar.smoothness.channels_last``)."""
     configure_numerics("fp32", True)
     torch.manual_seed(0)
-    net = build_model(model_name).to(x.device)
+    fmt = torch.channels_last if path.endswith("channels_last") else torch.contiguous_format
+    net = build_model(model_name).to(x.device, memory_format=fmt)
+    x = x.contiguous(memory_format=fmt)
     model = torch.compile(net) if path.endswith("compiled") else net
     size = args.estimate_chunk
     if path.startswith("micro"):

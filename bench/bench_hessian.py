@@ -12,6 +12,7 @@ The last column extrapolates to paper scale (50,000 training images per epoch, b
 ``estimate / (epoch seconds * 50000 / images here)``.
 
     python bench/bench_hessian.py [--settings quick subset] [--models cnn resnet20] [--device cpu]
+        [--layouts nchw nhwc]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from signgeom.workflow import REPO
 
 PAPER_TRAIN_IMAGES = 50_000
 SETTING_NAMES = ("quick", "subset")
+LAYOUTS = ("nchw", "nhwc")
 
 
 def merged(base: dict, over: dict) -> dict:
@@ -73,9 +75,14 @@ def epoch_seconds(model_name: str, x, y, batch: int) -> float:
     return time.perf_counter() - start
 
 
-def estimate(model_name: str, x, y, hess: dict, smooth: dict) -> tuple[float, int]:
+def estimate(
+    model_name: str, x, y, hess: dict, smooth: dict, channels_last: bool = False
+) -> tuple[float, int]:
+    """(seconds, HVPs) of one Hessian estimate on the untrained model, NCHW or NHWC."""
     torch.manual_seed(0)
-    net = build_model(model_name).to(x.device)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = build_model(model_name).to(x.device, memory_format=fmt)
+    x = x.contiguous(memory_format=fmt)
     chunks = make_chunks(x, y, hess["n_examples"], smooth["chunk_size"])
     names = {f.name for f in HessianMethod.fields()}
     settings = HessianMethod(**{k: v for k, v in hess.items() if k in names})
@@ -92,12 +99,16 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["cnn", "resnet20"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=str(REPO / "data/cifar10-subset/cifar-10-batches-py"))
+    parser.add_argument(
+        "--layouts", nargs="+", choices=LAYOUTS, default=["nchw"],
+        help="estimate layouts (cifar.smoothness.channels_last false / true), side by side",
+    )  # fmt: skip
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"device {device}, torch threads {torch.get_num_threads()}")
     print(
-        f"{'setting':<7} {'model':<9} {'images':>6} {'batch':>5} {'epoch [s]':>9} "
-        f"{'estimate [s]':>12} {'HVPs':>5} {'epochs here':>11} {'epochs at 50k':>13}"
+        f"{'setting':<7} {'model':<9} {'layout':<6} {'images':>6} {'batch':>5} {'epoch [s]':>9} "
+        f"{'estimate [s]':>12} {'HVPs':>5} {'s/HVP':>6} {'epochs here':>11} {'epochs at 50k':>13}"
     )
     for name in args.settings:
         n_train, batch, hess, smooth = setting(name)
@@ -105,13 +116,15 @@ def main() -> None:
         x, y = data.train_x, data.train_y
         for model_name in args.models:
             ep = epoch_seconds(model_name, x, y, batch)
-            est, hvps = estimate(model_name, x, y, hess, smooth)
-            paper = est / (ep * PAPER_TRAIN_IMAGES / len(x))
-            print(
-                f"{name:<7} {model_name:<9} {len(x):>6} {batch:>5} {ep:>9.2f} {est:>12.2f} "
-                f"{hvps:>5} {est / ep:>10.2f}x {paper:>12.2f}x",
-                flush=True,
-            )
+            for layout in args.layouts:
+                est, hvps = estimate(model_name, x, y, hess, smooth, layout == "nhwc")
+                paper = est / (ep * PAPER_TRAIN_IMAGES / len(x))
+                print(
+                    f"{name:<7} {model_name:<9} {layout:<6} {len(x):>6} {batch:>5} {ep:>9.2f}"
+                    f" {est:>12.2f} {hvps:>5} {est / hvps:>6.3f} {est / ep:>10.2f}x"
+                    f" {paper:>12.2f}x",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

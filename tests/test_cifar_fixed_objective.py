@@ -279,3 +279,26 @@ def test_micro_batched_estimate_equals_the_whole_chunk_estimate_on_a_trained_cnn
     for column in ("phi", "L2_hat", "Linf_hat", "R_hat", "grad_norm2"):
         got, want = tables["8"][column].to_numpy(), tables["none"][column].to_numpy()
         assert got == pytest.approx(want, rel=1e-9), column
+
+
+@pytest.mark.parametrize("model", ["cnn", "resnet20"])
+def test_estimates_are_the_same_in_either_layout(model):
+    """phi, L2_hat, Linf_hat and R_hat in float64: NHWC (``channels_last``) against NCHW,
+    equal to rounding; the layout is a speed setting, not part of the objective (with batch
+    norm's batch statistics, ResNet20, too)."""
+    torch.manual_seed(0)
+    state = MODELS[model]().double().state_dict()
+    x, y = torch.randn(8, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (8,))
+    values = {}
+    for fmt in (torch.channels_last, torch.contiguous_format):
+        net = MODELS[model]().double()
+        net.load_state_dict(state)
+        net = net.to(memory_format=fmt)
+        chunks = make_chunks(x.contiguous(memory_format=fmt), y, None, 4)
+        est = smoothness.estimate_smoothness(
+            net, F.cross_entropy, chunks, alpha_gd=0.05, alpha_sign=0.001, gammas=(0.5, 1.0)
+        )
+        values[fmt] = (est.phi, est.L2_hat, est.Linf_hat, est.R_hat)
+        assert next(p for p in net.parameters() if p.dim() == 4).is_contiguous(memory_format=fmt)
+    got, want = values[torch.channels_last], values[torch.contiguous_format]
+    assert got == pytest.approx(want, rel=1e-9)
