@@ -30,7 +30,6 @@ import argparse
 import time
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +43,7 @@ from signgeom.cifar.fixed_objective import (
 )
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.smoothness import estimate_smoothness
+from signgeom.cifar.smoothness import estimate_smoothness, step_sizes_from_csv
 from signgeom.cifar.train import train_epoch
 from signgeom.workflow import REPO
 
@@ -81,13 +80,6 @@ def paths(micro_batches: list[int]) -> list[Path]:
     ]
 
 
-def selected_step_sizes(model_name: str) -> dict[str, float]:
-    """The subset reference's selected step size per optimizer of ``model_name``."""
-    table = pd.read_csv(STEP_SIZES)
-    rows = table[table["model"] == model_name]
-    return dict(zip(rows["optimizer"], rows["lr"], strict=True))
-
-
 def snapshots(model_name: str, x, y, lr: float, epochs: int) -> dict[int, dict]:
     """State dicts at epoch 0 and ``epochs`` of an SGD run (strict fp32, NCHW, seed 0)."""
     configure_numerics("fp32", True)
@@ -101,7 +93,7 @@ def snapshots(model_name: str, x, y, lr: float, epochs: int) -> dict[int, dict]:
     return states
 
 
-def estimate(model_name: str, state: dict, x, y, path: Path, steps: dict, repeats: int):
+def estimate(model_name: str, state: dict, x, y, path: Path, steps: tuple, repeats: int):
     """(best seconds, R_hat, equal bits over repeats) of one estimate along ``path``: the best
     of ``repeats`` after a warm-up (fp64, the reference: one estimate, timed, no repeat)."""
     configure_numerics("fp32", True)
@@ -114,7 +106,7 @@ def estimate(model_name: str, state: dict, x, y, path: Path, steps: dict, repeat
     size = path.micro or len(x)
     repeats = 0 if path.precision == "fp64" else repeats
     chunks = make_chunks(images, y, None, size)
-    kw = dict(alpha_gd=steps["sgd"], alpha_sign=steps["signsgd"], gammas=(0.5, 1.0))
+    kw = dict(alpha_gd=steps[0], alpha_sign=steps[1], gammas=(0.5, 1.0))
     best, values = float("inf"), []
     for rep in range(repeats + 1):
         start = time.perf_counter()
@@ -148,9 +140,9 @@ def main() -> None:
     header = f"{'model':<9} {'epoch':>5}  {'path':<27} {'estimate [s]':>12} {'R_hat':>12}"
     print(header + f" {'|rel - fp64|':>12} {'same bits':>9} {'vs today':>9}")
     for model_name in args.models:
-        steps = selected_step_sizes(model_name)
+        steps = step_sizes_from_csv(STEP_SIZES, model_name)  # (SGD's, signSGD's)
         coupled = couples_examples(build_model(model_name), "batch_stats")
-        for epoch, state in snapshots(model_name, x, y, steps["sgd"], args.epochs).items():
+        for epoch, state in snapshots(model_name, x, y, steps[0], args.epochs).items():
             results = {}
             for path in paths(args.micro_batch):
                 if path.micro and coupled:
