@@ -52,7 +52,8 @@ def _estimates():
     rotated = []
     for opt in ("sgd", "signsgd"):
         for epoch in range(4):
-            row = {"model": "cnn", "optimizer": opt, "epoch": epoch, "rotation_theta": 1.0}
+            row = {"model": "cnn", "optimizer": opt, "seed": 0, "epoch": epoch}
+            row["rotation_theta"] = 1.0
             r_hat = np.nan if epoch == 3 else rng.uniform(0.1, 1)
             rotated.append(row | {"R_hat": r_hat, "phi": 0.2, "L2_hat": 1.0, "Linf_hat": 9.0})
     return pd.DataFrame(plain), pd.DataFrame(rotated)
@@ -133,3 +134,48 @@ def test_figure5_draws_the_table_numbers(table):
     band = ax_ratio.collections[0].get_paths()[0].vertices
     assert set(np.round(band[:, 1], 12)) >= set(np.round(sgd["R_hat_q25"], 12))
     assert set(np.round(band[:, 1], 12)) >= set(np.round(sgd["R_hat_q75"], 12))
+
+
+def test_two_seeds_keep_their_own_best_and_estimates_and_the_figure_draws_their_median(tmp_path):
+    paths = _status_files(tmp_path)
+    for path in list(paths):  # seed 1: every loss doubled, except signSGD at theta 1, factor 1/3
+        status = json.loads(path.read_text())
+        status["seed"] = 1
+        if status["final_train_loss"] is not None:
+            signsgd1 = status["optimizer"] == "signsgd" and status.get("rotation_theta") == 1.0
+            third = signsgd1 and path.name.endswith("_0.333333.json")
+            status["final_train_loss"] *= 10 if third else 2
+        copy = path.with_name(f"seed1_{path.name}")
+        copy.write_text(json.dumps(status))
+        paths.append(copy)
+    plain, rotated = _estimates()
+    rotated1 = rotated.assign(seed=1, R_hat=rotated["R_hat"] * 4)
+    rotated = pd.concat([rotated, rotated1], ignore_index=True)
+    table = rotation_table(read_statuses(paths), STEP_SIZES, FACTORS, rotated, plain, 16)
+    assert len(table) == 24 and sorted(table["seed"].unique()) == [0, 1]
+    best = table[table["best"]].set_index(["optimizer", "seed", "theta"])["lr_factor"]
+    # seed 1's signSGD at theta 1: factor 1/3 costs 10x, so factor 1 (0.7 x 2) is its best
+    assert best[("signsgd", 0, 1.0)] == 0.333333 and best[("signsgd", 1, 1.0)] == 1.0
+    assert best[("sgd", 1, 0.0)] == 1.0
+    rows = table[(table["optimizer"] == "sgd") & (table["theta"] == 1.0) & table["lr_factor"].eq(1)]
+    r0 = rotated[(rotated["optimizer"] == "sgd") & (rotated["seed"] == 0)]["R_hat"].dropna()
+    assert rows.set_index("seed")["R_hat_median"].to_dict() == pytest.approx(
+        {0: np.median(r0), 1: 4 * np.median(r0)}
+    )
+    # theta 0 per seed: each seed's own plain estimates of the selected run
+    rows = table[(table["optimizer"] == "sgd") & (table["theta"] == 0.0) & table["lr_factor"].eq(1)]
+    for seed, value in rows.set_index("seed")["R_hat_median"].items():
+        own = plain[(plain["optimizer"] == "sgd") & (plain["lr"] == 0.01) & (plain["seed"] == seed)]
+        assert value == pytest.approx(np.median(own["R_hat"]))
+
+    fig = draw_figure5(table)
+    ax_loss, ax_ratio = fig.axes[:2]
+    line = {ln.get_label(): ln for ln in ax_loss.lines}["SGD (momentum), selected step"]
+    fixed = table[(table["optimizer"] == "sgd") & (table["lr_factor"] == 1.0)]
+    medians = fixed.groupby("theta")["final_train_loss"].median()
+    assert list(line.get_xdata()) == medians.index.tolist() == [0.0, 1.0]
+    assert list(line.get_ydata()) == pytest.approx([0.5 * 1.5, 0.5 * 1.5])
+    line = {ln.get_label(): ln for ln in ax_ratio.lines}["along SGD (momentum)"]
+    assert list(line.get_ydata()) == pytest.approx(
+        fixed.groupby("theta")["R_hat_median"].median().tolist()
+    )

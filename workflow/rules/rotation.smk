@@ -24,11 +24,11 @@ rule cifar_smoothness_rotated:
         run=rotated_selected_run,
         data=CIFAR_BATCHES,
     output:
-        f"{CDIR}/rotation/smoothness/{{model}}/{{optimizer}}/theta{{theta}}/shard{{shard}}.csv",
+        f"{CDIR}/rotation/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/theta{{theta}}/shard{{shard}}.csv",
     log:
-        "logs/cifar/rotation/smoothness/{model}/{optimizer}/theta{theta}/shard{shard}.log",
+        "logs/cifar/rotation/smoothness/{model}/{optimizer}/seed{seed}/theta{theta}/shard{shard}.log",
     benchmark:
-        "benchmarks/cifar/rotation/smoothness/{model}/{optimizer}/theta{theta}/shard{shard}.tsv"
+        "benchmarks/cifar/rotation/smoothness/{model}/{optimizer}/seed{seed}/theta{theta}/shard{shard}.tsv"
     conda:
         "../envs/signgeom.yaml"
     threads: config["resources"]["smoothness"]["cpus"]

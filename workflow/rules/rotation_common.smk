@@ -2,7 +2,8 @@
 
 Each optimizer of cifar.rotation.optimizers trains, for each model of cifar.rotation.models, at
 its selected step size (known after the Figure 3 selection) times each of
-cifar.rotation.lr_factors, at each theta of cifar.rotation.thetas, on the first seed. A run at
+cifar.rotation.lr_factors, at each theta of cifar.rotation.thetas, on every seed of cifar.seeds
+(the claims' intervals are over seeds). A run at
 theta = 0 is a plain run (signgeom.cifar.rotation), so its path is the one cifar_train writes;
 a rotated run's directory adds theta to its name (signgeom.cifar.runid).
 """
@@ -19,10 +20,10 @@ ROTATION_OUTPUTS = ROTATION_TABLES + ROTATION_FIGURES
 ROTATED_THETAS = [float(t) for t in ROT["thetas"] if t != 0]
 
 
-def rotation_status(model, optimizer, lr, theta):
-    """The status file of the sweep's run of (model, optimizer, lr) at ``theta`` (at 0: the
-    plain run)."""
-    return run_status(model, optimizer, lr, FIRST_SEED, float(theta))
+def rotation_status(model, optimizer, lr, seed, theta):
+    """The status file of the sweep's run of (model, optimizer, lr, seed) at ``theta`` (at 0:
+    the plain run)."""
+    return run_status(model, optimizer, lr, int(seed), float(theta))
 
 
 def selected_lr(model, optimizer):
@@ -34,9 +35,10 @@ def selected_lr(model, optimizer):
 def rotation_runs(wc):
     """Status files of every run of the sweep."""
     return [
-        rotation_status(model, opt, rotated_lr(selected_lr(model, opt), factor), theta)
+        rotation_status(model, opt, rotated_lr(selected_lr(model, opt), factor), seed, theta)
         for model in ROT["models"]
         for opt in ROT["optimizers"]
+        for seed in SEEDS
         for theta in ROT["thetas"]
         for factor in ROT["lr_factors"]
     ]
@@ -45,15 +47,16 @@ def rotation_runs(wc):
 def rotated_selected_run(wc):
     """The status file of the rotated run at the selected step size (factor 1)."""
     lr = selected_lr(wc.model, wc.optimizer)
-    return rotation_status(wc.model, wc.optimizer, lr, float(wc.theta))
+    return rotation_status(wc.model, wc.optimizer, lr, wc.seed, float(wc.theta))
 
 
 def rotated_smoothness_shards():
     """The estimate shards along every rotated (theta != 0) selected-step trajectory."""
     return [
-        f"{CDIR}/rotation/smoothness/{model}/{opt}/theta{theta!r}/shard{shard}.csv"
+        f"{CDIR}/rotation/smoothness/{model}/{opt}/seed{seed}/theta{theta!r}/shard{shard}.csv"
         for model in ROT["models"]
         for opt in ROT["optimizers"]
+        for seed in SEEDS
         for theta in ROTATED_THETAS
         for shard in range(SMOOTH["shards"])
     ]

@@ -1,11 +1,12 @@
 """Figure 5's table: training in rotated coordinates, per (model, optimizer, theta, lr factor).
 
 The runs of the rotation sweep (``cifar.rotation``) train each listed optimizer at its selected
-step size times each factor (:func:`rotated_lr`), at each ``theta``, on the first seed;
+step size times each factor (:func:`rotated_lr`), at each ``theta``, on every seed;
 ``theta = 0`` is the plain run (at factor 1 the Figure 3 run itself). One row per run:
 
 * ``final_train_loss``: the run's last-epoch training loss (``status.json``; NaN if diverged);
-* ``best``: the lowest ``final_train_loss`` over the factors at this (model, optimizer, theta);
+* ``best``: the lowest ``final_train_loss`` over the factors at this (model, optimizer, seed,
+  theta);
 * on the factor-1 rows, the smoothness estimates along that trajectory taken in its rotated
   coordinates (at ``theta = 0`` Figure 3's, from ``smoothness.csv``): ``n_estimates`` epochs,
   the median, quartiles, minimum and maximum over them of ``R_hat`` and the medians of ``phi``,
@@ -30,7 +31,7 @@ from signgeom.io import read_table, write_table
 
 log = logging.getLogger(__name__)
 
-KEY = ["model", "optimizer", "theta"]
+KEY = ["model", "optimizer", "seed", "theta"]
 ESTIMATE_STATS = ["R_hat_median", "R_hat_q25", "R_hat_q75", "R_hat_min", "R_hat_max"]
 ESTIMATE_MEDIANS = ["phi", "L2_hat", "Linf_hat"]
 
@@ -79,7 +80,7 @@ def with_factors(runs: pd.DataFrame, step_sizes: pd.DataFrame, factors: Sequence
 
 
 def summarise_estimates(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, optimizer, theta): R_hat's median, quartiles and range over the estimated
+    """Per (model, optimizer, seed, theta): R_hat's median, quartiles and range over the estimated
     epochs and the medians of phi, L2_hat and Linf_hat (finite estimates only)."""
     finite = estimates[np.isfinite(estimates["R_hat"])]
     groups = finite.groupby(KEY)
@@ -108,7 +109,7 @@ def rotation_table(
     block_size: int,
 ) -> pd.DataFrame:
     """The table of the module docstring. ``plain_estimates`` (Figure 3's smoothness table)
-    gives theta = 0: its rows of the selected runs on the runs' seed."""
+    gives theta = 0: its rows of the selected runs on the runs' seeds."""
     runs = with_factors(runs, step_sizes, factors)
     chosen = step_sizes[["model", "optimizer", "lr"]]
     seeds = runs["seed"].unique()

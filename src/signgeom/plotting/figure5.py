@@ -4,7 +4,9 @@ Left: final training loss against the rotation strength ``theta`` for each optim
 selected step size (solid, circles) and the best over the step-size factors (dashed, squares;
 diverged runs never count). Right: ``R_hat`` estimated in the rotated coordinates along each
 factor-1 trajectory: the median over the estimated epochs (line) and their interquartile
-range (band). Every number drawn is a column of ``results/cifar/rotation.csv``.
+range (band). With several seeds each point is the median over seeds of that column (band:
+the medians of the quartiles). Every number drawn is a column of ``results/cifar/rotation.csv``
+or its median over seeds.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
 from signgeom.plotting.figure3 import LABELS, MODEL_TITLES, plain_log_axis  # noqa: E402
 
+ESTIMATE_COLUMNS = ["R_hat_median", "R_hat_q25", "R_hat_q75"]
+
+
+def over_seeds(runs: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per theta (ascending): the median over seeds of each column (NaN values left out)."""
+    return runs.groupby("theta", as_index=False)[list(columns)].median()
+
 
 def draw_figure5(table: pd.DataFrame) -> plt.Figure:
     """The two panels per model described in the module docstring."""
@@ -40,8 +49,10 @@ def draw_figure5(table: pd.DataFrame) -> plt.Figure:
             if runs.empty:
                 continue
             who, colour = LABELS.get(opt, opt), palette[opt]
-            fixed = runs[runs["lr_factor"] == 1.0].sort_values("theta")
-            best = runs[runs["best"]].sort_values("theta")
+            fixed = over_seeds(
+                runs[runs["lr_factor"] == 1.0], ["final_train_loss", *ESTIMATE_COLUMNS]
+            )
+            best = over_seeds(runs[runs["best"]], ["final_train_loss"])
             ax_loss.plot(fixed["theta"], fixed["final_train_loss"], "-o", color=colour,
                          label=f"{who}, selected step")  # fmt: skip
             ax_loss.plot(best["theta"], best["final_train_loss"], "--s", color=colour,
