@@ -11,9 +11,10 @@ relative to the file holding the block. Kinds:
 - ``table: <csv> [column=v,w] [pivot=index:columns:values] [columns=a,b]``: any table; the
   options apply in that order (keep rows whose ``column`` is one of the values, spread
   ``values`` over ``columns``, keep and order columns). No expression is evaluated.
-- ``excerpt: <text file> [start="s"] [end="e"]``: the file's lines verbatim in a code block,
-  from the first line containing ``s`` up to (not including) the next line containing ``e``
-  (default: the next blank line; ``end="EOF"``: the end of the file).
+- ``excerpt: <text file> [start="s"] [end="e"] [only="a|b"]``: the file's lines verbatim in a
+  code block, from the first line containing ``s`` up to (not including) the next line
+  containing ``e`` (default: the next blank line; ``end="EOF"``: the end of the file), keeping
+  only the lines that contain ``a`` or ``b`` when ``only`` is given.
 - ``presets: <folder>``: one row per preset from its front comment (``#: runs:``, ``#: on:``,
   ``#: cost:``).
 - ``config: <config.yaml>``: every key with its type, allowed values, default and help, from
@@ -150,7 +151,8 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 def excerpt(text: str, opts: dict[str, str]) -> str:
     """Lines of ``text`` from the first containing ``start`` to before the next containing
-    ``end`` (default: a blank line), as a fenced code block."""
+    ``end`` (default: a blank line), those containing a part of ``only`` if given, as a fenced
+    code block."""
     lines = text.splitlines()
     first = 0
     if "start" in opts:
@@ -165,7 +167,13 @@ def excerpt(text: str, opts: dict[str, str]) -> str:
             if (end and end in lines[i]) or (not end and not lines[i].strip()):
                 last = i
                 break
-    body = "\n".join(line.rstrip() for line in lines[first:last])
+    kept = lines[first:last]
+    if "only" in opts:
+        parts = opts["only"].split("|")
+        kept = [line for line in kept if any(p in line for p in parts)]
+        if not kept:
+            raise ValueError(f"excerpt only={opts['only']!r}: no such line")
+    body = "\n".join(line.rstrip() for line in kept)
     return f"```text\n{body}\n```\n"
 
 
@@ -379,8 +387,10 @@ def render_outputs(snakefile: Path) -> str:
         )
     rows = []
     for (name, rule, category, caption), exts in merged.items():
-        shown = f"{name}.{{{','.join(exts)}}}" if len(exts) > 1 else name + (
-            f".{exts[0]}" if exts[0] else ""
+        shown = (
+            f"{name}.{{{','.join(exts)}}}"
+            if len(exts) > 1
+            else name + (f".{exts[0]}" if exts[0] else "")
         )
         where = caption.resolve().relative_to(REPO)
         what = _cell(caption_sentence(caption.read_text()))
