@@ -194,10 +194,10 @@ def preset_front(path: Path) -> dict[str, str]:
 
 
 def render_presets(folder: Path) -> str:
-    rows = []
-    for path in sorted(folder.glob("*.yaml")):
-        front = preset_front(path)
-        rows.append([f"`{path.stem}`", front["runs"], front["on"], front["cost"]])
+    """One row per preset: those on config.yaml first, then the ones that stack on others."""
+    fronts = {path.stem: preset_front(path) for path in folder.glob("*.yaml")}
+    order = sorted(fronts, key=lambda name: (fronts[name]["on"] != "config.yaml", name))
+    rows = [[f"`{n}`", fronts[n]["runs"], fronts[n]["on"], fronts[n]["cost"]] for n in order]
     return markdown(["preset", "what it runs", "stacks on", "cost"], rows)
 
 
