@@ -183,3 +183,10 @@ def test_outputs_table_lists_every_reported_file_with_its_caption():
         assert f"workflow/report/{name}" in body, name
     assert "| `figures/figure3.{pdf,png}` | `figure3` | Figure 3 / Figure |" in body
     assert "`results/cifar/claims.csv`" in body
+
+
+def test_a_block_whose_source_is_missing_is_an_error_naming_it(tmp_path, capsys):
+    doc = tmp_path / "page.md"
+    doc.write_text("<!-- table: gone.csv -->\n<!-- /table -->\n")
+    assert docs_gen.main(["--check", str(doc)]) == 2
+    assert "<!-- table: gone.csv -->" in capsys.readouterr().err
