@@ -3,10 +3,16 @@ inspects its outputs (workflow checks, regression references, the SLURM comparis
 
 Markers (pyproject.toml) are also applied here, so a forgotten decorator cannot put a slow test
 into the fast set (``python -m pytest -m "not slow and not slurm"``): every test that uses the
-``quick_workflow`` fixture is ``slow``, every test under ``tests/slurm/`` is ``slurm``."""
+``quick_workflow`` fixture is ``slow``, every test under ``tests/slurm/`` is ``slurm``.
+
+The SLURM tests run only when asked (``SIGNGEOM_SLURM=1``, or ``SIGNGEOM_REQUIRE_SLURM=1``, which
+CI sets so that they fail instead of skipping): they need root and install slurm-wlm and munge
+with apt-get. Otherwise they are skipped with that reason, so ``python -m pytest`` runs every
+test that needs no root and no system package."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +25,14 @@ from workflow_helpers import QUICK, snakemake  # noqa: E402
 
 SLURM_DIR = Path(__file__).parent / "slurm"
 REPO = Path(__file__).resolve().parents[1]
+SLURM_OPT_IN = ("SIGNGEOM_SLURM", "SIGNGEOM_REQUIRE_SLURM")
+
+
+def slurm_requested(environ: dict[str, str] = os.environ) -> bool:
+    """Whether the SLURM tests were asked for (either variable set to 1/true/yes/on)."""
+    return any(
+        environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"} for name in SLURM_OPT_IN
+    )
 
 
 @pytest.fixture
@@ -28,11 +42,18 @@ def config() -> dict:
 
 
 def pytest_collection_modifyitems(config, items):
+    skip_slurm = pytest.mark.skip(
+        reason="SLURM tests run only when asked: SIGNGEOM_SLURM=1 (root; apt-get installs "
+        "slurm-wlm and munge and starts a local cluster)"
+    )
+    run_slurm = slurm_requested()
     for item in items:
         if "quick_workflow" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
         if SLURM_DIR in Path(item.fspath).parents:
             item.add_marker(pytest.mark.slurm)
+            if not run_slurm:
+                item.add_marker(skip_slurm)
 
 
 @pytest.fixture(scope="session")

@@ -44,3 +44,13 @@ def test_an_unescaped_bar_is_caught():
     settings = {"warning_stream": messages, "report_level": 3, "halt_level": 5}
     publish_parts("l = (a + |b|, d)", writer_name="html", settings_overrides=settings)
     assert 'Undefined substitution referenced: "b"' in messages.getvalue()
+
+
+@pytest.mark.parametrize("caption", sorted(REPORT.glob("*.rst")), ids=lambda p: p.name)
+def test_caption_names_its_documentation_page(caption):
+    """The last paragraph of every caption names an existing page of docs/ (and, for a figure
+    with verdicts, the verdict table)."""
+    last = caption.read_text().strip().split("\n\n")[-1]
+    assert last.startswith("Documentation: ``docs/"), last
+    page = last.split("``")[1]
+    assert (REPO / page).is_file(), page

@@ -5,8 +5,9 @@ The session-scoped ``slurm_cluster`` fixture starts the cluster with
 munge with apt-get when missing) and always stops it at the end of the session,
 also when tests fail (set ``SIGNGEOM_SLURM_KEEP=1`` to leave it running).
 
-It skips when not root or when the packages can't be installed, unless
-``SIGNGEOM_REQUIRE_SLURM=1`` is set, in which case it fails.
+These tests run only when asked (``SIGNGEOM_SLURM=1``; tests/conftest.py skips them
+otherwise). The fixture then skips when not root or when the packages can't be installed,
+unless ``SIGNGEOM_REQUIRE_SLURM=1`` is set, in which case it fails.
 
 The fixture returns a :class:`SlurmCluster` with the helpers the workflow tests
 use::
