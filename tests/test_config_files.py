@@ -1,5 +1,5 @@
 """Config files: duplicate keys, aliases and unknown tags are refused, naming the file and
-line; the workflow re-reads Snakemake's config files with this loader before any job runs."""
+line (the workflow's use of this loader: test_workflow_refusals.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from signgeom.config import ConfigError, load_config_files, validate_config
 from signgeom.config_files import ConfigFileError, read_config_file
 from signgeom.workflow import REPO
-from workflow_helpers import snakemake
 
 
 def alias_bomb(levels: int) -> str:
@@ -70,11 +69,3 @@ def test_the_value_of_an_unknown_key_is_not_walked(config):
     config["cifar"]["huge"] = _Tripwire([1.0])
     with pytest.raises(ConfigError, match=r"'cifar\.huge': unknown key"):
         validate_config(config)
-
-
-def test_the_workflow_refuses_a_duplicate_key_before_any_job(tmp_path):
-    path = tmp_path / "dup.yaml"
-    path.write_text("cifar:\n  batch_size: 64\n  batch_size: 128\n")
-    run = snakemake(tmp_path / "work", "-n", "--configfile", str(path), timeout=300)
-    assert run.returncode != 0
-    assert f"{path}, line 3: duplicate key 'batch_size'" in run.stdout + run.stderr

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 from signgeom.config import ConfigError, load_config_files, validate_config
 from signgeom.config_files import ConfigFileError
+from signgeom.workflow import dangling_output_links
 
 # The checkout holding this Snakefile (provenance records its git state; a relative
 # cifar.data.local_dir resolves against it). The schema is the package's
@@ -24,6 +25,11 @@ try:
     validate_config(config)
 except (ConfigError, ConfigFileError) as err:
     raise WorkflowError(str(err)) from None
+
+# A results/ (or figures/, logs/, ...) that is a dangling symbolic link: name it before any job
+# fails below it.
+if broken := dangling_output_links(Path.cwd()):
+    raise WorkflowError("\n".join(broken))
 
 
 def runtime_for(kind):
