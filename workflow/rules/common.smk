@@ -11,9 +11,8 @@ from signgeom.config import ConfigError, load_config_files, validate_config
 from signgeom.config_files import ConfigFileError
 from signgeom.workflow import dangling_output_links
 
-# The checkout holding this Snakefile (provenance records its git state; a relative
-# cifar.data.local_dir resolves against it). The schema is the package's
-# (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
+# The checkout holding this Snakefile (provenance records its git state). The schema is the
+# package's (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
 REPO = Path(workflow.basedir)
 
 # Snakemake read the config files (config.yaml and every --configfile: workflow.configfiles)
