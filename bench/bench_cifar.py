@@ -57,7 +57,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch.utils.data import DataLoader, TensorDataset
 
 from signgeom.cifar.data import load_cifar10
@@ -738,7 +737,7 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    paper = yaml.safe_load((REPO / "config.yaml").read_text())
+    paper = load_config_files(REPO / "config.yaml")
     if args.projection:
         reference_projection(paper, args)
         return

@@ -21,7 +21,6 @@ import argparse
 import time
 
 import torch
-import yaml
 from torch import nn
 
 from signgeom.cifar.data import load_cifar10
@@ -31,6 +30,7 @@ from signgeom.cifar.hessian import estimate_hessian
 from signgeom.cifar.models import build_model
 from signgeom.cifar.optimizers import build_optimizer
 from signgeom.cifar.train import train_epoch
+from signgeom.config import load_config_files
 from signgeom.workflow import REPO
 
 PAPER_TRAIN_IMAGES = 50_000
@@ -38,18 +38,11 @@ SETTING_NAMES = ("quick", "subset")
 LAYOUTS = ("nchw", "nhwc")
 
 
-def merged(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merged(base.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
-
 def setting(name: str) -> tuple[int, int, dict, dict]:
     """(training images, batch size, cifar.hessian, cifar.smoothness) of a setting."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = load_config_files(REPO / "config.yaml")
     if name == "quick":
-        cfg = merged(cfg, yaml.safe_load((REPO / "presets/quick.yaml").read_text()))
+        cfg = load_config_files(REPO / "config.yaml", REPO / "presets/quick.yaml")
         return (
             cfg["cifar"]["data"]["train_limit"],
             cfg["cifar"]["batch_size"],

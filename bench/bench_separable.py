@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from signgeom.config import load_config_files
 from signgeom.quadratic.constants import smoothness_constants
 from signgeom.quadratic.hessians import build_grid
 from signgeom.quadratic.separable import check_chain, separable_table
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--ratio-max", type=float, default=None, help="override lambda_ratio.max")
     parser.add_argument("--out-dir", type=Path, default=None, help="write <family>.csv tables here")
     args = parser.parse_args()
-    q = yaml.safe_load((REPO / "config.yaml").read_text())["quadratic"]
+    q = load_config_files(REPO / "config.yaml")["quadratic"]
     thetas = np.linspace(q["theta"]["min"], q["theta"]["max"], q["theta"]["num"])
     top = args.ratio_max or q["lambda_ratio"]["max"]
     ratios = np.linspace(q["lambda_ratio"]["min"], top, q["lambda_ratio"]["num"])

@@ -19,13 +19,13 @@ import time
 
 import torch
 import torch.nn.functional as F
-import yaml
 
 from signgeom.cifar.data import load_cifar10
 from signgeom.cifar.device import configure_numerics
 from signgeom.cifar.fixed_objective import make_chunks
 from signgeom.cifar.models import build_model
 from signgeom.cifar.smoothness import estimate_smoothness
+from signgeom.config import load_config_files
 from signgeom.workflow import REPO
 
 MODELS = ("cnn", "resnet20")
@@ -104,7 +104,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     configure_numerics("fp32", True)
-    smooth = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]["smoothness"]
+    smooth = load_config_files(REPO / "config.yaml")["cifar"]["smoothness"]
     device = torch.device(args.device)
     data = load_cifar10(args.data_dir, device=device, train_limit=args.images, test_limit=1)
     print(header(args, smooth, device))

@@ -242,3 +242,31 @@ def test_cli_relative_local_dir_is_relative_to_the_base_dir_else_the_checkout(
     # no --base-dir (as the workflow runs it): the checkout this package is imported from
     assert run_cli(data.main, ["--dest", str(tmp_path / "f"), *relative]) == 0
     assert (tmp_path / "f/cifar-10-batches-py/batches.meta").is_file()
+
+
+def test_an_existing_copy_is_kept_when_the_configured_source_is_mistyped(tmp_path):
+    """The source is checked before the existing copy is reused: a typo fails the job, naming
+    the path, and the copy stays as it was."""
+    dest = prepare_cifar10(tmp_path / "dest", "local", SUBSET)
+    before = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
+    typo = tmp_path / "cifar10-subsett"
+    with pytest.raises(CifarDataError, match=f"local_dir {typo} does not exist"):
+        prepare_cifar10(tmp_path / "dest", "local", typo)
+    assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == before
+
+
+def test_a_local_dir_is_checked_before_any_job_and_another_checkout_named(tmp_path, monkeypatch):
+    here = SUBSET.parents[2]  # this checkout: data/cifar10-subset/cifar-10-batches-py
+    assert data.local_source_problems("local", "data/cifar10-subset", here) == ([], [])
+    assert data.local_source_problems("local", str(SUBSET), here) == ([], [])
+    assert data.local_source_problems("download", "data/nowhere", here) == ([], [])
+    errors, _ = data.local_source_problems("local", "data/cifar10-subsett", here)
+    assert "'cifar.data.local_dir': data/cifar10-subsett (resolved against" in errors[0]
+    assert str(here / "data/cifar10-subsett") in errors[0]
+    other = tmp_path / "other-checkout"  # signgeom installed (editable) from another checkout
+    shutil.copytree(SUBSET, other / "data/cifar10-subset/cifar-10-batches-py")
+    monkeypatch.setattr(data, "checkout", lambda: other)
+    errors, warnings = data.local_source_problems("local", "data/cifar10-subset", here)
+    assert errors == [] and len(warnings) == 1
+    assert f"against {other}" in warnings[0] and f"workflow's checkout {here}" in warnings[0]
+    assert data.local_source_problems("local", str(SUBSET), here) == ([], [])  # absolute

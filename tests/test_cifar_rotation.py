@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.optimizers import SGDMomentum, SignSGDMomentum, build_optimizer
+from signgeom.cifar.optimizers import OPTIMIZERS, SGDMomentum, SignSGDMomentum, build_optimizer
 from signgeom.cifar.rotation import (
     BlockRotation,
     RotatedOptimizer,
@@ -29,6 +29,7 @@ from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.runid import run_dir_name
 from signgeom.cifar.smoothness import estimate_smoothness, gradient_density
 from signgeom.cifar.train import train_run
+from signgeom.config import ConfigError, validate_config
 from signgeom.norms import exact_inf_to_one_norm
 from signgeom.quadratic.hessians import haar_rotation
 
@@ -315,3 +316,38 @@ def test_a_registered_optimizer_gets_a_rotated_version(monkeypatch):
     plain = _trajectory(lambda net: torch.optim.SGD(net.parameters(), lr=0.1), steps=3)
     rotated = _trajectory(_rotated("toy", 0.1, 0.5), steps=3)
     assert torch.allclose(plain[-1], rotated[-1], rtol=0, atol=1e-12)
+
+
+def _config_rotating(config: dict, name: str) -> dict:
+    """``config`` with ``cifar.rotation.optimizers: [name]`` and a step-size grid for ``name``
+    in every rotated model (so the optimizer is the only thing validation can object to)."""
+    config = copy.deepcopy(config)
+    config["cifar"]["rotation"]["optimizers"] = [name]
+    for model in config["cifar"]["rotation"]["models"]:
+        config["cifar"]["models"][model]["step_sizes"].setdefault(name, [1e-3])
+    return config
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_allowed_under_rotation_is_itself_as_theta_goes_to_zero(config, name):
+    """theta = 1e-9 and theta = 0 give the same parameters (up to the rotation's size) for every
+    optimizer validation lets into cifar.rotation.optimizers; the others are refused there."""
+    try:
+        validate_config(_config_rotating(config, name))
+    except ConfigError as err:
+        assert "config key 'cifar.rotation.optimizers'" in str(err) and repr(name) in str(err)
+        with pytest.raises(ValueError, match="cannot run in rotated coordinates"):
+            _rotated(name, 0.01, 1e-9)(_mlp())
+        return
+    plain = _trajectory(lambda net: build_optimizer(name, net.parameters(), lr=0.01), steps=3)
+    nearly = _trajectory(_rotated(name, 0.01, 1e-9), steps=3)
+    moved = float((plain[-1] - plain[0]).norm())
+    assert moved > 1e-3
+    for a, b in zip(plain, nearly, strict=True):
+        assert float((a - b).norm()) <= 1e-6 * moved
+
+
+def test_a_rotation_sweep_without_theta_zero_is_refused(config):
+    config["cifar"]["rotation"]["thetas"] = [0.5, 1.0]
+    with pytest.raises(ConfigError, match=r"'cifar\.rotation\.thetas': \[0\.5, 1\.0\] lacks 0"):
+        validate_config(config)

@@ -3,6 +3,7 @@ checkpoints, failed writes, bad arguments, and the run identity shared with the 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -122,6 +123,23 @@ def test_a_failed_write_names_the_file_and_the_fix(tmp_path, monkeypatch, capsys
     assert run_cli(main, args) == 2
     err = capsys.readouterr().err
     assert f"error: could not write {tmp_path / 'run'}" in err and "df -h" in err
+    assert "a training run resumes from its last complete checkpoint" in err
+
+
+def test_a_failed_table_write_says_the_table_is_written_again_not_resumed(tmp_path, monkeypatch):
+    """A claims or summary table is rewritten whole by its rerun; only training resumes."""
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    target = tmp_path / "claims.csv"
+    monkeypatch.setattr(io.os, "fsync", no_space)
+    with pytest.raises(io.WriteError) as caught:
+        io.write_table(pd.DataFrame({"claim": ["a"]}), target)
+    message = str(caught.value)
+    assert f"could not write {target}" in message and "No space left" in message
+    assert f"rerun: the job writes {target} again from its inputs" in message
+    assert "resumes" not in message and not target.exists()
 
 
 @pytest.mark.parametrize(

@@ -201,3 +201,28 @@ def test_merged_config_layers_presets_as_snakemake_does(config):
         assert (config, override) == before, preset.name
     layered = merged_config({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}}, {"a": {"d": 3}})
     assert layered == {"a": {"b": 1, "c": [2], "d": 3}}
+
+
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("rotation", "block_size", 100_000_000),
+        ("hessian", "block_size", 100_000_000),
+        ("smoothness", "chunk_size", 10**12),
+        ("smoothness", "micro_batch", 10**12),
+    ],
+)
+def test_a_size_that_would_exhaust_memory_is_refused_naming_the_key(config, section, key, value):
+    """Each of these sizes allocates (a k x k matrix, k HVPs, a chunk of images): an absurd one
+    is a config error, not an out-of-memory traceback in a job."""
+    config["cifar"][section][key] = value
+    with pytest.raises(ConfigError, match=rf"'cifar\.{section}\.{key}': {value} is"):
+        validate_config(config)
+
+
+def test_muon_under_rotation_is_refused_naming_the_key(config):
+    config["cifar"]["rotation"]["optimizers"] = ["sgd", "muon"]
+    for model in config["cifar"]["rotation"]["models"]:
+        config["cifar"]["models"][model]["step_sizes"]["muon"] = [0.01]
+    with pytest.raises(ConfigError, match=r"'cifar\.rotation\.optimizers': 'muon' cannot be"):
+        validate_config(config)

@@ -18,7 +18,35 @@ def test_package_versions_cover_the_stack():
 
 
 def test_git_state_outside_a_checkout_is_unknown(tmp_path):
-    assert git_state(tmp_path) == {"commit": UNKNOWN, "dirty": None}
+    state = git_state(tmp_path)
+    assert (state["commit"], state["dirty"]) == (UNKNOWN, None)
+    assert str(tmp_path) in state["reason"]
+
+
+def _git(where, *args) -> str:
+    done = subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True)
+    return done.stdout.decode().strip()
+
+
+def _commit_all(where) -> str:
+    _git(where, "add", "-A")
+    _git(where, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    return _git(where, "rev-parse", "HEAD")
+
+
+def test_a_tree_copied_inside_another_repository_records_no_commit(tmp_path):
+    """git climbs from the copy to the enclosing repository; its commit is not the tree's."""
+    outer = tmp_path / "outer"
+    tree = outer / "vendored" / "signgeom"
+    tree.mkdir(parents=True)
+    _git(outer, "init", "-q")
+    (tree / "Snakefile").write_text("# the exported tree\n")
+    _commit_all(outer)
+    state = git_state(tree)
+    assert (state["commit"], state["dirty"]) == (UNKNOWN, None)
+    assert str(tree) in state["reason"] and str(outer.resolve()) in state["reason"]
+    assert collect({}, tree)["git"]["commit"] == UNKNOWN
+    assert git_state(outer)["commit"] == _git(outer, "rev-parse", "HEAD")  # its own top level
 
 
 def test_git_state_of_a_checkout(tmp_path):

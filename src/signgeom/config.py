@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from signgeom.config_files import read_config_file
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, family_spectrum
 
@@ -44,12 +45,15 @@ def _yaml_number_hint(value: Any) -> str:
     )
 
 
-def nonfinite_errors(config: Any, path: tuple = ()) -> list[str]:
-    """Every ``.inf`` / ``.nan`` in the config (the schema's number type admits them)."""
+def nonfinite_errors(config: Any, path: tuple = (), skip: frozenset = frozenset()) -> list[str]:
+    """Every ``.inf`` / ``.nan`` in the config (the schema's number type admits them), except
+    under the key paths ``skip`` (unknown keys: their values are never walked)."""
+    if path in skip:
+        return []
     if isinstance(config, dict):
-        return [m for k, v in config.items() for m in nonfinite_errors(v, (*path, k))]
+        return [m for k, v in config.items() for m in nonfinite_errors(v, (*path, k), skip)]
     if isinstance(config, list):
-        return [m for i, v in enumerate(config) for m in nonfinite_errors(v, (*path, i))]
+        return [m for i, v in enumerate(config) for m in nonfinite_errors(v, (*path, i), skip)]
     if isinstance(config, float) and not math.isfinite(config):
         return [f"config key '{_key(path)}': {config} is not a finite number"]
     return []
@@ -58,11 +62,12 @@ def nonfinite_errors(config: Any, path: tuple = ()) -> list[str]:
 def schema_errors(config: dict, schema: dict) -> list[str]:
     """Messages ``config key 'a.b': <problem>`` for every schema violation."""
     validator = jsonschema.Draft202012Validator(schema)
-    messages = []
+    messages, unknown = [], set()
     for err in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path)):
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             for name in extra:
+                unknown.add((*err.absolute_path, name))
                 messages.append(f"config key '{_key([*err.absolute_path, name])}': unknown key")
             continue
         if err.validator == "propertyNames":
@@ -72,7 +77,7 @@ def schema_errors(config: dict, schema: dict) -> list[str]:
             continue
         hint = _yaml_number_hint(err.instance) if err.validator == "type" else ""
         messages.append(f"config key '{_key(err.absolute_path)}': {err.message}{hint}")
-    return messages + nonfinite_errors(config)
+    return messages + nonfinite_errors(config, skip=frozenset(unknown))
 
 
 def semantic_errors(config: dict) -> list[str]:
@@ -158,7 +163,7 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.hessian.models': {model!r} is not in cifar.models "
                 f"({sorted(cifar['models'])})"
             )
-    messages += _rotation_errors(cifar, OPTIMIZERS)
+    messages += _rotation_errors(cifar)
     if hess["n_examples"] > estimation_set_size(cifar):
         messages.append(
             f"config key 'cifar.hessian.n_examples': {hess['n_examples']} exceeds the smoothness "
@@ -185,8 +190,10 @@ def _merge_into(out: dict, override: dict) -> None:
 
 
 def load_config_files(*paths: str | Path) -> dict:
-    """The YAML files ``paths`` layered in order (:func:`merged_config`); data only."""
-    return merged_config({}, *(yaml.safe_load(Path(p).read_text()) or {} for p in paths))
+    """The YAML files ``paths`` layered in order (:func:`merged_config`), each read by
+    :func:`signgeom.config_files.read_config_file` (no duplicate keys, aliases or tags:
+    :class:`ConfigFileError` naming the file)."""
+    return merged_config({}, *(read_config_file(p) for p in paths))
 
 
 CIFAR10_TRAIN_IMAGES = 50_000
@@ -322,16 +329,32 @@ def _theory_errors(theory: dict) -> list[str]:
     return messages
 
 
-def _rotation_errors(cifar: dict, optimizers: dict) -> list[str]:
-    """cifar.rotation: its models are trained models and its optimizers have a selected step
-    size in each of them (a step-size grid in cifar.models.<model>.step_sizes)."""
+def _rotation_errors(cifar: dict) -> list[str]:
+    """cifar.rotation: its models are trained models; its optimizers are known, act on each
+    coordinate alone (the rotation hands them ``(n_blocks, k)`` blocks, not the network's
+    tensors) and have a selected step size in each model (a grid in
+    cifar.models.<model>.step_sizes); theta = 0, the reference of every rotated run, is swept."""
+    from signgeom.cifar.optimizers import OPTIMIZERS, SHAPE_DEPENDENT
+
     rotation, messages = cifar["rotation"], []
     for opt in rotation["optimizers"]:
-        if opt not in optimizers:
+        if opt not in OPTIMIZERS:
             messages.append(
                 f"config key 'cifar.rotation.optimizers': unknown optimizer {opt!r}; "
-                f"known: {sorted(optimizers)}"
+                f"known: {sorted(OPTIMIZERS)}"
             )
+        elif opt in SHAPE_DEPENDENT:
+            messages.append(
+                f"config key 'cifar.rotation.optimizers': {opt!r} cannot be rotated: its update "
+                "depends on each tensor's shape, and the rotated coordinates are (n_blocks, "
+                "block_size) blocks, so it would be another optimizer; rotatable: "
+                f"{sorted(set(OPTIMIZERS) - SHAPE_DEPENDENT)}"
+            )
+    if 0 not in rotation["thetas"]:
+        messages.append(
+            f"config key 'cifar.rotation.thetas': {rotation['thetas']} lacks 0.0, the unrotated "
+            "run that every rotated run is compared with; add 0.0"
+        )
     for model in rotation["models"]:
         if model not in cifar["models"]:
             messages.append(

@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +22,23 @@ import pandas as pd
 
 class WriteError(ValueError):
     """An output file could not be written; the message names it and what to do."""
+
+
+# What a rerun does after a failed write, for the kind of job running: by default the job
+# writes its outputs again from its inputs; a training job resumes (signgeom.cifar.train).
+REWRITES = "the job writes {path} again from its inputs."
+RESUMES = "a training run resumes from its last complete checkpoint."
+_RERUN: ContextVar[str] = ContextVar("rerun", default=REWRITES)
+
+
+@contextmanager
+def rerun_advice(advice: str) -> Iterator[None]:
+    """While active, a ``WriteError`` says that a rerun does ``advice`` (``{path}``: the file)."""
+    token = _RERUN.set(advice)
+    try:
+        yield
+    finally:
+        _RERUN.reset(token)
 
 
 @contextmanager
@@ -87,7 +105,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[IO], Any], mode: s
         raise WriteError(
             f"could not write {path} ({type(exc).__name__}: {exc}). Check that the file system "
             f"of {path.parent} has free space and is writable (`df -h {path.parent}`), then "
-            "rerun: a training run resumes from its last complete checkpoint."
+            "rerun: " + _RERUN.get().format(path=path)
         ) from exc
 
 

@@ -39,10 +39,12 @@ def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str]:
 
 
 def git_state(repo: str | Path) -> dict[str, Any]:
-    """``{"commit": sha, "dirty": bool}`` of ``repo``; ``unknown``/``None`` outside a checkout.
+    """``{"commit": sha, "dirty": bool}`` of the checkout ``repo``.
 
     ``dirty`` means tracked files differ from the commit (untracked files are ignored: results
-    and caches live in the tree).
+    and caches live in the tree). The commit is recorded only when ``repo`` is itself the top
+    level of its git repository: a copy of the tree inside another repository (``git`` climbs
+    up to it) or outside any gets ``{"commit": "unknown", "dirty": None, "reason": why}``.
     """
 
     def git(*args: str) -> str:
@@ -53,11 +55,20 @@ def git_state(repo: str | Path) -> dict[str, Any]:
             raise RuntimeError(done.stderr.strip())
         return done.stdout.strip()
 
+    def unknown(reason: str) -> dict[str, Any]:
+        return {"commit": UNKNOWN, "dirty": None, "reason": reason}
+
     try:
+        top = git("rev-parse", "--show-toplevel")
+        if Path(top).resolve() != Path(repo).resolve():
+            return unknown(
+                f"{repo} is not the top level of a git checkout: git finds the repository at "
+                f"{top}, whose commit is not this tree's"
+            )
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, RuntimeError, subprocess.TimeoutExpired):
-        return {"commit": UNKNOWN, "dirty": None}
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as err:
+        return unknown(f"no git commit for {repo}: {err or type(err).__name__}")
     return {"commit": commit, "dirty": dirty}
 
 
@@ -119,6 +130,6 @@ def write_provenance(
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         Path(log).write_text(
             f"wrote {out}: {len(record['describes'])} files described, commit {git['commit']}"
-            f" (dirty: {git['dirty']})\n"
+            f" (dirty: {git['dirty']})" + (f": {git['reason']}" if "reason" in git else "") + "\n"
         )
     return record

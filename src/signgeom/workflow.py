@@ -11,6 +11,7 @@ module of the library) never needs a checkout.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,24 @@ def checkout(start: str | Path | None = None) -> Path:
         f"{here} or a directory above it holds a Snakefile and workflow/rules/; run from "
         "inside a checkout of the repository"
     )
+
+
+# Top-level directories of the working directory that the workflow's jobs write into.
+OUTPUT_ROOTS = ("results", "figures", "logs", "benchmarks", "data")
+
+
+def dangling_output_links(workdir: str | Path, roots: tuple[str, ...] = OUTPUT_ROOTS) -> list[str]:
+    """One message per output root in ``workdir`` that is a symbolic link to nothing (a job
+    would fail with a bare ``FileNotFoundError`` for a path below it)."""
+    messages = []
+    for name in roots:
+        link = Path(workdir) / name
+        if link.is_symlink() and not link.exists():
+            messages.append(
+                f"{link} is a symbolic link to {os.readlink(link)}, which does not exist: "
+                f"create that directory, or remove the link to write {name}/ here"
+            )
+    return messages
 
 
 def __getattr__(name: str) -> Path:

@@ -19,7 +19,7 @@ wildcard_constraints:
 
 rule cifar_data:
     output:
-        directory(CIFAR_BATCHES),
+        update(directory(CIFAR_BATCHES)),
     log:
         "logs/cifar/data.log",
     benchmark:

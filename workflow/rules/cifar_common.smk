@@ -4,9 +4,10 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 """
 
 import pandas as pd
+from snakemake.logging import logger
 
 from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.data import BATCHES_DIRNAME
+from signgeom.cifar.data import BATCHES_DIRNAME, local_source_problems
 from signgeom.cifar.estimate_settings import (
     HessianSettings,
     SensitivitySettings,
@@ -18,6 +19,16 @@ from signgeom.cifar.runid import run_key_pattern, run_path
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
 CIFAR_BATCHES = f"{CIFAR_ROOT}/{BATCHES_DIRNAME}"
+# A cifar.data.local_dir that holds no copy stops the workflow here, before the data job
+# (signgeom.cifar.data.local_source_problems says why); one that names another checkout's
+# data is reported.
+_errors, _warnings = local_source_problems(
+    C["data"]["source"], C["data"].get("local_dir"), REPO
+)
+for _warning in _warnings:
+    logger.warning(f"warning: {_warning}")
+if _errors:
+    raise WorkflowError("\n".join(_errors))
 SMOOTH = C["smoothness"]
 # Seeds: the step-size grid is trained on SELECTION_SEEDS; the selected trajectories are
 # trained, estimated and drawn on every seed of SEEDS (the intervals over seeds come from them).

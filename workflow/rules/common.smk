@@ -7,17 +7,28 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from signgeom.config import ConfigError, validate_config
+from signgeom.config import ConfigError, load_config_files, validate_config
+from signgeom.config_files import ConfigFileError
+from signgeom.workflow import dangling_output_links
 
-# The checkout holding this Snakefile (provenance records its git state; a relative
-# cifar.data.local_dir resolves against it). The schema is the package's
-# (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
+# The checkout holding this Snakefile (provenance records its git state). The schema is the
+# package's (signgeom.config.SCHEMA_PATH): validate_config checks it and the semantic rules.
 REPO = Path(workflow.basedir)
 
+# Snakemake read the config files (config.yaml and every --configfile: workflow.configfiles)
+# with its own YAML loader, which keeps the last of duplicate keys and expands aliases; each is
+# read again with signgeom's (signgeom.config_files), which refuses both, before the config
+# itself is checked.
 try:
+    load_config_files(*workflow.configfiles)
     validate_config(config)
-except ConfigError as err:
+except (ConfigError, ConfigFileError) as err:
     raise WorkflowError(str(err)) from None
+
+# A results/ (or figures/, logs/, ...) that is a dangling symbolic link: name it before any job
+# fails below it.
+if broken := dangling_output_links(Path.cwd()):
+    raise WorkflowError("\n".join(broken))
 
 
 def runtime_for(kind):

@@ -225,17 +225,19 @@ def prepare_cifar10(
 
     The files are staged in a temporary directory next to the destination and renamed into
     place only after verification, so an interrupted or failed run leaves nothing that looks
-    complete. An existing destination is verified and reused.
+    complete. An existing destination is verified and reused, once the configured source has
+    been checked: a mistyped ``local_dir`` fails the job (and leaves the destination as it was)
+    instead of passing unnoticed.
     """
     dest_root = Path(dest_root)
     dest = dest_root / BATCHES_DIRNAME
-    if dest.exists():
-        return verify_batches_dir(dest)
     src = None
     if source == "local":
         src = _resolve_local(local_dir)
     elif source != "download":
         raise CifarDataError(f"unknown cifar.data.source {source!r}; use 'download' or 'local'.")
+    if dest.exists():
+        return verify_batches_dir(dest)
     dest_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{BATCHES_DIRNAME}.tmp-", dir=dest_root))
     try:
@@ -292,6 +294,40 @@ def _base_dir(given: Path | None) -> Path:
         return checkout()
     except FileNotFoundError:
         return Path()
+
+
+def local_source_problems(
+    source: str, local_dir: str | None, workflow_dir: Path
+) -> tuple[list[str], list[str]]:
+    """``(errors, warnings)`` about ``cifar.data.local_dir`` before any job runs.
+
+    The data job (:func:`main`) resolves a relative ``local_dir`` against :func:`_base_dir`: the
+    checkout the package is imported from. Error: with ``source: local``, the resolved path is
+    no directory (a mistyped path then stops the workflow before the data job, which would
+    otherwise run, fail, and leave its changed settings recorded, so that reverting the typo
+    reran every estimate; the job itself checks the files). Warning: that
+    checkout is not ``workflow_dir`` (an editable install from another checkout), so a
+    relative path names the other checkout's data.
+    """
+    if source != "local" or not local_dir:
+        return [], []
+    base = _base_dir(None)
+    resolved = base / local_dir
+    errors, warnings = [], []
+    if not resolved.is_dir():
+        where = "" if Path(local_dir).is_absolute() else f" (resolved against {base}: {resolved})"
+        errors.append(
+            f"config key 'cifar.data.local_dir': {local_dir}{where} is not a directory; point "
+            f"it at a copy of `{BATCHES_DIRNAME}` (or its parent)"
+        )
+    if not Path(local_dir).is_absolute() and base.resolve() != Path(workflow_dir).resolve():
+        warnings.append(
+            f"config key 'cifar.data.local_dir': the relative path {local_dir} resolves "
+            f"against {base}, the checkout signgeom is imported from (an install from "
+            f"there), not against this workflow's checkout {workflow_dir}: the data job "
+            f"copies {resolved}; write an absolute path to use another copy"
+        )
+    return errors, warnings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -209,6 +209,11 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "muon": Muon,
 }
 
+# Optimizers whose update of a tensor depends on its shape (Muon orthogonalises matrices); the
+# others act on each coordinate alone, so they run unchanged on any reshaping of the parameters
+# (signgeom.cifar.rotation hands them (n_blocks, k) blocks).
+SHAPE_DEPENDENT: frozenset[str] = frozenset({"muon"})
+
 
 def build_optimizer(
     name: str, params: Params, lr: float, momentum: float = 0.9

@@ -161,11 +161,17 @@ def build_rotated_optimizer(
     block_size: int | None,
     seed: int,
 ) -> torch.optim.Optimizer:
-    """The registered optimizer ``name`` in rotated coordinates; ``theta = 0``: the plain one."""
-    from signgeom.cifar.optimizers import build_optimizer
+    """The registered optimizer ``name`` in rotated coordinates; ``theta = 0``: the plain one.
+    A shape-dependent optimizer (``signgeom.cifar.optimizers.SHAPE_DEPENDENT``) is refused for
+    ``theta > 0``: on the ``(n_b, k)`` blocks it would be another optimizer."""
+    from signgeom.cifar.optimizers import SHAPE_DEPENDENT, build_optimizer
 
     if theta == 0:
         return build_optimizer(name, [p for _, p in named_params], lr=lr, momentum=momentum)
+    if name in SHAPE_DEPENDENT:
+        raise ValueError(
+            f"optimizer {name!r} depends on tensor shapes and cannot run in rotated coordinates"
+        )
     if block_size is None:
         raise ValueError("a rotation (theta > 0) needs a block_size")
     return RotatedOptimizer(

@@ -60,7 +60,7 @@ from signgeom.cifar.rundir import (
 )
 from signgeom.cifar.schedule import estimate_epochs, schedule_errors
 from signgeom.cli import run_cli
-from signgeom.io import atomic_torch_save
+from signgeom.io import RESUMES, atomic_torch_save, rerun_advice
 from signgeom.progress import Progress, format_seconds
 
 log = logging.getLogger(__name__)
@@ -493,12 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--settings`` and the flags into one ``TrainSettings`` and train."""
     args = build_parser().parse_args(argv)
-    train_run(
-        TrainSettings.from_args(args),
-        batches_dir=args.batches_dir,
-        out_dir=args.out_dir,
-        expected_run_id=args.expected_run_id,
-    )
+    with rerun_advice(RESUMES):
+        train_run(
+            TrainSettings.from_args(args),
+            batches_dir=args.batches_dir,
+            out_dir=args.out_dir,
+            expected_run_id=args.expected_run_id,
+        )
 
 
 if __name__ == "__main__":
