@@ -83,3 +83,28 @@ def test_table_block_options_filter_pivot_and_order_columns(tmp_path):
     readme.write_text("<!-- table: t.csv model=mlp columns=optimizer,mean -->\n<!-- /table -->\n")
     readme_claims.main(["--readme", str(readme)])
     assert "| optimizer | mean |\n|---|---|\n| adam | 0.5 |\n" in readme.read_text()
+
+
+def test_claims_render_shows_seeds_minimum_probe_options_and_notes():
+    row = {
+        "claim": "a", "model": "cnn", "statement": "S", "statistic": "T", "direction": "above",
+        "threshold": "1", "value": 1.2345, "lo": float("nan"), "hi": float("nan"), "level": 0.9,
+        "n_seeds": 1, "min_seeds": 3, "per_seed": "0:1.234", "excluded": "2",
+        "grid_edge": "sgd lr 0.01 (grid 0.01-1)", "verdict": "inconclusive",
+        "note": "seed 2 excluded: sgd diverged; 1 seed (min 3): no verdict",
+        "verdict_heavy_ball": "no data", "value_heavy_ball": float("nan"),
+        "verdict_radius": "fails", "value_radius": 0.5,
+    }  # fmt: skip
+    two = {**row, "lo": 1.1, "hi": 1.4, "n_seeds": 3, "verdict": "holds", "note": "",
+           "grid_edge": float("nan")}  # fmt: skip
+    text = readme_claims.render(pd.DataFrame([row, two]))
+    lines = text.splitlines()
+    assert lines[0].endswith("| verdict | heavy_ball / radius | notes |")
+    assert lines[2] == (
+        "| S | T (1) | 1.23 (no interval) | 1 (min 3) | **inconclusive** | no data / fails | "
+        "seed 2 excluded: sgd diverged; 1 seed (min 3): no verdict; at grid edge: sgd lr 0.01 "
+        "(grid 0.01-1) |"
+    )
+    assert lines[3] == (
+        "| S | T (1) | 1.23 [1.1, 1.4] (90%) | 3 (min 3) | **holds** | no data / fails |  |"
+    )

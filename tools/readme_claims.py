@@ -35,22 +35,36 @@ def _number(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3g}"
 
 
+def _text(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
+
+
 def render(claims: pd.DataFrame) -> str:
-    """A Markdown table: claim, statistic, value with interval, seeds, verdict."""
+    """A Markdown table: claim, statistic, value with interval, seeds (usable / minimum),
+    verdict, the verdicts under the other probe options, notes (excluded seeds, the reason for
+    no verdict, selections at their grid's edge)."""
+    options = [c.removeprefix("verdict_") for c in claims.columns if c.startswith("verdict_")]
     lines = [
-        "| claim | statistic (threshold) | value [interval] | seeds | verdict |",
-        "|---|---|---|---|---|",
+        "| claim | statistic (threshold) | value [interval] | seeds | verdict | "
+        + (f"{' / '.join(options)} | " if options else "")
+        + "notes |",
+        "|---|---|---|---|---|" + ("---|" if options else "") + "---|",
     ]
-    for r in claims.itertuples():
-        interval = (
-            f"[{_number(r.lo)}, {_number(r.hi)}] ({r.level:.0%})"
-            if r.n_seeds > 1
-            else "(one seed: no interval)"
+    for r in claims.to_dict("records"):
+        finite = all(isinstance(r[k], float) and math.isfinite(r[k]) for k in ("lo", "hi"))
+        interval = f"[{_number(r['lo'])}, {_number(r['hi'])}] ({r['level']:.0%})" if finite else (
+            "(no interval)")  # fmt: skip
+        seeds = f"{r['n_seeds']}" + (f" (min {r['min_seeds']})" if "min_seeds" in r else "")
+        notes = [_text(r.get("note"))]
+        if edge := _text(r.get("grid_edge")):
+            notes.append(f"at grid edge: {edge}")
+        row = (
+            f"| {r['statement']} | {r['statistic']} ({r['threshold']}) "
+            f"| {_number(r['value'])} {interval} | {seeds} | **{r['verdict']}** |"
         )
-        lines.append(
-            f"| {r.statement} | {r.statistic} ({r.threshold}) | {_number(r.value)} {interval} "
-            f"| {r.n_seeds} | **{r.verdict}** |"
-        )
+        if options:
+            row += " " + " / ".join(_text(r[f"verdict_{o}"]) for o in options) + " |"
+        lines.append(row + f" {'; '.join(n for n in notes if n)} |")
     return "\n".join(lines) + "\n"
 
 
