@@ -237,3 +237,15 @@ def test_header_only_input_is_a_named_error_and_writes_nothing(tmp_path, which):
     with pytest.raises(ValueError, match=f"{which}.csv: no rows"):
         main(_argv(paths, tmp_path / "claims.csv"))
     assert not (tmp_path / "claims.csv").exists()
+
+
+def test_an_early_window_without_estimates_leaves_that_claim_only():
+    """Estimates at epochs 0 and 20 only: the early window (0, 5] holds none, so a_rhat_early
+    has no value on any seed, and the other claims keep every seed."""
+    metrics, smooth, steps = _tables(*GOOD)
+    table = claims(metrics, smooth[smooth["epoch"].isin([0, EPOCHS])], steps)
+    early = table.loc["a_rhat_early"]
+    assert early["n_seeds"] == 0 and early["verdict"] == "inconclusive"
+    assert early["note"].startswith("no value of this statistic on seed 0 1 2")
+    assert (table.loc[["a_loss", "c_similar_cnn"], "n_seeds"] == 3).all()
+    assert (table.loc[["a_loss", "c_similar_cnn"], "verdict"] == "holds").all()

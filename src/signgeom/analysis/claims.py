@@ -7,10 +7,11 @@ verdict. An :class:`Agreement` is a claim about two others: whether their verdic
 
 Seeds. A seed is *excluded* from every claim of its model when the claim set's screen names it
 (a diverged run, a non-finite loss, a non-finite or non-positive estimate, a missing
-trajectory), when one claim's per-seed value is missing for it while another claim has one,
-or when any claim's per-seed value is not finite and positive (ratios are compared in logs).
-So the verdicts of one model rest on the same seeds, and the ``note`` names each excluded
-seed with its reason.
+trajectory) or when any claim's per-seed value is not finite and positive (ratios are compared
+in logs; NaN counts). So the verdicts of one model rest on the same seeds, and the ``note``
+names each excluded seed with its reason. A claim whose statistic is undefined on a seed (its
+window holds no estimate) has no value there: that seed stays in the other claims, and the
+claim's note says so.
 
 Statistic over the ``n`` usable seeds: the geometric mean of the per-seed ratios ``q_s`` with
 the t-interval of ``log q_s`` at ``level`` (:func:`signgeom.stats.geometric_t_interval`).
@@ -142,23 +143,26 @@ def exclusions(
     claims: Sequence[Claim], values: Mapping[str, pd.Series], screened: Mapping[int, str]
 ) -> dict[int, str]:
     """Seed -> reason for one model's claims (module docstring): the screen's reasons, then a
-    seed missing from a claim that others have, then a per-seed value not finite and positive."""
+    per-seed value that is not finite and positive (NaN included). A seed a claim has no value
+    for (its window holds no estimate) leaves that claim only (:func:`evaluate` names it)."""
     out = {int(s): r for s, r in screened.items()}
     seeds = sorted({int(s) for c in claims for s in values[c.name].index} - set(out))
     for seed in seeds:
         for c in claims:
             series = values[c.name]
-            if seed not in series.index:
-                out[seed] = f"no {c.name} value"
-                break
-            if not _usable(float(series[seed])):
+            if seed in series.index and not _usable(float(series[seed])):
                 out[seed] = f"{c.name} = {float(series[seed]):.4g}"
                 break
     return out
 
 
-def _note(excluded: Mapping[int, str], n: int, min_seeds: int, lo: float, hi: float) -> str:
+def _note(
+    excluded: Mapping[int, str], missing: Sequence[int], n: int, min_seeds: int, lo: float,
+    hi: float,
+) -> str:  # fmt: skip
     parts = [f"seed {s} excluded: {r}" for s, r in sorted(excluded.items())]
+    if missing:
+        parts.append(f"no value of this statistic on seed {' '.join(map(str, missing))}")
     if n == 0:
         parts.append("no usable seed: no verdict")
     elif n < min_seeds:
@@ -168,9 +172,16 @@ def _note(excluded: Mapping[int, str], n: int, min_seeds: int, lo: float, hi: fl
     return "; ".join(parts)
 
 
-def evaluate(claim: Claim, per_seed: pd.Series, excluded: Mapping[int, str], level: float) -> dict:
+def evaluate(
+    claim: Claim,
+    per_seed: pd.Series,
+    excluded: Mapping[int, str],
+    level: float,
+    seeds: Sequence[int] = (),
+) -> dict:
     """The value, interval, seeds and verdict of ``claim`` on the per-seed ratios less the
-    excluded seeds."""
+    excluded seeds (``seeds``: the model's seeds, to name those the claim has no value for)."""
+    missing = sorted(set(seeds) - set(per_seed.index) - set(excluded))
     per_seed = per_seed[~per_seed.index.isin(list(excluded))].sort_index().astype(float)
     if len(per_seed):
         value, lo, hi, n = geometric_t_interval(per_seed.to_numpy(), level)
@@ -188,7 +199,7 @@ def evaluate(claim: Claim, per_seed: pd.Series, excluded: Mapping[int, str], lev
         "verdict": verdict(claim.direction, lo, hi, claim.threshold, band)
         if decided
         else "inconclusive",
-        "note": _note(excluded, n, claim.min_seeds, lo, hi),
+        "note": _note(excluded, missing, n, claim.min_seeds, lo, hi),
     }
 
 
@@ -244,7 +255,7 @@ def _per_seed_values(claims: Sequence[Claim], tables: Tables) -> dict[str, pd.Se
     out = {}
     for c in claims:
         series = c.per_seed(tables)
-        out[c.name] = pd.Series(series, dtype=float).dropna().rename(index=int)
+        out[c.name] = pd.Series(series, dtype=float).rename(index=int)
     return out
 
 
@@ -253,7 +264,8 @@ def _evaluate_model(
 ) -> dict[str, dict]:
     values = _per_seed_values(claims, tables)
     excluded = exclusions(claims, values, claim_set.screen(tables, model))
-    return {c.name: evaluate(c, values[c.name], excluded, level) for c in claims}
+    seeds = sorted({int(s) for v in values.values() for s in v.index} | set(excluded))
+    return {c.name: evaluate(c, values[c.name], excluded, level, seeds) for c in claims}
 
 
 def _with_option(tables: Tables, claim_set: ClaimSet, option: str) -> dict[str, pd.DataFrame]:

@@ -51,6 +51,14 @@ def tail_log_loss(curves: pd.DataFrame, fraction: float) -> pd.Series:
     return _log(tail).mean(skipna=False)
 
 
+def window_holds_estimates(estimates: pd.DataFrame, last_epoch: float | None) -> bool:
+    """Whether ``estimates`` hold a value at ``0 < epoch <= last_epoch`` (None: any epoch)."""
+    later = estimates[estimates.index > 0]
+    if last_epoch is not None:
+        later = later[later.index <= last_epoch]
+    return bool(later.notna().to_numpy().any())
+
+
 def pooled_geomean(estimates: pd.DataFrame, last_epoch: float | None = None) -> float:
     """Geometric mean of every trajectory's estimates at ``0 < epoch <= last_epoch`` (all
     epochs when None), pooled, plus epoch 0 as one point: the geometric mean of the

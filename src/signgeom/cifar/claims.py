@@ -37,7 +37,12 @@ from signgeom.analysis.claims import (
     read_inputs,
 )
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.analysis.statistics import pooled_geomean, tail_loss_ratio, trajectory_ratio
+from signgeom.analysis.statistics import (
+    pooled_geomean,
+    tail_loss_ratio,
+    trajectory_ratio,
+    window_holds_estimates,
+)
 from signgeom.cli import run_cli
 from signgeom.io import write_table
 
@@ -137,11 +142,13 @@ def _estimates(tables: Tables, model: str) -> dict[int, pd.DataFrame]:
 
 def rhat_pooled(tables: Tables, model: str, early_fraction: float | None) -> pd.Series:
     """Per seed: :func:`pooled_geomean` of R_hat, up to ``early_fraction x`` the seed's last
-    estimated epoch (None: every epoch)."""
+    estimated epoch (None: every epoch); no value for a seed whose window holds no estimate
+    after epoch 0."""
     out = {}
     for seed, r in _estimates(tables, model).items():
         last = None if early_fraction is None else early_fraction * r.index.max()
-        out[seed] = pooled_geomean(r, last)
+        if window_holds_estimates(r, last):
+            out[seed] = pooled_geomean(r, last)
     return pd.Series(out, dtype=float)
 
 
@@ -149,7 +156,8 @@ def rhat_similar(tables: Tables, model: str) -> pd.Series:
     """Per seed: :func:`trajectory_ratio` of R_hat along signSGD over R_hat along SGD."""
     return pd.Series(
         {s: trajectory_ratio(r, "signsgd", "sgd") for s, r in _estimates(tables, model).items()
-         if set(TRAJECTORIES) <= set(r.columns)},
+         if set(TRAJECTORIES) <= set(r.columns)
+         and window_holds_estimates(r[list(TRAJECTORIES)].dropna(), None)},
         dtype=float,
     )  # fmt: skip
 

@@ -46,7 +46,7 @@ from signgeom.analysis.claims import (
     read_inputs,
 )
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.analysis.statistics import pooled_geomean, tail_log_loss
+from signgeom.analysis.statistics import pooled_geomean, tail_log_loss, window_holds_estimates
 from signgeom.cifar.claims import (
     SIGN_LIKE,
     estimate_problems,
@@ -106,9 +106,9 @@ def rhat_pooled(tables: Tables, model: str) -> pd.Series:
     est = tables["smoothness"]
     est = est[(est["model"] == model) & est["optimizer"].isin(optimizers(tables, model))]
     return pd.Series(
-        {int(seed): pooled_geomean(rows.pivot_table(index="epoch", columns="optimizer",
-                                                    values="R_hat"))
-         for seed, rows in est.groupby("seed")},
+        {int(seed): pooled_geomean(r) for seed, r in (
+            (seed, rows.pivot_table(index="epoch", columns="optimizer", values="R_hat"))
+            for seed, rows in est.groupby("seed")) if window_holds_estimates(r, None)},
         dtype=float,
     )  # fmt: skip
 
