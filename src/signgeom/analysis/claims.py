@@ -385,13 +385,6 @@ def read_inputs(paths: Sequence[Path | str], what: str) -> pd.DataFrame:
     return pd.concat([read_input(p, what) for p in paths], ignore_index=True)
 
 
-def require_rows(table: pd.DataFrame, what: str) -> pd.DataFrame:
-    """``table`` itself, or a ``ValueError`` naming ``what`` when it has no row."""
-    if table.empty:
-        raise ValueError(f"the {what} table has no rows")
-    return table
-
-
 def finite_positive(values: pd.Series) -> pd.Series:
     """Boolean mask: finite and > 0 (NaN: False)."""
     x = pd.to_numeric(values, errors="coerce").astype(float)
