@@ -283,8 +283,8 @@ def claims_table(
     """One row per claim of every model (``COLUMNS``); a set with no claim is an error."""
     rows: list[dict] = []
     key = claim_set.estimates_table
+    headline = _with_option(tables, claim_set, HEADLINE)
     for model in models:
-        headline = _with_option(tables, claim_set, HEADLINE)
         declared = list(claim_set.declare(headline, model))
         claims = [c for c in declared if isinstance(c, Claim)]
         results = _evaluate_model(claims, headline, claim_set, model, level)
