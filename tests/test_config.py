@@ -94,6 +94,11 @@ def test_shipped_configs_are_valid(config):
             lambda c: c["cifar"]["claims"].update(invariant_factor=0.9),
             "cifar.claims.invariant_factor",
         ),
+        (lambda c: c["cifar"]["claims"].update(min_seeds=0), "cifar.claims.min_seeds"),
+        (
+            lambda c: c["cifar"]["claims"].update(loss_tail_fraction=0),
+            "cifar.claims.loss_tail_fraction",
+        ),
         (lambda c: c["cifar"].update(selection_seeds=[]), "cifar.selection_seeds"),
         (lambda c: c["cifar"]["rotation"].update(models=["vgg16"]), "cifar.rotation.models"),
         (lambda c: c["cifar"]["rotation"].update(thetas=[0.0, 1.5]), "cifar.rotation.thetas.1"),

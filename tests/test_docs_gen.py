@@ -95,15 +95,22 @@ def test_claims_columns_come_from_the_marker_and_survive_new_columns():
             "statement": ["A holds", "B"], "statistic": ["r", "s"], "threshold": [1, 1],
             "value": [2.0, 0.5], "lo": [1.5, float("nan")], "hi": [2.5, float("nan")],
             "level": [0.9, 0.9], "n_seeds": [3, 1], "verdict": ["holds", "inconclusive"],
-            "min_seeds": [3, 3], "model": ["cnn", "mlp"],
+            "min_seeds": [3, 3], "model": ["cnn", "mlp"], "verdict_radius": ["holds", "no data"],
+            "note": ["", "1 seed (min 3): no verdict"], "grid_edge": ["", "signsgd lr 0.1"],
         }
     )  # fmt: skip
     default = docs_gen.render_claims(claims, {})
     assert default.splitlines()[0] == (
-        "| claim | statistic (threshold) | value [interval] | seeds | verdict |"
+        "| claim | statistic (threshold) | value [interval] | seeds | verdict | other probe steps"
+        " | notes |"
     )
-    assert "| A holds | r (1) | 2 [1.5, 2.5] (90%) | 3 | **holds** |" in default
-    assert "0.5 (one seed: no interval) | 1 | **inconclusive** |" in default
+    assert "| A holds | r (1) | 2 [1.5, 2.5] (90%) | 3 (min 3) | **holds** | radius: holds |" in (
+        default
+    )
+    assert (
+        "0.5 (no interval) | 1 (min 3) | **inconclusive** | radius: no data "
+        "| 1 seed (min 3): no verdict; at grid edge: signsgd lr 0.1 |"
+    ) in default
     picked = docs_gen.render_claims(claims, {"model": "mlp", "columns": "claim,min_seeds,verdict"})
     assert picked.splitlines() == [
         "| claim | min_seeds | verdict |",

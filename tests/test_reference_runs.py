@@ -126,40 +126,52 @@ def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
     assert len(last_layer) > 0 and last_layer == pytest.approx(0.5, rel=1e-5)
 
 
-def test_beyond_the_paper_verdicts_are_what_the_code_computes_from_the_tables(tmp_path):
-    """results/reference/{rotation,family}: the committed verdicts equal a recomputation from
-    the committed tables with the settings in config.yaml (so none is typed or stale)."""
-    from signgeom.cifar.claims import ClaimSettings
+def test_every_reference_claims_table_is_what_the_engine_computes_from_its_tables(tmp_path):
+    """results/reference/{subset,subset-long,rotation,family}: the committed claims equal a
+    recomputation from the committed tables with the settings in config.yaml (so none is typed
+    or stale), and none has a verdict on fewer than min_seeds seeds."""
+    from signgeom.analysis.settings import ClaimSettings
+    from signgeom.cifar.claims import compute_claims
     from signgeom.cifar.family_claims import family_claims
     from signgeom.cifar.rotation_claims import rotation_claims
 
-    claims = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]["claims"]
-    settings = ClaimSettings(level=claims["level"], similar_factor=claims["similar_factor"])
+    settings = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))
     ref = REPO / "results" / "reference"
 
-    def read(path):
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    def read(*paths):
+        return pd.concat(
+            [pd.read_csv(ref / p, keep_default_na=False, na_values=[""]) for p in paths],
+            ignore_index=True,
+        )
 
-    def as_written(table, tmp):  # the recomputation through the same CSV round trip
+    def check(committed, table, tmp):  # the recomputation through the same CSV round trip
         table.to_csv(tmp, index=False)
-        return read(tmp)
+        pd.testing.assert_frame_equal(read(committed), read(tmp))
+        decided = table[table["verdict"].isin(["holds", "fails"])]
+        assert (decided["n_seeds"] >= settings.min_seeds).all(), committed
 
+    for name, extra in (("subset", "subset/seeds/"), ("subset-long", None)):
+        parts = [f"{name}/"] + ([extra] if extra else [])
+        table = compute_claims(
+            read(*(p + "metrics.csv" for p in parts)),
+            read(*(p + "smoothness.csv" for p in parts)),
+            read(*(p + "step_sizes.csv" for p in parts)),
+            settings,
+        )
+        check(f"{name}/claims.csv", table, tmp_path / f"{name}.csv")
     rotation = rotation_claims(
-        pd.read_csv(ref / "rotation/rotation.csv"), settings, claims["invariant_factor"]
+        read("rotation/rotation.csv"), read("rotation/step_sizes.csv"), settings
     )
-    pd.testing.assert_frame_equal(
-        read(ref / "rotation/rotation_claims.csv"), as_written(rotation, tmp_path / "r.csv")
-    )
+    check("rotation/rotation_claims.csv", rotation, tmp_path / "r.csv")
     family_dir = ref / "family"
-    similarity = pd.read_csv(family_dir / "similarity.csv")
+    similarity = read("family/similarity.csv")
     family = family_claims(
-        pd.read_csv(family_dir / "metrics.csv"),
-        pd.read_csv(family_dir / "smoothness.csv"),
+        read("family/metrics.csv"),
+        read("family/smoothness.csv"),
         similarity,
+        read("family/step_sizes.csv"),
         sorted(similarity["model"].unique()),
         settings,
     )
-    pd.testing.assert_frame_equal(
-        read(family_dir / "family_claims.csv"), as_written(family, tmp_path / "f.csv")
-    )
+    check("family/family_claims.csv", family, tmp_path / "f.csv")
     assert_image_files([ref / "rotation/figure5.png", family_dir / "figure3_family.png"])

@@ -7,7 +7,10 @@ relative to the file holding the block. Kinds:
 
 - ``claims: <csv> [columns=a,b] [column=v,w]``: a verdict table. Its columns are csv columns or
   the composites ``claim``, ``statistic`` (with its threshold), ``value`` (with the interval
-  over seeds), ``seeds``, ``verdict`` (the default, in that order); unknown columns are refused.
+  over seeds), ``seeds`` (usable, and the minimum for a verdict), ``verdict``, ``probes`` (the
+  verdicts under the other probe steps) and ``notes`` (excluded seeds, why there is no verdict,
+  a selection at its grid's edge); all of them by default, in that order; unknown columns are
+  refused.
 - ``table: <csv> [column=v,w] [pivot=index:columns:values] [columns=a,b]``: any table; the
   options apply in that order (keep rows whose ``column`` is one of the values, spread
   ``values`` over ``columns``, keep and order columns). No expression is evaluated.
@@ -80,17 +83,43 @@ def options(text: str) -> dict[str, str]:
 
 
 def _interval(r: pd.Series) -> str:
-    if r["n_seeds"] > 1 and not (math.isnan(r["lo"]) or math.isnan(r["hi"])):
-        return f"[{_number(r['lo'])}, {_number(r['hi'])}] ({r['level']:.0%})"
-    return "(one seed: no interval)" if r["n_seeds"] <= 1 else "(no interval)"
+    lo, hi = float(r["lo"]), float(r["hi"])
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"[{_number(lo)}, {_number(hi)}] ({r['level']:.0%})"
+    return "(no interval)"
+
+
+def _text(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
+
+
+def _seeds(r: pd.Series) -> str:
+    minimum = r.get("min_seeds")
+    return str(r["n_seeds"]) + ("" if minimum is None else f" (min {minimum})")
+
+
+def _probe_options(r: pd.Series) -> str:
+    """The verdicts under the other probe options (``verdict_<option>`` columns)."""
+    options = [c for c in r.index if c.startswith("verdict_")]
+    return " / ".join(f"{c.removeprefix('verdict_')}: {_text(r[c])}" for c in options)
+
+
+def _notes(r: pd.Series) -> str:
+    """The claim's note (excluded seeds, why no verdict) and a selection at its grid's edge."""
+    notes = [_text(r.get("note"))]
+    if edge := _text(r.get("grid_edge")):
+        notes.append(f"at grid edge: {edge}")
+    return "; ".join(n for n in notes if n)
 
 
 CLAIM_COLUMNS: dict[str, tuple[str, Callable[[pd.Series], str]]] = {
     "claim": ("claim", lambda r: str(r["statement"])),
     "statistic": ("statistic (threshold)", lambda r: f"{r['statistic']} ({r['threshold']})"),
     "value": ("value [interval]", lambda r: f"{_number(r['value'])} {_interval(r)}"),
-    "seeds": ("seeds", lambda r: str(r["n_seeds"])),
+    "seeds": ("seeds", _seeds),
     "verdict": ("verdict", lambda r: f"**{r['verdict']}**"),
+    "probes": ("other probe steps", _probe_options),
+    "notes": ("notes", lambda r: _cell(_notes(r))),
 }
 
 

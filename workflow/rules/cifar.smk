@@ -179,6 +179,7 @@ rule cifar_claims:
     input:
         smoothness=rules.cifar_tables.output.smoothness,
         metrics=rules.cifar_tables.output.metrics,
+        step_sizes=rules.cifar_tables.output.step_sizes,
     output:
         report(
             CLAIMS_TABLE, caption="../report/claims.rst", category="Figure 3", subcategory="Tables"
@@ -191,16 +192,11 @@ rule cifar_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(
-            level=CLAIMS["level"],
-            early=CLAIMS["early_fraction"],
-            similar=CLAIMS["similar_factor"],
-        ),
+        settings=settings_json(ClaimSettings),
     shell:
         "python -m signgeom.cifar.claims --metrics {input.metrics:q}"
-        " --smoothness {input.smoothness:q} --level {params.level:q}"
-        " --early-fraction {params.early:q} --similar-factor {params.similar:q}"
-        " --out {output:q} 2> {log:q}"
+        " --smoothness {input.smoothness:q} --step-sizes {input.step_sizes:q}"
+        " --settings {params.settings:q} --out {output:q} 2> {log:q}"
 
 
 rule cifar_sensitivity:

@@ -6,6 +6,7 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 import pandas as pd
 from snakemake.logging import logger
 
+from signgeom.analysis.settings import ClaimSettings
 from signgeom.cifar.run_settings import TrainSettings
 from signgeom.cifar.data import BATCHES_DIRNAME, local_source_problems
 from signgeom.cifar.estimate_settings import (

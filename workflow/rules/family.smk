@@ -68,6 +68,7 @@ rule family_claims:
     input:
         metrics=rules.cifar_tables.output.metrics,
         smoothness=rules.cifar_tables.output.smoothness,
+        step_sizes=rules.cifar_tables.output.step_sizes,
         similarity=SIMILARITY_TABLES,
     output:
         report(
@@ -84,11 +85,12 @@ rule family_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(models=FAMILY_MODELS, level=CLAIMS["level"]),
+        **with_settings(models=FAMILY_MODELS, claims=settings_json(ClaimSettings)),
     shell:
         "python -m signgeom.cifar.family_claims --metrics {input.metrics:q}"
         " --smoothness {input.smoothness:q} --similarity {input.similarity:q}"
-        " --models {params.models:q} --level {params.level:q} --out {output:q} 2> {log:q}"
+        " --step-sizes {input.step_sizes:q} --models {params.models:q}"
+        " --settings {params.claims:q} --out {output:q} 2> {log:q}"
 
 
 rule figure3_family:

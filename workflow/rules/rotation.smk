@@ -75,7 +75,8 @@ rule rotation_table:
 
 rule rotation_claims:
     input:
-        ROTATION_TABLE,
+        table=ROTATION_TABLE,
+        step_sizes=rules.cifar_tables.output.step_sizes,
     output:
         report(
             ROTATION_CLAIMS,
@@ -91,15 +92,11 @@ rule rotation_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(
-            level=CLAIMS["level"],
-            similar=CLAIMS["similar_factor"],
-            invariant=CLAIMS["invariant_factor"],
-        ),
+        settings=settings_json(ClaimSettings),
     shell:
-        "python -m signgeom.cifar.rotation_claims --table {input:q} --level {params.level:q}"
-        " --similar-factor {params.similar:q} --invariant-factor {params.invariant:q}"
-        " --out {output:q} 2> {log:q}"
+        "python -m signgeom.cifar.rotation_claims --table {input.table:q}"
+        " --step-sizes {input.step_sizes:q} --settings {params.settings:q} --out {output:q}"
+        " 2> {log:q}"
 
 
 rule figure5:
