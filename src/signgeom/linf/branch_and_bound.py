@@ -28,6 +28,7 @@ from signgeom.linf.bound import optimise_bound
 from signgeom.linf.enumeration import enumerate_max
 from signgeom.linf.local_search import multistart, one_flip, rounding_starts
 from signgeom.linf.result import LinfResult, default_tolerance
+from signgeom.norms import _blas
 
 
 def branch_and_bound(
@@ -39,7 +40,20 @@ def branch_and_bound(
     bound_iterations: int = 60,
 ) -> LinfResult:
     """Certified ``max_s s^T H s`` (see the module docstring); ``tolerance`` defaults to
-    :func:`signgeom.linf.result.default_tolerance`."""
+    :func:`signgeom.linf.result.default_tolerance`. BLAS and LAPACK run single-threaded: every
+    matrix is at most ``d x d``, too small to gain from threads that contend on a shared CPU."""
+    with _blas().limit(limits=1):
+        return _branch_and_bound(h, tolerance, time_limit, node_limit, leaf_size, bound_iterations)
+
+
+def _branch_and_bound(
+    h: np.ndarray,
+    tolerance: float | None,
+    time_limit: float,
+    node_limit: int | None,
+    leaf_size: int,
+    bound_iterations: int,
+) -> LinfResult:
     start = time.perf_counter()
     h = np.asarray(h, dtype=np.float64)
     d = h.shape[0]

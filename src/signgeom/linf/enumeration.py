@@ -4,14 +4,15 @@ Meet in the middle as in :func:`signgeom.norms.psd_inf_to_one_norm`: the last si
 ``+1`` (``q(-s) = q(s)``), the rest split into a low block ``s_L`` (``k`` signs) and a high block
 ``s_H``; ``s^T M s = [s_L; q_L(s_L); 1] . [2 M_LH s_H; 1; q_H(s_H)]``, so each tile of quadratic
 forms is one BLAS product, reduced by ``max`` (and ``argmax`` where it improves).
-Cost ``O((k + 2) 2^(n-1))``.
+Cost ``O((k + 2) 2^(n-1))``. BLAS runs single-threaded, as in the norms module (its products
+have an inner dimension of ``k + 2``; threads only contend on a shared machine).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from signgeom.norms import sign_vectors
+from signgeom.norms import _blas, sign_vectors
 
 _LOW_BITS = 12
 _TILE_ELEMENTS = 1 << 18
@@ -20,6 +21,11 @@ _TILE_ELEMENTS = 1 << 18
 def enumerate_max(m: np.ndarray) -> tuple[float, np.ndarray]:
     """``(max_s s^T M s, argmax s)`` over ``s in {-1,1}^n`` for a symmetric ``(n, n)`` ``M``;
     the returned maximiser has ``s[-1] = +1``."""
+    with _blas().limit(limits=1, user_api="blas"):
+        return _enumerate_max(m)
+
+
+def _enumerate_max(m: np.ndarray) -> tuple[float, np.ndarray]:
     m = np.asarray(m, dtype=np.float64)
     n = m.shape[0]
     if n == 1:

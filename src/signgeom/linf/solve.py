@@ -18,7 +18,7 @@ from signgeom.linf.enumeration import enumerate_max
 from signgeom.linf.result import LinfResult, default_tolerance
 from signgeom.linf.structure import identity_plus_rank_k
 
-ENUMERATION_MAX_DIM = 24
+ENUMERATION_MAX_DIM = 28
 """Largest ``d`` solved by enumeration: the branch and bound is faster above it (see
 ``bench/bench_linf.py``)."""
 
