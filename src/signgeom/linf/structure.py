@@ -103,7 +103,10 @@ def _rank_k(v: np.ndarray) -> np.ndarray:
         chunk = np.array(list(itertools.islice(it, _CHUNK)), dtype=np.intp).reshape(-1, k - 1)
         if len(chunk) == 0:
             break
-        w = np.linalg.svd(v[chunk], full_matrices=True)[2][:, -1, :]  # (n, k) null vectors
+        if k == 3:  # the null vector of two rows of V is their cross product
+            w = np.cross(v[chunk[:, 0]], v[chunk[:, 1]])
+        else:
+            w = np.linalg.svd(v[chunk], full_matrices=True)[2][:, -1, :]  # (n, k) null vectors
         p = v @ w.T  # (d, n)
         on = np.abs(p) <= 1e-12 * scale[:, None] * np.linalg.norm(w, axis=1)[None, :]
         on[chunk.T, np.arange(len(chunk))] = True
