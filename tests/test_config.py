@@ -186,6 +186,15 @@ def test_both_exact_norm_limits_share_one_maximum(config):
         validate_config(config)
 
 
+def test_only_identity_plus_rank_families_pass_the_enumeration_limit(config):
+    config["quadratic"].update(dim=100, families=["one_outlier", "three_outliers"])
+    config["quadratic"]["lambda_ratio"].update(min=1.0, max=20.0)
+    validate_config(config)  # L_inf exact at any d through the structure
+    config["quadratic"]["families"].append("power_law")
+    with pytest.raises(ConfigError, match=r"'quadratic.dim'.*families \['power_law'\]"):
+        validate_config(config)
+
+
 def test_merged_config_layers_presets_as_snakemake_does(config):
     """Each preset over config.yaml: equal to Snakemake's own --configfile merge, inputs intact."""
     import copy
