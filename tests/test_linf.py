@@ -180,3 +180,8 @@ def test_constants_take_the_structure_path_for_outlier_families():
     assert np.all(table["Linf"] >= table["L2"] * (1 - 1e-12))
     with pytest.raises(ValueError, match="unknown spectrum family 'flat'"):
         exact_linf(grid, 10, "flat")
+
+
+def test_constants_certify_by_branch_and_bound_above_the_enumeration_limit():
+    grid = build_grid(11, np.array([0.2, 1.0]), np.array([1.5, 4.0]), 2, seed=6, family="power_law")
+    np.testing.assert_allclose(exact_linf(grid, 6, "power_law"), exact_linf(grid, 11), rtol=1e-9)

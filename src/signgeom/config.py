@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import IDENTITY_PLUS_RANK, SPECTRUM_FAMILIES, family_spectrum
 
@@ -93,13 +94,14 @@ def semantic_errors(config: dict) -> list[str]:
             except ValueError as err:
                 messages.append(f"config key 'quadratic.lambda_ratio.{end}': {err}")
     messages += _max_exact_dim_errors(config)
-    enumerated = [f for f in quad["families"] if f not in IDENTITY_PLUS_RANK]
-    if dim > quad["max_exact_dim"] and enumerated:
+    dense = [f for f in quad["families"] if f not in IDENTITY_PLUS_RANK]
+    if dim > max(quad["max_exact_dim"], CERTIFIED_MAX_DIM) and dense:
         messages.append(
             f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf of the "
-            f"families {enumerated}, which enumerates 2^(d-1) sign vectors; the limit is "
-            f"quadratic.max_exact_dim = {quad['max_exact_dim']} (only the families "
-            f"{sorted(IDENTITY_PLUS_RANK)} have an exact L_inf at any d)"
+            f"families {dense}: it enumerates up to quadratic.max_exact_dim = "
+            f"{quad['max_exact_dim']} and is certified by branch and bound up to d = "
+            f"{CERTIFIED_MAX_DIM} (only the families {sorted(IDENTITY_PLUS_RANK)} have an exact "
+            "L_inf at any d)"
         )
     for name in ("theta", "lambda_ratio"):
         rng = quad[name]

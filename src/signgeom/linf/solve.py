@@ -18,6 +18,10 @@ from signgeom.linf.enumeration import enumerate_max
 from signgeom.linf.result import LinfResult, default_tolerance
 from signgeom.linf.structure import identity_plus_rank_k
 
+CERTIFIED_MAX_DIM = 50
+"""Largest ``d`` at which the branch and bound certified every instance of its bench
+(``bench/results/bench_linf_proof_cpu.txt``); the quadratic stage refuses larger dense grids."""
+
 ENUMERATION_MAX_DIM = 28
 """Largest ``d`` solved by enumeration: the branch and bound is faster above it (see
 ``bench/bench_linf.py``)."""
