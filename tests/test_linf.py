@@ -2,6 +2,7 @@
 against brute force and the project's enumeration."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from signgeom.linf import max_quadratic_form
@@ -18,6 +19,7 @@ from signgeom.quadratic.hessians import (
     hessian_for_cell,
     identity_plus_rank_structure,
 )
+from signgeom.workflow import REPO
 
 
 def brute_force(m: np.ndarray) -> float:
@@ -185,3 +187,20 @@ def test_constants_take_the_structure_path_for_outlier_families():
 def test_constants_certify_by_branch_and_bound_above_the_enumeration_limit():
     grid = build_grid(11, np.array([0.2, 1.0]), np.array([1.5, 4.0]), 2, seed=6, family="power_law")
     np.testing.assert_allclose(exact_linf(grid, 6, "power_law"), exact_linf(grid, 11), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, rows", [("d100", [17, 200, 329]), ("d40-power_law", [9, 44, 59])])
+def test_large_d_reference_rows_recompute(name, rows):
+    table = pd.read_csv(REPO / "results/reference/large-d" / name / "constants.csv")
+    d, family = (100, "one_outlier") if name == "d100" else (40, "power_law")
+    for n in rows:
+        row = table.iloc[n]
+        h = hessian_for_cell(row.theta, row.lambda_ratio, d, int(row.rotation_seed), family)
+        if family == "one_outlier":  # closed form from H's own top eigenpair
+            w, v = np.linalg.eigh(h)
+            expected = d + (w[-1] - 1) * np.abs(v[:, -1]).sum() ** 2
+        else:
+            result = branch_and_bound(h)
+            assert result.certified
+            expected = result.value
+        assert row.Linf == pytest.approx(expected, rel=1e-9)
