@@ -13,9 +13,10 @@ homogenised with one more sign ``t`` (``s_R = t x_R``) it is ``x^T M x + k`` ove
   ``|v_i|``), its rounded sign first.
 * A node is pruned when its bound is at most ``incumbent + tolerance``; a node with at most
   ``leaf_size`` free signs is solved by enumeration.
-* Certificate: ``upper = max(value, every pruned bound, every open node's bound)``; it is a
-  proof of ``value >= max - gap``. With a node or time limit the open nodes' bounds enter
-  ``upper`` and the gap can exceed the tolerance.
+* Certificate: ``upper = max(value, every pruned bound, every open node's bound)``, or the
+  root's bound where that is lower (both are valid); it is a proof of ``value >= max - gap``.
+  With a node or time limit the open nodes' bounds (re-optimised longer) enter ``upper`` and
+  the gap can exceed the tolerance.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from signgeom.linf.enumeration import enumerate_max
 from signgeom.linf.local_search import multistart, one_flip, rounding_starts
 from signgeom.linf.result import LinfResult, default_tolerance
 from signgeom.norms import _blas
+
+_POLISH = 5
+"""A stopped search re-optimises its open nodes' bounds with this many times the iterations."""
 
 
 def branch_and_bound(
@@ -69,9 +73,12 @@ def _branch_and_bound(
     stack: list[tuple[np.ndarray, np.ndarray | None]] = [(signs, None)]
     nodes = 0
     open_bounds: list[float] = []
+    root_bound = np.inf
     while stack:
         if nodes >= (node_limit or np.inf) or time.perf_counter() - start > time_limit:
-            open_bounds = [_node_bound(h, f, u, bound_iterations)[0] for f, u in stack]
+            # a stopped search: its open nodes' bounds, polished, and the root's bound alone
+            open_bounds = [_node_bound(h, f, u, _POLISH * bound_iterations)[0] for f, u in stack]
+            root_bound = min(root_bound, optimise_bound(h, None, _POLISH * bound_iterations)[0])
             break
         fixed_signs, u0 = stack.pop()
         nodes += 1
@@ -89,6 +96,8 @@ def _branch_and_bound(
             u0 = None
         bound, u, v = optimise_bound(m, u0, bound_iterations, stop_below=best + tol - k)
         bound += k
+        if len(fixed) == 0:
+            root_bound = bound
         rounded = np.where(v[:-1] * v[-1] < 0, -1.0, 1.0)
         q, s = one_flip(h, _complete(fixed_signs, free, rounded))
         if q > best:
@@ -104,7 +113,7 @@ def _branch_and_bound(
             child = fixed_signs.copy()
             child[i] = sign
             stack.append((child, child_u))
-    upper = max([best, upper_pruned, *open_bounds])
+    upper = min(root_bound, max([best, upper_pruned, *open_bounds]))
     return LinfResult(
         float(best_s @ h @ best_s),
         best_s,
