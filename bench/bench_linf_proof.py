@@ -123,7 +123,7 @@ def header(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--enum-dims", type=int, nargs="+", default=[20, 24, 28, 30])
+    parser.add_argument("--enum-dims", type=int, nargs="*", default=[20, 24, 28, 30])
     parser.add_argument("--solver-dims", type=int, nargs="+", default=[20, 24, 28, 30, 35, 40, 50])
     parser.add_argument("--random", type=int, default=5, help="random instances per d")
     parser.add_argument("--paper", type=int, default=3, help="paper-family instances per d")
