@@ -18,6 +18,12 @@ All values must agree (``agree``: relative difference below 1e-9). BLAS threads 
 environment (``OPENBLAS_NUM_THREADS``); the C program is single-threaded.
 
     python bench/bench_linf.py [--dims 12 16 20 24 28 30] [--repeats 3]
+
+``--proof`` prints instead the time to a *proof* of ``L_inf`` over a fixed seeded set of
+instances, enumeration against the certified solver :mod:`signgeom.linf` (see
+:mod:`bench_linf_proof`):
+
+    python bench/bench_linf.py --proof [--enum-dims 20 24 28 30] [--solver-dims 30 35 40 50]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,6 +126,11 @@ def fmt(seconds: float | None) -> str:
 
 
 def main() -> None:
+    if "--proof" in sys.argv[1:]:
+        from bench_linf_proof import main as proof_main
+
+        proof_main([a for a in sys.argv[1:] if a != "--proof"])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, nargs="+", default=[12, 16, 20, 24, 28, 30])
     parser.add_argument("--repeats", type=int, default=3)

@@ -12,6 +12,7 @@ from signgeom.config import (
     merged_config,
     validate_config,
 )
+from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.workflow import REPO
 
@@ -189,6 +190,17 @@ def test_both_exact_norm_limits_share_one_maximum(config):
     config["quadratic"]["max_exact_dim"] = DEFAULT_MAX_EXACT_DIM + 1
     with pytest.raises(ConfigError, match="'quadratic.max_exact_dim'.*maximum of"):
         validate_config(config)
+
+
+def test_only_identity_plus_rank_families_pass_the_enumeration_limit(config):
+    config["quadratic"].update(dim=100, families=["one_outlier", "three_outliers"])
+    config["quadratic"]["lambda_ratio"].update(min=1.0, max=12.0)
+    validate_config(config)  # L_inf exact at any d through the structure
+    config["quadratic"]["families"].append("power_law")
+    with pytest.raises(ConfigError, match=r"'quadratic.dim'.*families \['power_law'\]"):
+        validate_config(config)
+    config["quadratic"]["dim"] = CERTIFIED_MAX_DIM  # dense: certified by branch and bound
+    validate_config(config)
 
 
 def test_merged_config_layers_presets_as_snakemake_does(config):

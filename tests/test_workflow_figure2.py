@@ -48,7 +48,11 @@ def bad_config(change):
     [
         (lambda q: q.update(colour="red"), "quadratic.colour", "unknown key"),
         (lambda q: q["theta"].update(max=1.5), "quadratic.theta.max", "greater than the maximum"),
-        (lambda q: q.update(dim=24), "quadratic.dim", "too large for the exact L_inf"),
+        (
+            lambda q: q.update(dim=60, families=["power_law"]),
+            "quadratic.dim",
+            "too large for the exact L_inf",
+        ),
         (lambda q: q.update(aggregate="mode"), "quadratic.aggregate", "is not one of"),
     ],
 )

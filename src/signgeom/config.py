@@ -16,8 +16,9 @@ import jsonschema
 import yaml
 
 from signgeom.config_files import read_config_file
+from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
-from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, family_spectrum
+from signgeom.quadratic.hessians import IDENTITY_PLUS_RANK, SPECTRUM_FAMILIES, family_spectrum
 
 # Package data (pyproject.toml): the workflow (common.smk) and an installed library read this
 # one file.
@@ -98,11 +99,14 @@ def semantic_errors(config: dict) -> list[str]:
             except ValueError as err:
                 messages.append(f"config key 'quadratic.lambda_ratio.{end}': {err}")
     messages += _max_exact_dim_errors(config)
-    if dim > quad["max_exact_dim"]:
+    dense = [f for f in quad["families"] if f not in IDENTITY_PLUS_RANK]
+    if dim > max(quad["max_exact_dim"], CERTIFIED_MAX_DIM) and dense:
         messages.append(
-            f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf, which "
-            f"enumerates 2^(d-1) sign vectors; the limit is quadratic.max_exact_dim = "
-            f"{quad['max_exact_dim']}"
+            f"config key 'quadratic.dim': d = {dim} is too large for the exact L_inf of the "
+            f"families {dense}: it enumerates up to quadratic.max_exact_dim = "
+            f"{quad['max_exact_dim']} and is certified by branch and bound up to d = "
+            f"{CERTIFIED_MAX_DIM} (only the families {sorted(IDENTITY_PLUS_RANK)} have an exact "
+            "L_inf at any d)"
         )
     for name in ("theta", "lambda_ratio"):
         rng = quad[name]

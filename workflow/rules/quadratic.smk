@@ -73,9 +73,11 @@ rule quadratic_constants:
         **QUAD_RESOURCES,
     params:
         max_exact_dim=Q["max_exact_dim"],
+        family=lambda wc: DIR_FAMILY[wc.fdir],
     shell:
         "python -m signgeom.quadratic.constants --hessians {input:q}"
-        " --max-exact-dim {params.max_exact_dim:q} --out {output:q} 2> {log:q}"
+        " --max-exact-dim {params.max_exact_dim:q} --family {params.family:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 rule quadratic_runs:

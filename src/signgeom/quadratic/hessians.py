@@ -162,6 +162,25 @@ SPECTRUM_FAMILIES: dict[str, Callable[[float, int], np.ndarray]] = {
 ``max / mean = ratio``."""
 
 
+IDENTITY_PLUS_RANK: dict[str, int] = {"one_outlier": 1, "two_outliers": 2, "three_outliers": 3}
+"""Families whose Hessians are a scaled identity plus rank ``k`` by construction: the spectrum
+is a flat bulk ``c`` (its smallest eigenvalue) and ``k`` eigenvalues above it, so
+``H = c I + Q_k diag(top - c) Q_k^T`` (:func:`rotated_hessian`) and ``L_inf`` has the exact
+polynomial path :mod:`signgeom.linf.structure`."""
+
+
+def identity_plus_rank_structure(
+    family: str, eigenvalues: np.ndarray
+) -> tuple[float, np.ndarray] | None:
+    """``(c, top)`` of a Hessian of ``family`` with these ascending ``eigenvalues`` when the
+    family is a scaled identity plus rank ``k`` (:data:`IDENTITY_PLUS_RANK`), else ``None``."""
+    k = IDENTITY_PLUS_RANK.get(family)
+    if k is None:
+        return None
+    eig = np.sort(np.asarray(eigenvalues, dtype=np.float64))
+    return float(eig[0]), eig[-k:]
+
+
 def family_spectrum(family: str, ratio: float, dim: int) -> np.ndarray:
     """Eigenvalues of ``family`` at ``lambda_max / lambda_bar = ratio``."""
     if family not in SPECTRUM_FAMILIES:
