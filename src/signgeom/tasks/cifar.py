@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signgeom.cifar.augment import AUGMENTERS
+from signgeom.cifar.data import load_cifar10
+from signgeom.cifar.models import MODELS, build_model
 from signgeom.tasks.base import Task, TaskData, check_choice
 
 
@@ -18,27 +21,21 @@ class Cifar10Task(Task):
 
     @property
     def models(self) -> tuple[str, ...]:
-        from signgeom.cifar.models import MODELS
-
+        """The keys of ``signgeom.cifar.models.MODELS`` (read at each call: a registered model
+        joins)."""
         return tuple(MODELS)
 
     @property
     def augmentations(self) -> tuple[str, ...]:
-        from signgeom.cifar.augment import AUGMENTERS
-
         return tuple(AUGMENTERS)
 
     def load(self, source, model, device, train_limit, test_limit) -> TaskData:
         """``source``: the ``cifar-10-batches-py`` directory; ``model`` does not matter."""
-        from signgeom.cifar.data import load_cifar10
-
         return load_cifar10(
             Path(source), device=device, train_limit=train_limit, test_limit=test_limit
         )
 
     def build_model(self, name: str, data: TaskData) -> nn.Module:
-        from signgeom.cifar.models import build_model
-
         return build_model(name)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor, reduction: str = "mean"):
@@ -50,7 +47,5 @@ class Cifar10Task(Task):
 
     def augmenter(self, name: str, n: int, generator: torch.Generator, device: torch.device):
         """``signgeom.cifar.augment``'s augmenter ``name`` (its draws from ``generator``)."""
-        from signgeom.cifar.augment import AUGMENTERS
-
         check_choice("augmentation", name, tuple(AUGMENTERS))
         return AUGMENTERS[name](n, generator, device)
