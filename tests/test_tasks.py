@@ -200,3 +200,54 @@ def test_a_task_defined_here_trains_and_is_estimated_unchanged(tmp_path, monkeyp
     )
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3] and all(r["d"] == 10 for r in rows)
     assert all(r["R_hat"] > 0 for r in rows)
+
+
+def test_similarity_to_signsgd_along_lm_trajectories(lm_runs, tmp_path):
+    from signgeom.cifar.similarity import similarity_run
+
+    tables = {}
+    for optimizer in ("signsgd", "adam"):
+        tables[optimizer] = pd.DataFrame(
+            similarity_run(
+                model="transformer-tiny", run_dir=lm_runs[optimizer], warmup_steps=3,
+                batch_size=8, momentum=0.9, bn_mode="batch_stats", train_limit=32,
+                data_dir=PROSE, device="cpu", out=tmp_path / f"{optimizer}.csv",
+            )
+        )  # fmt: skip
+    d = parameter_count(SIZES["transformer-tiny"], 103)
+    assert list(tables["adam"].epoch) == [0, 1, 2] and (tables["adam"].d == d).all()
+    assert (tables["signsgd"].sign_agreement == 1).all()  # signSGD's update is its own
+    assert tables["signsgd"].cosine.to_numpy() == pytest.approx(1.0, abs=1e-6)
+    assert tables["adam"].sign_agreement.between(0, 1).all()
+    assert (tables["adam"].cosine.abs() <= 1 + 1e-6).all()
+
+
+def test_the_hessian_loss_is_the_tasks_loss_or_a_clear_refusal():
+    out, y = torch.randn(6, 10), torch.randint(0, 10, (6,))
+    module = Cifar10Task().hessian_loss()
+    assert module.reduction == "mean"
+    assert float(module(out, y)) == float(Cifar10Task().loss(out, y))
+    with pytest.raises(NotImplementedError, match="task 'charlm'"):
+        CharLMTask().hessian_loss()
+
+
+def test_probe_sensitivity_at_factor_one_is_the_smoothness_estimate(lm_runs, tmp_path):
+    from signgeom.cifar.estimate_settings import SensitivitySettings
+    from signgeom.cifar.sensitivity import sensitivity_run
+
+    table = _smoothness(lm_runs["sgd"], tmp_path, chunk_size=16, batched=False)
+    settings = SensitivitySettings(
+        model="transformer-tiny", trajectory_optimizer="sgd", n_examples=16, chunk_size=16,
+        micro_batch="none", gammas=(0.5, 1.0), precision="fp64", device="cpu", n_epochs=2,
+        factors=(1.0, 3.0),
+    )  # fmt: skip
+    rows = pd.DataFrame(
+        sensitivity_run(
+            settings, run_dir=lm_runs["sgd"], data_dir=PROSE,
+            step_sizes=tmp_path / "step_sizes.csv", out=tmp_path / "sens.csv",
+        )
+    )  # fmt: skip
+    assert sorted(set(rows.epoch)) == [0, 2]
+    at_one = rows[rows.factor == 1.0].groupby("epoch").R_hat.first()
+    want = table.set_index("epoch").R_hat.loc[[0, 2]]
+    assert at_one.to_numpy() == pytest.approx(want.to_numpy(), rel=1e-12)

@@ -70,6 +70,11 @@ class Task(ABC):
     def correct(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over the examples of each example's share of correct predictions."""
 
+    def hessian_loss(self) -> nn.Module:
+        """The loss as a torch module with ``reduction="mean"`` (what curvlinops' Hessian
+        operator takes, ``signgeom.cifar.fixed_objective.hessian_operator``)."""
+        raise NotImplementedError(f"the Hessian stage does not support task {self.name!r} yet")
+
     def batches(
         self,
         x: torch.Tensor,

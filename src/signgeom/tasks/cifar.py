@@ -45,6 +45,9 @@ class Cifar10Task(Task):
     def correct(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return (output.argmax(1) == target).sum()
 
+    def hessian_loss(self) -> nn.Module:
+        return nn.CrossEntropyLoss()
+
     def augmenter(self, name: str, n: int, generator: torch.Generator, device: torch.device):
         """``signgeom.cifar.augment``'s augmenter ``name`` (its draws from ``generator``)."""
         check_choice("augmentation", name, tuple(AUGMENTERS))
