@@ -31,6 +31,8 @@ from torch import nn
 if TYPE_CHECKING:
     from curvlinops import HessianLinearOperator
 
+    from signgeom.tasks.base import Task
+
 from signgeom.cifar.estimate_settings import BN_MODES, EstimateSettings
 
 log = logging.getLogger(__name__)
@@ -60,24 +62,31 @@ def make_chunks(
 
 
 def load_objective(
-    settings: EstimateSettings, data_dir: str | Path, dev: torch.device
+    settings: EstimateSettings, data_dir: str | Path, dev: torch.device, task: Task | None = None
 ) -> tuple[Chunks, nn.Module]:
-    """The chunks of the estimation set and a fresh ``settings.model``, both in the settings'
-    precision and layout on ``dev`` (the snapshots are loaded into the model later); chunks of
-    :func:`pass_size` images."""
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
+    """The chunks of the estimation set (the first ``n_examples`` training examples of
+    ``task``'s data at ``data_dir``) and a fresh ``settings.model``, both in the settings'
+    precision (floating inputs; token ids stay integers) and layout on ``dev`` (the snapshots
+    are loaded into the model later); chunks of :func:`pass_size` examples. ``task`` None: the
+    registered task of ``settings.model`` (``signgeom.tasks.registry.task_for_model``)."""
+    from signgeom.tasks.registry import task_for_model
 
     s = settings
-    data = load_cifar10(data_dir, device=dev, train_limit=s.n_examples, test_limit=0)
+    task = task_for_model(s.model) if task is None else task
+    data = task.load(data_dir, s.model, dev, s.n_examples, 0)
     dtype = DTYPES[s.precision]
     fmt = torch.channels_last if s.channels_last else torch.contiguous_format
-    images = data.train_x.to(dtype).contiguous(memory_format=fmt)
-    model = build_model(s.model).to(device=dev, dtype=dtype, memory_format=fmt)
+    inputs = data.train_x
+    if inputs.is_floating_point():
+        inputs = inputs.to(dtype)
+    if s.channels_last and inputs.ndim != 4:
+        raise ValueError(f"channels_last needs image inputs; task {task.name!r} has none")
+    inputs = inputs.contiguous(memory_format=fmt)
+    model = task.build_model(s.model, data).to(device=dev, dtype=dtype, memory_format=fmt)
     size = pass_size(s.micro_batch, s.chunk_size, model, s.bn_mode, dev)
     if size != s.chunk_size:
-        log.info("independent examples: gradient passes of %d images (micro_batch)", size)
-    return make_chunks(images, data.train_y, s.n_examples, size), model
+        log.info("independent examples: gradient passes of %d examples (micro_batch)", size)
+    return make_chunks(inputs, data.train_y, s.n_examples, size), model
 
 
 def couples_examples(model: nn.Module, bn_mode: str) -> bool:

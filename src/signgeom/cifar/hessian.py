@@ -69,6 +69,7 @@ from signgeom.cifar.snapshot_loop import (
 from signgeom.cli import run_cli
 from signgeom.linalg.hutchinson import deflated_hutchinson
 from signgeom.linalg.lanczos import lanczos_extremes
+from signgeom.tasks.registry import task_for_model
 
 log = logging.getLogger(__name__)
 
@@ -295,8 +296,9 @@ def estimate_run(
     s = settings
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     epochs, slq_epochs = select_epochs(loop.snapshot_epochs(), s.stride, s.slq_every)
-    chunks, net = load_objective(s, data_dir, loop.dev)
-    loss_fn = nn.CrossEntropyLoss()
+    task = task_for_model(s.model)
+    loss_fn = task.hessian_loss()
+    chunks, net = load_objective(s, data_dir, loop.dev, task)
     rotation, epoch_columns, rotation_row = None, EPOCH_COLUMNS, {}
     if s.rotated_coordinates:
         rotation, theta, block_size = run_rotation(net, status=loop.status)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.estimate_settings import SensitivitySettings
@@ -41,6 +40,7 @@ from signgeom.cifar.smoothness import (
 )
 from signgeom.cifar.snapshot_loop import SnapshotLoop, Table, run_with_settings
 from signgeom.cli import run_cli
+from signgeom.tasks.registry import task_for_model
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ def sensitivity_run(
     lr_gd, lr_sign = step_sizes_from_csv(step_sizes, s.model)
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     epochs = spread_epochs(loop.snapshot_epochs(), s.n_epochs)
-    chunks, net = load_objective(s, data_dir, loop.dev)
+    task = task_for_model(s.model)
+    chunks, net = load_objective(s, data_dir, loop.dev, task)
     log.info(
         "%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(s.factors), len(s.gammas)
     )
@@ -141,7 +142,7 @@ def sensitivity_run(
     def one(epoch: int) -> tuple[list[list[dict]], str]:
         found = probe_sensitivity(
             net,
-            F.cross_entropy,
+            task.loss,
             chunks,
             lr_gd=lr_gd,
             lr_sign=lr_sign,

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.device import DEVICE_CHOICES
-from signgeom.cifar.fixed_objective import BN_MODES, fixed_mode, trainable
+from signgeom.cifar.fixed_objective import BN_MODES, LossFn, fixed_mode, trainable
 from signgeom.cifar.optimizers import OPTIMIZERS, build_optimizer
 from signgeom.cifar.snapshot_loop import SnapshotLoop, Table
 from signgeom.cli import optional_int, run_cli
@@ -103,14 +103,15 @@ def warmup_gradients(
     y: torch.Tensor,
     batches: Sequence[torch.Tensor],
     bn_mode: str,
+    loss_fn: LossFn = F.cross_entropy,
 ) -> list[list[torch.Tensor]]:
-    """Per minibatch, the gradient of its mean cross-entropy at the current parameters."""
+    """Per minibatch, the gradient of its mean loss (``loss_fn``) at the current parameters."""
     params = trainable(net)
     out = []
     with fixed_mode(net, bn_mode):
         for idx in batches:
             idx = idx.to(x.device)
-            loss = F.cross_entropy(net(x.index_select(0, idx)), y.index_select(0, idx))
+            loss = loss_fn(net(x.index_select(0, idx)), y.index_select(0, idx))
             out.append([g.detach() for g in torch.autograd.grad(loss, params)])
     return out
 
@@ -130,8 +131,7 @@ def similarity_run(
 ) -> list[dict]:
     """One row per snapshot epoch of ``run_dir`` (its optimizer's update against
     signSGD-momentum's; module docstring); writes ``out`` atomically."""
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
+    from signgeom.tasks.registry import task_for_model
 
     if warmup_steps < 1 or batch_size < 1:
         raise ValueError(f"need warmup_steps, batch_size >= 1, got {warmup_steps}, {batch_size}")
@@ -141,14 +141,15 @@ def similarity_run(
     optimizer, seed = loop.optimizer, int(loop.status["seed"])
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"{run_dir}: unknown optimizer {optimizer!r}")
-    data = load_cifar10(data_dir, device=loop.dev, train_limit=train_limit, test_limit=0)
-    net = build_model(model).to(loop.dev)
+    task = task_for_model(model)
+    data = task.load(data_dir, model, loop.dev, train_limit, 0)
+    net = task.build_model(model, data).to(loop.dev)
     batches = warmup_batches(data.train_x.shape[0], batch_size, warmup_steps, seed)
     settings = {"warmup_steps": warmup_steps, "batch_size": batch_size, "momentum": momentum}
     settings["bn_mode"] = bn_mode
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
-        grads = warmup_gradients(net, data.train_x, data.train_y, batches, bn_mode)
+        grads = warmup_gradients(net, data.train_x, data.train_y, batches, bn_mode, task.loss)
         sim = similarity_to_signsgd(optimizer, grads, momentum)
         summary = f"sign agreement {sim['sign_agreement']:.4f} | cosine {sim['cosine']:.4f}"
         return [[{**sim, **settings}]], summary

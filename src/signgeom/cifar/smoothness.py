@@ -43,7 +43,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from signgeom.cifar.batched_grad import stacked_gradients, use_batched
@@ -72,6 +71,7 @@ from signgeom.cifar.snapshot_loop import (
     trajectory_parser,
 )
 from signgeom.cli import run_cli
+from signgeom.tasks.registry import task_for_model
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,8 @@ def estimate_run(
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     batched_probes = use_batched(s.batched, loop.dev)
     epochs = shard_epochs(loop.snapshot_epochs(), s.shard, s.n_shards)
-    chunks, net = load_objective(s, data_dir, loop.dev)
+    task = task_for_model(s.model)
+    chunks, net = load_objective(s, data_dir, loop.dev, task)
     n_used = count_examples(chunks)
     rotation, columns, rotation_row = None, OUTPUT_COLUMNS, {}
     if s.rotated_coordinates:
@@ -368,7 +369,7 @@ def estimate_run(
         t0 = time.perf_counter()
         est = estimate_smoothness(
             net,
-            F.cross_entropy,
+            task.loss,
             chunks,
             alpha_gd=alpha_gd,
             alpha_sign=alpha_sign,

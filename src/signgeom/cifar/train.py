@@ -46,10 +46,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar.augment import AUGMENTERS, build_augmenter
 from signgeom.cifar.checkpoint import resume, save_checkpoint, torch_load
 from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS, autocast, setup_device
 from signgeom.cifar.run_settings import TrainSettings
@@ -62,10 +60,13 @@ from signgeom.cifar.schedule import estimate_epochs, schedule_errors
 from signgeom.cli import run_cli
 from signgeom.io import RESUMES, atomic_torch_save, rerun_advice
 from signgeom.progress import Progress, format_seconds
+from signgeom.tasks.base import Task
+from signgeom.tasks.registry import TASKS, all_models, task_for_model
 
 log = logging.getLogger(__name__)
 
 EVAL_BATCH_SIZE = 1000
+CIFAR10 = TASKS["cifar10"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -93,29 +94,26 @@ def train_epoch(
     shuffle_seed: int,
     augmentation: str = "none",
     precision: str = "fp32",
+    task: Task = CIFAR10,
 ) -> float:
     """One pass of minibatch steps; returns the size-weighted mean minibatch loss.
 
-    The minibatch order and the augmentation draws come from one CPU generator seeded with
-    ``shuffle_seed``. On CPU the loss is checked every step (free, no device to sync) and the
-    epoch stops at the first non-finite loss; on CUDA it is accumulated on the device and
-    checked once, so the step loop never waits for the device.
+    The minibatches are ``task.batches``: their order and the augmentation draws come from one
+    CPU generator seeded with ``shuffle_seed``; the loss is ``task.loss``. On CPU the loss is
+    checked every step (free, no device to sync) and the epoch stops at the first non-finite
+    loss; on CUDA it is accumulated on the device and checked once, so the step loop never
+    waits for the device.
     """
     net.train()
-    n = x.shape[0]
     gen = torch.Generator().manual_seed(shuffle_seed)
-    perm = torch.randperm(n, generator=gen).to(x.device)
-    augment = build_augmenter(augmentation)(n, gen, x.device)
     check_each_step = x.device.type == "cpu"
     loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
     seen = 0
-    for start in range(0, n, batch_size):
-        idx = perm[start : start + batch_size]
-        xb = augment(x.index_select(0, idx), idx)
+    for xb, yb in task.batches(x, y, batch_size, gen, augmentation):
         with autocast(x.device, precision):
-            loss = F.cross_entropy(net(xb).float(), y.index_select(0, idx))
-        loss_sum += loss.detach() * idx.numel()
-        seen += idx.numel()
+            loss = task.loss(net(xb).float(), yb)
+        loss_sum += loss.detach() * yb.shape[0]
+        seen += yb.shape[0]
         if check_each_step and not math.isfinite(loss.item()):
             break
         opt.zero_grad(set_to_none=True)
@@ -131,26 +129,29 @@ def evaluate(
     y: torch.Tensor,
     batch_size: int = EVAL_BATCH_SIZE,
     precision: str = "fp32",
+    task: Task = CIFAR10,
 ) -> tuple[float, float]:
-    """Eval-mode mean cross-entropy and accuracy over ``(x, y)``."""
+    """Eval-mode mean loss and accuracy over ``(x, y)`` (``task.loss``, ``task.correct``)."""
     was_training = net.training
     net.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    correct = torch.zeros((), dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], batch_size):
         with autocast(x.device, precision):
             out = net(x[start : start + batch_size]).float()
         yb = y[start : start + batch_size]
-        loss_sum += F.cross_entropy(out, yb, reduction="sum")
-        correct += (out.argmax(1) == yb).sum()
+        loss_sum += task.loss(out, yb, reduction="sum")
+        correct += task.correct(out, yb)
     net.train(was_training)
     n = x.shape[0]
     return loss_sum.item() / n, correct.item() / n
 
 
 @torch.no_grad()
-def initial_train_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Train-mode mean loss at the current parameters without side effects.
+def initial_train_loss(
+    net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, task: Task = CIFAR10
+) -> float:
+    """Train-mode mean ``task.loss`` at the current parameters without side effects.
 
     The global RNG is forked (dropout draws do not shift training's) and all buffers
     (batch-norm running statistics) are restored afterwards.
@@ -162,7 +163,7 @@ def initial_train_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_s
         loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
         for start in range(0, x.shape[0], batch_size):
             out = net(x[start : start + batch_size])
-            loss_sum += F.cross_entropy(out, y[start : start + batch_size], reduction="sum")
+            loss_sum += task.loss(out, y[start : start + batch_size], reduction="sum")
     for k, v in net.named_buffers():
         v.copy_(buffers[k])
     return loss_sum.item() / x.shape[0]
@@ -179,19 +180,20 @@ def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _validate(s: TrainSettings) -> None:
+def _validate(s: TrainSettings, task: Task) -> None:
     """Reject bad settings before anything is created on disk (the precision: at set-up,
     ``signgeom.cifar.device.configure_numerics``, also before)."""
-    from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
     if s.train_eval_every < 1:
         raise ValueError(f"train_eval_every must be >= 1, got {s.train_eval_every}")
-    if s.augmentation not in AUGMENTERS:
-        raise ValueError(f"unknown augmentation {s.augmentation!r}; known: {sorted(AUGMENTERS)}")
+    if s.augmentation not in task.augmentations:
+        raise ValueError(
+            f"unknown augmentation {s.augmentation!r}; known: {sorted(task.augmentations)}"
+        )
     problems = []
-    if s.model not in MODELS:
-        problems.append(f"model {s.model!r} is not one of {sorted(MODELS)}")
+    if s.model not in task.models:
+        problems.append(f"model {s.model!r} is not one of {sorted(task.models)}")
     if s.optimizer not in OPTIMIZERS:
         problems.append(f"optimizer {s.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
     if not (math.isfinite(s.lr) and s.lr > 0):
@@ -251,6 +253,7 @@ class _Trainer:
     fwd: nn.Module  # net, or its torch.compile wrapper
     opt: torch.optim.Optimizer
     data: Any
+    task: Task
 
     @property
     def epochs(self) -> int:
@@ -267,11 +270,12 @@ class _Trainer:
     def initial_row(self) -> dict:
         """Epoch 0: the side-effect-free train-mode loss and fp32 evaluations of ``net``."""
         t0, d = time.perf_counter(), self.data
-        loss0 = initial_train_loss(self.net, d.train_x, d.train_y, self.cfg.batch_size)
+        task = self.task
+        loss0 = initial_train_loss(self.net, d.train_x, d.train_y, self.cfg.batch_size, task)
         loss_eval, train_acc = evaluate(
-            self.net, d.train_x[: self.eval_subset], d.train_y[: self.eval_subset]
+            self.net, d.train_x[: self.eval_subset], d.train_y[: self.eval_subset], task=task
         )
-        _, test_acc = evaluate(self.net, d.test_x, d.test_y)
+        _, test_acc = evaluate(self.net, d.test_x, d.test_y, task=task)
         return _metric_row(0, loss0, False, (loss_eval, train_acc, test_acc), t0)
 
     def epoch_row(self, epoch: int, loss0: float) -> dict:
@@ -279,16 +283,17 @@ class _Trainer:
         t0, d, cfg, prec = time.perf_counter(), self.data, self.cfg, self.cfg.precision
         seed = epoch_seed(cfg.seed, epoch)
         train_loss = train_epoch(
-            self.fwd, self.opt, d.train_x, d.train_y, cfg.batch_size, seed, cfg.augmentation, prec
-        )
+            self.fwd, self.opt, d.train_x, d.train_y, cfg.batch_size, seed, cfg.augmentation, prec,
+            self.task,
+        )  # fmt: skip
         diverged = is_diverged(train_loss, loss0, cfg.divergence_factor)
         diverged = diverged or not params_finite(self.net)
         evals = [float("nan")] * 3
         if not diverged:
             if epoch % self.eval_every == 0 or epoch == self.epochs:
                 sub = self.eval_subset
-                evals[:2] = evaluate(self.fwd, d.train_x[:sub], d.train_y[:sub], precision=prec)
-            _, evals[2] = evaluate(self.fwd, d.test_x, d.test_y, precision=prec)
+                evals[:2] = self._evaluate(d.train_x[:sub], d.train_y[:sub])
+            _, evals[2] = self._evaluate(d.test_x, d.test_y)
         return _metric_row(epoch, train_loss, diverged, evals, t0)
 
     def snapshot(self, run: RunDir, epoch: int) -> None:
@@ -305,25 +310,25 @@ class _Trainer:
         if needs_eval and metrics[-1]["epoch"] > self.epochs and math.isnan(last["train_acc"]):
             self.net.load_state_dict(torch_load(run.snapshot(self.epochs), map_location="cpu"))
             d, sub = self.data, self.eval_subset
-            last["train_loss_eval"], last["train_acc"] = evaluate(
-                self.fwd, d.train_x[:sub], d.train_y[:sub], precision=self.cfg.precision
+            last["train_loss_eval"], last["train_acc"] = self._evaluate(
+                d.train_x[:sub], d.train_y[:sub]
             )
         return rows
 
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """``evaluate`` with the run's forward, precision and task."""
+        return evaluate(self.fwd, x, y, precision=self.cfg.precision, task=self.task)
 
-def _setup(cfg: TrainSettings, batches_dir: str | Path):
-    """Device, data (channels_last if asked), model, compiled forward and optimizer."""
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
 
+def _setup(cfg: TrainSettings, batches_dir: str | Path, task: Task):
+    """Device, the task's data (channels_last if asked), model, compiled forward and
+    optimizer."""
     dev = setup_device(cfg.device, cfg.precision, cfg.deterministic)
     t_load = time.perf_counter()
-    data = load_cifar10(
-        batches_dir, device=dev, train_limit=cfg.train_limit, test_limit=cfg.test_limit
-    )
+    data = task.load(batches_dir, cfg.model, dev, cfg.train_limit, cfg.test_limit)
     n_train, n_test = data.train_x.shape[0], data.test_x.shape[0]
-    log.info("data: %d train / %d test images on %s (%.1fs)", n_train, n_test, dev,
-             time.perf_counter() - t_load)  # fmt: skip
+    log.info("data: %d train / %d test examples of %s on %s (%.1fs)", n_train, n_test,
+             task.name, dev, time.perf_counter() - t_load)  # fmt: skip
     if cfg.batch_size > n_train:
         log.warning(
             "batch_size %d exceeds the %d training images: every step is a full-batch step",
@@ -331,11 +336,13 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path):
             n_train,
         )
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last and data.train_x.ndim != 4:
+        raise ValueError(f"channels_last needs image inputs; task {task.name!r} has none")
     if cfg.channels_last:
         data.train_x = data.train_x.contiguous(memory_format=fmt)
         data.test_x = data.test_x.contiguous(memory_format=fmt)
     torch.manual_seed(cfg.seed)
-    net = build_model(cfg.model).to(dev)
+    net = task.build_model(cfg.model, data).to(dev)
     if cfg.channels_last:
         net = net.to(memory_format=fmt)
     fwd: nn.Module = torch.compile(net) if cfg.compile else net  # type: ignore[assignment]
@@ -407,9 +414,14 @@ def train_run(
     batches_dir: str | Path,
     out_dir: str | Path,
     expected_run_id: str | None = None,
+    task: Task | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) one run of ``settings`` in ``out_dir``; returns the dict written to
     ``status.json``.
+
+    Data, model, loss and accuracy are ``task``'s (None: the registered task of
+    ``settings.model``, ``signgeom.tasks.registry.task_for_model``); ``batches_dir`` is the
+    task's data source (CIFAR-10: the batches directory; charlm: the text file).
 
     The eval-mode pass over the training set (``train_loss_eval``, ``train_acc``) runs at epoch
     0, every ``train_eval_every`` epochs and at the last epoch, on the first
@@ -423,14 +435,15 @@ def train_run(
     ``run_id()``: a mismatch means the workflow and this call disagree on the settings.
     """
     cfg, epochs = settings, settings.epochs
-    _validate(cfg)
+    task = task_for_model(cfg.model) if task is None else task
+    _validate(cfg, task)
     _check_run_id(cfg, expected_run_id)
-    dev, data, net, fwd, opt = _setup(cfg, batches_dir)
+    dev, data, net, fwd, opt = _setup(cfg, batches_dir, task)
     run = RunDir(out_dir)
     run.path.mkdir(parents=True, exist_ok=True)  # only once arguments and data are known good
     if stale := run.sweep_temp_files():
         log.info("removed %d temporary files of interrupted writes: %s", len(stale), stale)
-    trainer = _Trainer(cfg, net, fwd, opt, data)
+    trainer = _Trainer(cfg, net, fwd, opt, data, task)
     n_train = data.train_x.shape[0]
 
     scheduled = set(estimate_epochs(epochs, cfg.snapshot_stride, cfg.snapshot_schedule))
@@ -472,15 +485,19 @@ def train_run(
 def build_parser() -> argparse.ArgumentParser:
     """The training CLI: ``--settings JSON`` and/or one flag per ``TrainSettings`` field, the
     paths, and the expected run id; the registries' names listed in ``--help``."""
-    from signgeom.cifar.models import MODELS
     from signgeom.cifar.optimizers import OPTIMIZERS
 
-    known = f"models: {', '.join(sorted(MODELS))}; optimizers: {', '.join(sorted(OPTIMIZERS))}"
-    known += f"; augmentations: {', '.join(sorted(AUGMENTERS))}; precisions: "
+    augmentations = sorted({a for t in TASKS.values() for a in t.augmentations})
+    known = f"models: {', '.join(all_models())}; optimizers: {', '.join(sorted(OPTIMIZERS))}"
+    known += f"; augmentations: {', '.join(augmentations)}; precisions: "
     known += f"{', '.join(PRECISIONS)}; devices: {', '.join(DEVICE_CHOICES)}"
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=known)
     TrainSettings.add_arguments(p)
-    p.add_argument("--batches-dir", required=True, help="directory with the data_batch_* files")
+    p.add_argument(
+        "--batches-dir",
+        required=True,
+        help="the task's data: CIFAR-10's directory of data_batch_* files; charlm's text file",
+    )
     p.add_argument("--out-dir", required=True, help="run directory (created after validation)")
     p.add_argument(
         "--expected-run-id",

@@ -1,0 +1,1 @@
+"""Character-level language modelling: a text corpus and a decoder-only transformer."""
