@@ -12,7 +12,6 @@ test that needs no root and no system package."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -21,18 +20,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from slurm_opt_in import slurm_requested  # noqa: E402
 from workflow_helpers import QUICK, snakemake  # noqa: E402
 
 SLURM_DIR = Path(__file__).parent / "slurm"
 REPO = Path(__file__).resolve().parents[1]
-SLURM_OPT_IN = ("SIGNGEOM_SLURM", "SIGNGEOM_REQUIRE_SLURM")
-
-
-def slurm_requested(environ: dict[str, str] = os.environ) -> bool:
-    """Whether the SLURM tests were asked for (either variable set to 1/true/yes/on)."""
-    return any(
-        environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"} for name in SLURM_OPT_IN
-    )
 
 
 @pytest.fixture

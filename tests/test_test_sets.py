@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import slurm_requested
+sys.path.insert(0, str(Path(__file__).parent))
+from slurm_opt_in import slurm_requested  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
