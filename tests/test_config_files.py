@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from signgeom.cli import run_cli
 from signgeom.config import ConfigError, load_config_files, validate_config
-from signgeom.config_files import ConfigFileError, read_config_file
+from signgeom.config_files import ConfigFileError, main, read_config_file
 from signgeom.workflow import REPO
 
 
@@ -69,3 +70,14 @@ def test_the_value_of_an_unknown_key_is_not_walked(config):
     config["cifar"]["huge"] = _Tripwire([1.0])
     with pytest.raises(ConfigError, match=r"'cifar\.huge': unknown key"):
         validate_config(config)
+
+
+def test_the_command_names_what_snakemake_cannot(tmp_path, capsys):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("cifar:\n  seeds: [0, 1]\n")
+    bad.write_text("cifar:\n  seeds: !!python/object:os.system [0]\n")
+    assert run_cli(main, [str(good)]) == 0
+    assert f"ok: {good}" in capsys.readouterr().out
+    assert run_cli(main, [str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml, line 2" in err and "!!python/object:os.system" in err

@@ -4,14 +4,23 @@ Refused, with the file and line named: a key given twice in one mapping (YAML ke
 silently), any alias (``*name``; a few nested aliases expand to billions of nodes), and any tag
 outside YAML's standard types (``!!python/object``, ``!custom``). A config file is a mapping
 at its top level (an empty file is an empty mapping).
+
+    python -m signgeom.config_files presets/a.yaml my.yaml   # exit 2 naming the first problem
+
+Snakemake reads ``--configfile`` with its own loader before the workflow runs, and answers a
+file it cannot read with a generic message; this command names the file, line and problem.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from signgeom.cli import run_cli
 
 
 class ConfigFileError(ValueError):
@@ -88,3 +97,15 @@ def read_config_file(path: str | Path) -> dict:
             f"not a {type(data).__name__}"
         )
     return data
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Check config files the way the workflow reads them.")
+    p.add_argument("files", nargs="+", type=Path, help="YAML config files")
+    for path in p.parse_args(argv).files:
+        read_config_file(path)
+        print(f"ok: {path}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
