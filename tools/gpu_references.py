@@ -56,10 +56,7 @@ class Reference:
     """One reference: the presets under the GPU overlay, and the files it keeps."""
 
     presets: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-    def targets(self) -> list[str]:
-        return list(self.outputs)
+    outputs: tuple[str, ...]  # also the Snakemake targets
 
 
 REFERENCES: dict[str, Reference] = {
@@ -104,7 +101,7 @@ def configfiles(ref: Reference, seeds_overlay: Path, tiny: bool) -> list[str]:
 def snakemake_command(ref: Reference, workdir: Path, layers: Sequence[str], cores: int):
     """The Snakemake argument list (no shell: every value is one argument)."""
     return [
-        sys.executable, "-m", "snakemake", *ref.targets(), "--cores", str(cores),
+        sys.executable, "-m", "snakemake", *ref.outputs, "--cores", str(cores),
         "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--keep-going", "--configfile", *layers,
     ]  # fmt: skip
