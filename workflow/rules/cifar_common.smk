@@ -23,9 +23,7 @@ CIFAR_BATCHES = f"{CIFAR_ROOT}/{BATCHES_DIRNAME}"
 # A cifar.data.local_dir that holds no copy stops the workflow here, before the data job
 # (signgeom.cifar.data.local_source_problems says why); one that names another checkout's
 # data is reported.
-_errors, _warnings = local_source_problems(
-    C["data"]["source"], C["data"].get("local_dir"), REPO
-)
+_errors, _warnings = local_source_problems(C["data"]["source"], C["data"].get("local_dir"), REPO)
 for _warning in _warnings:
     logger.warning(f"warning: {_warning}")
 if _errors:
