@@ -23,11 +23,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from signgeom.cifar import smoothness
-from signgeom.cifar.estimate_settings import SmoothnessSettings
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import train_run
-from signgeom.tasks.charlm import CharLMTask
+from signgeom.estimate import smoothness
+from signgeom.estimate.estimate_settings import SmoothnessSettings
+from signgeom.tasks.charlm.task import CharLMTask
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import train_run
 
 PROSE = Path(__file__).resolve().parents[1] / "data/pydoc-prose/pydoc-prose.txt"
 

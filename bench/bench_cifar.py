@@ -34,8 +34,8 @@ Projection only (``--projection``, no device work): the paper-scale Figure 3 fro
 rates committed in ``bench/results`` (training images/s, one estimate's seconds), for
 config.yaml's seeds, for ``--seeds`` seeds (grid on seed 0, the selected trajectories on all)
 and with the ``--schedule`` estimate epochs, side by side; beside it the estimate counts of the
-schedule (``signgeom.cifar.schedule``) and the CPU-measured batched finite differences. The
-arithmetic is ``signgeom.cifar.projection``.
+schedule (``signgeom.training.schedule``) and the CPU-measured batched finite differences. The
+arithmetic is ``signgeom.estimate.projection``.
 
     python bench/bench_cifar.py [--train-images 4000] [--repeats 4] [--device cpu]
     python bench/bench_cifar.py --device cuda --train-images 50000   # the bundled images, tiled
@@ -59,9 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from signgeom.cifar.data import load_cifar10
-from signgeom.cifar.device import configure_numerics
-from signgeom.cifar.fixed_objective import (
+from signgeom.config import load_config_files
+from signgeom.estimate.fixed_objective import (
     MICRO_BATCH_BY_DEVICE,
     couples_examples,
     fixed_mode,
@@ -70,13 +69,14 @@ from signgeom.cifar.fixed_objective import (
     pass_size,
     trainable,
 )
-from signgeom.cifar.models import build_model
-from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.projection import CIFAR10_TRAIN, Rates, figure3_workload, project_hours
-from signgeom.cifar.schedule import estimate_epochs
-from signgeom.cifar.smoothness import estimate_smoothness
-from signgeom.cifar.train import evaluate, train_epoch
-from signgeom.config import load_config_files
+from signgeom.estimate.projection import CIFAR10_TRAIN, Rates, figure3_workload, project_hours
+from signgeom.estimate.smoothness import estimate_smoothness
+from signgeom.tasks.cifar.data import load_cifar10
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.device import configure_numerics
+from signgeom.training.optimizers import build_optimizer
+from signgeom.training.schedule import estimate_epochs
+from signgeom.training.train import evaluate, train_epoch
 from signgeom.workflow import REPO
 
 BATCH = 1000
@@ -551,7 +551,7 @@ def schedule_arg(args) -> object:
 
 
 def projection_table(paper: dict, rates: dict[str, Rates], args) -> None:
-    """Device-hours of Figure 3 (signgeom.cifar.projection) at ``rates``: config.yaml as it is,
+    """Device-hours of Figure 3 (signgeom.estimate.projection) at ``rates``: config.yaml as it is,
     with ``--seeds`` seeds, and with ``--schedule`` too, side by side."""
     cifar = paper["cifar"]
     schedule = schedule_arg(args)
@@ -643,7 +643,7 @@ def batched_cpu_speedups(precision: str) -> dict[str, float]:
 
 def reference_projection(paper: dict, args) -> None:
     """The projection from the committed H100 rates, with the estimate schedule's count
-    (signgeom.cifar.schedule) and the CPU-measured batched finite differences beside it."""
+    (signgeom.training.schedule) and the CPU-measured batched finite differences beside it."""
     cifar, smooth = paper["cifar"], paper["cifar"]["smoothness"]
     print(f"== measured: the last H100 rates ({H100_TRAIN.name}, {H100_ESTIMATES.name}) ==")
     rates = reference_rates(smooth["channels_last"])
@@ -663,7 +663,7 @@ def reference_projection(paper: dict, args) -> None:
         " the CPU, where batched is slower; CUDA unmeasured, sequential)"
     )
     schedule = schedule_arg(args)
-    print("\n== computed (signgeom.cifar.schedule.estimate_epochs): estimates per trajectory ==")
+    print("\n== computed (signgeom.training.schedule.estimate_epochs): estimates per trajectory ==")
     for model_name in MODELS:
         epochs = cifar["models"][model_name]["epochs"]
         every = len(estimate_epochs(epochs))
@@ -677,7 +677,7 @@ def reference_projection(paper: dict, args) -> None:
     projection_table(paper, {m: r for m, (r, _) in rates.items()}, args)
     print(
         "(projected: hours = runs x (epochs x images / training rate + evaluation images /"
-        " rate) + estimates x estimate time, signgeom.cifar.projection; Figure 3 only, not the"
+        " rate) + estimates x estimate time, signgeom.estimate.projection; Figure 3 only, not the"
         " Hessian, sensitivity, rotation or similarity stages; nothing here ran at paper scale)"
     )
 

@@ -4,7 +4,7 @@ For both models at ``--batch`` (128), for each K in ``--members``, the aggregate
 images/s (K x images per epoch / epoch time) of
 
 - ``sequential``: K of signgeom's training epochs one after the other in one process;
-- ``stacked``: ``signgeom.cifar.stacked.StackedTrainer`` with K members (own lr and seed);
+- ``stacked``: ``signgeom.training.stacked.StackedTrainer`` with K members (own lr and seed);
 - ``processes``: K processes training at once, each with ``cores // K`` threads (at least 1),
   started together after each one's warm-up epoch (not with ``--no-processes``);
 
@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 from bench_cifar import MODELS, best_rates, load_images, reference, sync
 
-from signgeom.cifar.device import configure_numerics
-from signgeom.cifar.models import build_model
-from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.stacked import StackedTrainer, stacked_settings
-from signgeom.cifar.train import epoch_seed, train_epoch
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.device import configure_numerics
+from signgeom.training.optimizers import build_optimizer
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.stacked import StackedTrainer, stacked_settings
+from signgeom.training.train import epoch_seed, train_epoch
 from signgeom.workflow import REPO
 
 LR = 0.01

@@ -57,16 +57,16 @@ def worker(
     import torch
     import torch.nn.functional as F
 
-    from signgeom.cifar.data import load_cifar10
-    from signgeom.cifar.models import build_model
-    from signgeom.cifar.optimizers import build_optimizer
-    from signgeom.cifar.smoothness import estimate_smoothness
-    from signgeom.cifar.train import train_epoch
+    from signgeom.estimate.smoothness import estimate_smoothness
+    from signgeom.tasks.cifar.data import load_cifar10
+    from signgeom.tasks.cifar.models import build_model
+    from signgeom.training.optimizers import build_optimizer
+    from signgeom.training.train import train_epoch
 
     try:
-        from signgeom.cifar.fixed_objective import make_chunks
+        from signgeom.estimate.fixed_objective import make_chunks
     except ImportError:  # a baseline from before the fixed-objective module
-        from signgeom.cifar.smoothness import make_chunks
+        from signgeom.estimate.smoothness import make_chunks
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     data = load_cifar10(DATA_DIR, test_limit=1)

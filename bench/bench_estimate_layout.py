@@ -33,18 +33,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from signgeom.cifar.data import load_cifar10
-from signgeom.cifar.device import configure_numerics
-from signgeom.cifar.fixed_objective import (
+from signgeom.estimate.fixed_objective import (
     DTYPES,
     MICRO_BATCH_BY_DEVICE,
     couples_examples,
     make_chunks,
 )
-from signgeom.cifar.models import build_model
-from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.smoothness import estimate_smoothness, step_sizes_from_csv
-from signgeom.cifar.train import train_epoch
+from signgeom.estimate.smoothness import estimate_smoothness, step_sizes_from_csv
+from signgeom.tasks.cifar.data import load_cifar10
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.device import configure_numerics
+from signgeom.training.optimizers import build_optimizer
+from signgeom.training.train import train_epoch
 from signgeom.workflow import REPO
 
 MODELS = ("cnn", "resnet20")

@@ -1,4 +1,4 @@
-"""Cost of one Hessian-premises estimate (``signgeom.cifar.hessian``) in training epochs.
+"""Cost of one Hessian-premises estimate (``signgeom.estimate.hessian``) in training epochs.
 
 For each setting and model: one training epoch (``signgeom``'s ``train_epoch``, after one
 warm-up epoch) and one ``estimate_hessian`` at the setting's ``cifar.hessian`` values on the
@@ -23,14 +23,14 @@ import time
 import torch
 from torch import nn
 
-from signgeom.cifar.data import load_cifar10
-from signgeom.cifar.estimate_settings import HessianMethod
-from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.hessian import estimate_hessian
-from signgeom.cifar.models import build_model
-from signgeom.cifar.optimizers import build_optimizer
-from signgeom.cifar.train import train_epoch
 from signgeom.config import load_config_files
+from signgeom.estimate.estimate_settings import HessianMethod
+from signgeom.estimate.fixed_objective import make_chunks
+from signgeom.estimate.hessian import estimate_hessian
+from signgeom.tasks.cifar.data import load_cifar10
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.optimizers import build_optimizer
+from signgeom.training.train import train_epoch
 from signgeom.workflow import REPO
 
 PAPER_TRAIN_IMAGES = 50_000

@@ -1,6 +1,6 @@
 """Cost of training in rotated coordinates: one training step (forward and backward, then the
 optimizer step) with the plain optimizer and with it in rotated coordinates
-(signgeom.cifar.rotation), side by side, on a random CIFAR-shaped batch.
+(signgeom.training.rotation), side by side, on a random CIFAR-shaped batch.
 
 The plain and rotated optimizers act on the same network in alternation (ABAB...), so that load
 on a shared machine hits both alike. Reported: medians of the forward-backward pass and of each
@@ -22,8 +22,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from signgeom.cifar.models import build_model
-from signgeom.cifar.rotation import build_rotated_optimizer
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.rotation import build_rotated_optimizer
 
 
 def timer(clock: str, device: torch.device) -> Callable[[], float]:

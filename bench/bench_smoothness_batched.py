@@ -3,7 +3,7 @@
 For each model and precision: the wall time of one estimate (``1 + 2 len(gammas)`` gradient
 passes over ``--images`` bundled training images in ``--chunk``-image chunks, config.yaml's
 gammas, reduction and bn_mode) with the probe passes one after another and in one vmapped pass
-(``signgeom.cifar.batched_grad``), alternated in ABBA order after one warm-up each, best of
+(``signgeom.estimate.batched_grad``), alternated in ABBA order after one warm-up each, best of
 ``--repeats``; and the largest relative difference of L2_hat, Linf_hat and R_hat between them.
 The CPU load average is printed before and after: on a shared machine the numbers are
 indicative, the ratio of the two paths (measured alternately) more than the times.
@@ -20,12 +20,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from signgeom.cifar.data import load_cifar10
-from signgeom.cifar.device import configure_numerics
-from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.models import build_model
-from signgeom.cifar.smoothness import estimate_smoothness
 from signgeom.config import load_config_files
+from signgeom.estimate.fixed_objective import make_chunks
+from signgeom.estimate.smoothness import estimate_smoothness
+from signgeom.tasks.cifar.data import load_cifar10
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.device import configure_numerics
 from signgeom.workflow import REPO
 
 MODELS = ("cnn", "resnet20")

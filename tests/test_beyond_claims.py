@@ -12,10 +12,10 @@ import pytest
 import yaml
 from scipy import stats
 
+from signgeom.analysis.family_claims import family_claims
+from signgeom.analysis.rotation_claims import main as rotation_main
+from signgeom.analysis.rotation_claims import rotation_claims
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.cifar.family_claims import family_claims
-from signgeom.cifar.rotation_claims import main as rotation_main
-from signgeom.cifar.rotation_claims import rotation_claims
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGURED = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))

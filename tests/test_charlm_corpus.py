@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from signgeom.charlm.corpus import (
+from signgeom.tasks.charlm.corpus import (
     VAL_FRACTION,
     CorpusError,
     Vocabulary,

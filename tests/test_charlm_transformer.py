@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from signgeom.charlm.transformer import CharTransformer, TransformerSize, parameter_count
-from signgeom.cifar.optimizers import build_optimizer
-from signgeom.tasks.charlm import SIZES
+from signgeom.tasks.charlm.task import SIZES
+from signgeom.tasks.charlm.transformer import CharTransformer, TransformerSize, parameter_count
+from signgeom.training.optimizers import build_optimizer
 
 SMALL = TransformerSize(layers=2, width=16, heads=4, context=12)
 

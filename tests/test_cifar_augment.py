@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signgeom.cifar.augment import build_augmenter, shift_flip
+from signgeom.tasks.cifar.augment import build_augmenter, shift_flip
 
 
 def _reference(img: torch.Tensor, dy: int, dx: int, flip: bool) -> torch.Tensor:

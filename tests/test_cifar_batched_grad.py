@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from signgeom.cifar.batched_grad import stacked_gradients, use_batched
-from signgeom.cifar.fixed_objective import fixed_mode, full_gradient, make_chunks
-from signgeom.cifar.models import build_model
-from signgeom.cifar.smoothness import estimate_smoothness, probe_gradients
+from signgeom.estimate.batched_grad import stacked_gradients, use_batched
+from signgeom.estimate.fixed_objective import fixed_mode, full_gradient, make_chunks
+from signgeom.estimate.smoothness import estimate_smoothness, probe_gradients
+from signgeom.tasks.cifar.models import build_model
 
 # CNN: dropout (off in the estimate), 32 x 32 inputs; ResNet20: batch norm, 8 x 8 inputs (its
 # global pooling takes any size). Small chunks, uneven (3 + 2).

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torchvision.datasets import utils as tv_utils
 
-from signgeom.cifar import data
-from signgeom.cifar.data import (
+from signgeom.cli import run_cli
+from signgeom.tasks.cifar import data
+from signgeom.tasks.cifar.data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
     REQUIRED_FILES,
@@ -22,7 +23,6 @@ from signgeom.cifar.data import (
     prepare_cifar10,
     verify_batches_dir,
 )
-from signgeom.cli import run_cli
 
 SUBSET = Path(__file__).resolve().parents[1] / "data" / "cifar10-subset" / "cifar-10-batches-py"
 

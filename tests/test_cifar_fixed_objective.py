@@ -13,10 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.cifar import hessian, smoothness
-from signgeom.cifar.data import load_cifar10
-from signgeom.cifar.estimate_settings import EstimateSettings, SmoothnessSettings
-from signgeom.cifar.fixed_objective import (
+from signgeom.estimate import hessian, smoothness
+from signgeom.estimate.estimate_settings import EstimateSettings, SmoothnessSettings
+from signgeom.estimate.fixed_objective import (
     MICRO_BATCH_BY_DEVICE,
     couples_examples,
     fixed_mode,
@@ -26,9 +25,10 @@ from signgeom.cifar.fixed_objective import (
     mean_loss,
     pass_size,
 )
-from signgeom.cifar.models import MODELS
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import train_run
+from signgeom.tasks.cifar.data import load_cifar10
+from signgeom.tasks.cifar.models import MODELS
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 N_IMAGES = 24

@@ -14,9 +14,9 @@ from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 from torch.func import functional_call, hessian
 
-from signgeom.cifar.estimate_settings import HessianMethod
-from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.hessian import (
+from signgeom.estimate.estimate_settings import HessianMethod
+from signgeom.estimate.fixed_objective import make_chunks
+from signgeom.estimate.hessian import (
     CountingOperator,
     block_indices,
     block_quantities,
@@ -138,7 +138,7 @@ def test_deflated_hutchinson_exact_when_fully_deflated_and_unbiased_otherwise():
 def test_block_quantities_and_eq13_on_least_squares_blocks():
     model, chunks, H, g = _least_squares()
     op = CountingOperator(hessian_operator(model, nn.MSELoss(), chunks, list(model.parameters())))
-    from signgeom.cifar.hessian_blocks import block_hessian
+    from signgeom.estimate.hessian_blocks import block_hessian
 
     index = np.array([0, 2, 3, 7])
     B, asym = block_hessian(op, index)
@@ -221,8 +221,8 @@ def test_mlp_estimate_matches_dense_hessian(bn_mode):
 
 
 def test_mlp_estimate_in_rotated_coordinates_matches_dense_rotated_hessian():
-    from signgeom.cifar.rotated_hessian import to_kept_rotated
-    from signgeom.cifar.rotation import BlockRotation
+    from signgeom.estimate.rotated_hessian import to_kept_rotated
+    from signgeom.training.rotation import BlockRotation
 
     model, chunks = _mlp_problem()
     H, g = _dense_mlp_hessian(model, chunks, "batch_stats")

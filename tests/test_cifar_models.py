@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.models import MODELS, BasicBlock, ShortcutA, build_model
+from signgeom.tasks.cifar.models import MODELS, BasicBlock, ShortcutA, build_model
 
 
 def _n_params(model: nn.Module) -> int:

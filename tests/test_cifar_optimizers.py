@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 
-from signgeom.cifar.models import build_model
-from signgeom.cifar.optimizers import (
+from signgeom.tasks.cifar.models import build_model
+from signgeom.training.optimizers import (
     NS_STEPS,
     OPTIMIZERS,
     SGDMomentum,
@@ -222,7 +222,7 @@ def test_orthogonalise_refuses_non_matrices():
 
 
 def test_muon_orthogonalises_in_strict_fp32_and_restores_the_flags(monkeypatch):
-    import signgeom.cifar.optimizers as optimizers
+    import signgeom.training.optimizers as optimizers
 
     seen = []
 

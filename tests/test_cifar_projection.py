@@ -1,9 +1,9 @@
-"""The Figure 3 projection's arithmetic against hand counts (signgeom.cifar.projection)."""
+"""The Figure 3 projection's arithmetic against hand counts (signgeom.estimate.projection)."""
 
 import pytest
 import yaml
 
-from signgeom.cifar.projection import Rates, figure3_workload, project_hours
+from signgeom.estimate.projection import Rates, figure3_workload, project_hours
 from signgeom.workflow import REPO
 
 SMALL = {

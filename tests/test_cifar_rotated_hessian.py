@@ -11,19 +11,19 @@ from scipy.linalg import block_diag
 from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 
-from signgeom.cifar.counting_operator import CountingOperator
-from signgeom.cifar.estimate_settings import HessianMethod
-from signgeom.cifar.fixed_objective import hessian_operator, make_chunks
-from signgeom.cifar.hessian import _exact_blocks
-from signgeom.cifar.hessian_blocks import block_hessian, block_indices, block_quantities
-from signgeom.cifar.rotated_hessian import (
+from signgeom.estimate.counting_operator import CountingOperator
+from signgeom.estimate.estimate_settings import HessianMethod
+from signgeom.estimate.fixed_objective import hessian_operator, make_chunks
+from signgeom.estimate.hessian import _exact_blocks
+from signgeom.estimate.hessian_blocks import block_hessian, block_indices, block_quantities
+from signgeom.estimate.rotated_hessian import (
     RotatedOperator,
     from_kept_rotated,
     kept_coordinates,
     to_kept_rotated,
 )
-from signgeom.cifar.rotation import BlockRotation, rotation_power
 from signgeom.norms import rho_diag
+from signgeom.training.rotation import BlockRotation, rotation_power
 
 SEED = 3
 

@@ -16,22 +16,22 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.optimizers import OPTIMIZERS, SGDMomentum, SignSGDMomentum, build_optimizer
-from signgeom.cifar.rotation import (
+from signgeom.config import ConfigError, validate_config
+from signgeom.estimate.fixed_objective import make_chunks
+from signgeom.estimate.smoothness import estimate_smoothness, gradient_density
+from signgeom.norms import exact_inf_to_one_norm
+from signgeom.quadratic.hessians import haar_rotation
+from signgeom.training.optimizers import OPTIMIZERS, SGDMomentum, SignSGDMomentum, build_optimizer
+from signgeom.training.rotation import (
     BlockRotation,
     RotatedOptimizer,
     build_rotated_optimizer,
     name_seed,
     rotation_power,
 )
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.runid import run_dir_name
-from signgeom.cifar.smoothness import estimate_smoothness, gradient_density
-from signgeom.cifar.train import train_run
-from signgeom.config import ConfigError, validate_config
-from signgeom.norms import exact_inf_to_one_norm
-from signgeom.quadratic.hessians import haar_rotation
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.runid import run_dir_name
+from signgeom.training.train import train_run
 
 REPO = Path(__file__).resolve().parents[1]
 ROUNDING = 1e-12  # fp64 checks: relative tolerance after a few steps / one estimate
@@ -53,7 +53,7 @@ def test_fractional_power_is_orthogonal_with_the_right_ends_and_adds_exponents(k
 
 
 def test_rotation_seeds_are_stable_across_processes_and_differ_by_name_and_seed():
-    code = "from signgeom.cifar.rotation import name_seed; print(name_seed(3, 'layer.weight'))"
+    code = "from signgeom.training.rotation import name_seed; print(name_seed(3, 'layer.weight'))"
     env = {**os.environ, "PYTHONHASHSEED": "123"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert int(out.stdout) == name_seed(3, "layer.weight")
@@ -305,7 +305,7 @@ def test_a_rotated_run_records_its_rotation_and_resumes_bit_for_bit(tmp_path):
 
 
 def test_a_registered_optimizer_gets_a_rotated_version(monkeypatch):
-    from signgeom.cifar import optimizers
+    from signgeom.training import optimizers
 
     monkeypatch.setitem(
         optimizers.OPTIMIZERS, "toy", lambda params, lr, momentum: torch.optim.SGD(params, lr=lr)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from signgeom.cifar.schedule import (
+from signgeom.training.schedule import (
     estimate_epochs,
     schedule_errors,
 )

@@ -8,8 +8,8 @@ import logging
 import pandas as pd
 import pytest
 
-from signgeom.cifar.rundir import read_runs
-from signgeom.cifar.selection import AllRunsDivergedError, StaleRunError, select_step_sizes
+from signgeom.analysis.selection import AllRunsDivergedError, StaleRunError, select_step_sizes
+from signgeom.training.rundir import read_runs
 
 
 def _run(model, opt, lr, seed, losses, status="completed"):

@@ -7,10 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from signgeom.cifar.models import MODELS
-from signgeom.cifar.optimizers import OPTIMIZERS
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.similarity import (
+from signgeom.estimate.similarity import (
     OUTPUT_COLUMNS,
     cosine,
     sign_agreement,
@@ -20,7 +17,10 @@ from signgeom.cifar.similarity import (
     warmup_batches,
     warmup_gradients,
 )
-from signgeom.cifar.train import train_run
+from signgeom.tasks.cifar.models import MODELS
+from signgeom.training.optimizers import OPTIMIZERS
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import train_run
 
 
 def _random_grads(steps: int, seed: int = 0) -> list[list[torch.Tensor]]:

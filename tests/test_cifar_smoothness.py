@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.fixed_objective import fixed_mode, full_gradient, make_chunks
-from signgeom.cifar.smoothness import (
+from signgeom.estimate.fixed_objective import fixed_mode, full_gradient, make_chunks
+from signgeom.estimate.smoothness import (
     estimate_smoothness,
     gradient_density,
     improvement_ratio,

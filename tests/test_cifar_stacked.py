@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar import models
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.stacked import StackedTrainer, check_stackable, stacked_settings
-from signgeom.cifar.train import epoch_seed, run_optimizer, train_epoch
+from signgeom.tasks.cifar import models
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.stacked import StackedTrainer, check_stackable, stacked_settings
+from signgeom.training.train import epoch_seed, run_optimizer, train_epoch
 
 CPU = torch.device("cpu")
 LRS, SEEDS = (0.02, 0.005, 0.01), (3, 4, 5)

@@ -15,8 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import epoch_seed, train_epoch, train_run
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import epoch_seed, train_epoch, train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")
@@ -45,7 +45,7 @@ def _train(out_dir: Path, **kw) -> dict:
 # checkpoint, the one of epoch k (epoch 0, the initial point, is checkpointed too).
 KILLED_AFTER_EPOCH = """
 import os, signal, sys
-from signgeom.cifar import train
+from signgeom.training import train
 epoch, real_save, saved = int(sys.argv[1]), train.save_checkpoint, []
 
 def save_then_die(*args, **kwargs):
@@ -62,7 +62,7 @@ raise SystemExit(train.run_cli(train.main, sys.argv[2:]))
 def _cli(out_dir: Path, kill_after_epoch: int | None = None, **kw) -> subprocess.CompletedProcess:
     """The training CLI as the workflow calls it (the settings as one JSON argument); with
     ``kill_after_epoch`` SIGKILLed after that epoch's checkpoint."""
-    cmd = [sys.executable, "-m", "signgeom.cifar.train"]
+    cmd = [sys.executable, "-m", "signgeom.training.train"]
     if kill_after_epoch is not None:
         cmd = [sys.executable, "-c", KILLED_AFTER_EPOCH, str(kill_after_epoch)]
     cmd += ["--settings", _settings(**kw).to_json()]
@@ -157,7 +157,7 @@ def test_resume_restores_rng_on_cpu_whatever_the_training_device(tmp_path, monke
     """A checkpoint is read onto the CPU: loading it onto the training device put the RNG
     states on the GPU, where torch.set_rng_state refuses them (every CUDA resume crashed).
     Simulated without a GPU: any map_location but "cpu" loads onto the "meta" device."""
-    import signgeom.cifar.checkpoint as ckpt_mod
+    import signgeom.training.checkpoint as ckpt_mod
 
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     _train(ref_dir, epochs=2)

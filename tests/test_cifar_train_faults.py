@@ -18,12 +18,12 @@ import torch
 import yaml
 
 from signgeom import io
-from signgeom.cifar.models import MODELS
-from signgeom.cifar.optimizers import OPTIMIZERS
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.runid import run_id
-from signgeom.cifar.train import build_parser, main, train_run
 from signgeom.cli import run_cli
+from signgeom.tasks.cifar.models import MODELS
+from signgeom.training.optimizers import OPTIMIZERS
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.runid import run_id
+from signgeom.training.train import build_parser, main, train_run
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data/cifar10-subset/cifar-10-batches-py"
@@ -207,7 +207,7 @@ def test_a_run_id_that_does_not_match_the_arguments_is_refused(tmp_path):
 
 
 def test_estimators_use_the_snapshots_of_the_configured_epochs_and_stride(tmp_path):
-    from signgeom.cifar.rundir import RunDir
+    from signgeom.training.rundir import RunDir
 
     (tmp_path / "snapshots").mkdir()
     for epoch in range(4):  # left by an earlier config: 3 epochs at stride 1
@@ -238,9 +238,9 @@ def test_fewer_epochs_report_what_a_fresh_run_reports(tmp_path, one_epoch):
 
 @pytest.mark.parametrize("damage", ["random", "truncated", "missing"])
 def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, one_epoch, damage):
-    from signgeom.cifar.checkpoint import SnapshotError
-    from signgeom.cifar.estimate_settings import SmoothnessSettings
-    from signgeom.cifar.smoothness import estimate_run
+    from signgeom.estimate.estimate_settings import SmoothnessSettings
+    from signgeom.estimate.smoothness import estimate_run
+    from signgeom.training.checkpoint import SnapshotError
 
     run = Path(shutil.copytree(one_epoch, tmp_path / "run"))
     snapshot = run / "snapshots/epoch_0001.pt"
@@ -276,7 +276,7 @@ def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, 
 SIGTERM_CHILD = """
 import os, signal, sys
 import signgeom.io as io
-from signgeom.cifar import train
+from signgeom.training import train
 n, real_fsync, calls = int(sys.argv[1]), os.fsync, []
 
 def fsync(fd):

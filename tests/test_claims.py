@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from signgeom.analysis.figure3_claims import compute_claims, main
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.cifar.claims import compute_claims, main
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))

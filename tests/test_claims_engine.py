@@ -257,21 +257,3 @@ def test_trajectory_ratio_leaves_out_the_shared_start():
     assert trajectory_ratio(est, "signsgd", "sgd") == pytest.approx(math.sqrt(2 * 0.5))
     est.loc[8, "signsgd"] = -1.0  # a negative estimate is no ratio
     assert math.isnan(trajectory_ratio(est, "signsgd", "sgd"))
-
-
-def test_the_engine_imports_no_task_package():
-    """signgeom.analysis is task-agnostic: no module of it imports signgeom.cifar (the tasks
-    import the engine, never the reverse)."""
-    import ast
-    from pathlib import Path
-
-    import signgeom.analysis
-
-    package = Path(signgeom.analysis.__file__).parent
-    for module in package.glob("*.py"):
-        for node in ast.walk(ast.parse(module.read_text())):
-            names = (
-                [a.name for a in node.names] if isinstance(node, ast.Import)
-                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            )  # fmt: skip
-            assert not [n for n in names if n.startswith("signgeom.cifar")], module.name

@@ -7,11 +7,11 @@ import yaml
 from signgeom.config import (
     CIFAR10_TRAIN_IMAGES,
     ConfigError,
-    estimation_examples,
     estimation_set_size,
     merged_config,
     validate_config,
 )
+from signgeom.estimate.estimate_settings import estimation_examples
 from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.workflow import REPO

@@ -20,7 +20,7 @@ def test_docs_build_strict(tmp_path):
     )  # fmt: skip
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert (site / "results/reference/subset/figure3.png").is_file()
-    assert "signgeom.cifar.claims" in (site / "api/index.html").read_text()
+    assert "signgeom.analysis.figure3_claims" in (site / "api/index.html").read_text()
     nav = [p for p in (REPO / "docs").rglob("*.md")]
     for page in nav:
         rel = page.relative_to(REPO / "docs").with_suffix("")

@@ -1,4 +1,4 @@
-"""The estimators' settings (``signgeom.cifar.estimate_settings``): declared once, they give the
+"""The estimators' settings (``signgeom.estimate.estimate_settings``): declared once, they give the
 config lookup, the rule's JSON argument and the CLIs' flags; README "Adding a training setting"
 (and its estimator line): a new estimator setting is one field (plus its config and schema
 entries)."""
@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from signgeom.cifar import hessian, sensitivity, smoothness
-from signgeom.cifar.estimate_settings import (
+from signgeom.estimate import hessian, sensitivity, smoothness
+from signgeom.estimate.estimate_settings import (
     HessianSettings,
     SensitivitySettings,
     SmoothnessSettings,

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.models import MODELS
-from signgeom.cifar.optimizers import OPTIMIZERS
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import train_run
 from signgeom.config import ConfigError, validate_config
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, hessian_for_cell
+from signgeom.tasks.cifar.models import MODELS
+from signgeom.training.optimizers import OPTIMIZERS
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import train_run
 
 DATA = Path(__file__).resolve().parents[1] / "data/cifar10-subset/cifar-10-batches-py"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="bundled CIFAR subset missing")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signgeom.cifar.family import family_models, family_table
+from signgeom.analysis.family import family_models, family_table
 from signgeom.plotting.figure3_family import draw_family, line_gid
 
 OPTS = {"sgd": 0.1, "signsgd": 0.001, "adam": 0.001, "lion": 0.0003, "muon": 0.03}

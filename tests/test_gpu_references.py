@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from signgeom.cifar.projection import Rates, figure3_workload
 from signgeom.config import load_config_files
+from signgeom.estimate.projection import Rates, figure3_workload
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("gpu_references", REPO / "tools/gpu_references.py")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from signgeom.cifar.fixed_objective import make_chunks
-from signgeom.cifar.sensitivity import probe_sensitivity, spread_epochs
-from signgeom.cifar.smoothness import estimate_smoothness, probe_alphas
+from signgeom.estimate.fixed_objective import make_chunks
+from signgeom.estimate.sensitivity import probe_sensitivity, spread_epochs
+from signgeom.estimate.smoothness import estimate_smoothness, probe_alphas
 
 LR_GD, LR_SIGN, BETA, RADIUS = 0.3, 0.01, 0.9, 0.05
 

@@ -130,10 +130,10 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     """results/reference/{subset,subset-long,rotation,family}: the committed claims equal a
     recomputation from the committed tables with the settings in config.yaml (so none is typed
     or stale), and none has a verdict on fewer than min_seeds seeds."""
+    from signgeom.analysis.family_claims import family_claims
+    from signgeom.analysis.figure3_claims import compute_claims
+    from signgeom.analysis.rotation_claims import rotation_claims
     from signgeom.analysis.settings import ClaimSettings
-    from signgeom.cifar.claims import compute_claims
-    from signgeom.cifar.family_claims import family_claims
-    from signgeom.cifar.rotation_claims import rotation_claims
 
     settings = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))
     ref = REPO / "results" / "reference"

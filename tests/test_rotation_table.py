@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signgeom.cifar.rotation_table import read_statuses, rotated_lr, rotation_table
+from signgeom.analysis.rotation_table import read_statuses, rotated_lr, rotation_table
 from signgeom.plotting.figure5 import draw_figure5
 
 FACTORS = [0.333333, 1.0, 3.0]

@@ -1,4 +1,4 @@
-"""A training run's settings (``signgeom.cifar.run_settings``): declared once, they give the
+"""A training run's settings (``signgeom.training.run_settings``): declared once, they give the
 config lookup, the JSON argument, the command-line flags and the run identity; README "Adding a
 training setting": a new setting is one field (plus its config and schema entries)."""
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.runid import run_key_pattern, run_path
 from signgeom.settings import setting
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.runid import run_key_pattern, run_path
 
 RUN = dict(model="cnn", optimizer="sgd", lr=0.01, seed=0)
 
@@ -74,7 +74,7 @@ def test_a_new_identity_setting_changes_every_run_id(config):
 
 
 def test_the_training_cli_has_one_flag_per_field_and_reads_the_rules_argument(config):
-    from signgeom.cifar.train import build_parser
+    from signgeom.training.train import build_parser
 
     parser = build_parser()
     dests = {a.dest for a in parser._actions}

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from signgeom.cifar.schedule import estimate_epochs
-from signgeom.cifar.schedule_check import schedule_comparison, schedule_summary
+from signgeom.analysis.schedule_check import schedule_comparison, schedule_summary
 from signgeom.plotting.schedule_check import draw_schedule_check
+from signgeom.training.schedule import estimate_epochs
 
 SCHEDULE = {"dense_until": 4, "every": 1, "log_points": 4}
 
@@ -96,7 +96,7 @@ def test_figure_draws_the_table():
 
 
 def test_cli_writes_both_tables_and_refuses_a_bad_schedule(tmp_path):
-    from signgeom.cifar.schedule_check import main
+    from signgeom.analysis.schedule_check import main
 
     dense(np.linspace(1.0, 2.0, 11)).to_csv(tmp_path / "dense.csv", index=False)
     args = ["--smoothness", str(tmp_path / "dense.csv"), "--table", str(tmp_path / "t.csv"),

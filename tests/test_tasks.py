@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 import torch
 
-from signgeom.charlm.transformer import parameter_count
-from signgeom.cifar import smoothness
-from signgeom.cifar.estimate_settings import SmoothnessSettings
-from signgeom.cifar.fixed_objective import load_objective
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.train import train_run
+from signgeom.estimate import smoothness
+from signgeom.estimate.estimate_settings import SmoothnessSettings
+from signgeom.estimate.fixed_objective import load_objective
 from signgeom.tasks.base import Task
-from signgeom.tasks.charlm import SIZES, CharLMTask
-from signgeom.tasks.cifar import Cifar10Task
+from signgeom.tasks.charlm.task import SIZES, CharLMTask
+from signgeom.tasks.charlm.transformer import parameter_count
+from signgeom.tasks.cifar.task import Cifar10Task
 from signgeom.tasks.registry import TASKS, all_models, task_for_model
+from signgeom.training.run_settings import TrainSettings
+from signgeom.training.train import train_run
 
 PROSE = Path(__file__).resolve().parents[1] / "data/pydoc-prose/pydoc-prose.txt"
 TINY_LM = dict(
@@ -203,7 +203,7 @@ def test_a_task_defined_here_trains_and_is_estimated_unchanged(tmp_path, monkeyp
 
 
 def test_similarity_to_signsgd_along_lm_trajectories(lm_runs, tmp_path):
-    from signgeom.cifar.similarity import similarity_run
+    from signgeom.estimate.similarity import similarity_run
 
     tables = {}
     for optimizer in ("signsgd", "adam"):
@@ -232,8 +232,8 @@ def test_the_hessian_loss_is_the_tasks_loss_or_a_clear_refusal():
 
 
 def test_probe_sensitivity_at_factor_one_is_the_smoothness_estimate(lm_runs, tmp_path):
-    from signgeom.cifar.estimate_settings import SensitivitySettings
-    from signgeom.cifar.sensitivity import sensitivity_run
+    from signgeom.estimate.estimate_settings import SensitivitySettings
+    from signgeom.estimate.sensitivity import sensitivity_run
 
     table = _smoothness(lm_runs["sgd"], tmp_path, chunk_size=16, batched=False)
     settings = SensitivitySettings(

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from signgeom.cifar.data import REQUIRED_FILES
 from signgeom.config import SCHEMA_PATH, ConfigError, validate_config
+from signgeom.tasks.cifar.data import REQUIRED_FILES
 from signgeom.workflow import REPO
 from workflow_helpers import snakemake, write_config
 

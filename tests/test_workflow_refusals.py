@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 
-from signgeom.cifar.data import REQUIRED_FILES
+from signgeom.tasks.cifar.data import REQUIRED_FILES
 from signgeom.workflow import REPO
 from workflow_helpers import snakemake, write_config
 

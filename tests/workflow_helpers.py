@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from signgeom.cifar.run_settings import TrainSettings
 from signgeom.config import load_config_files, merged_config
+from signgeom.training.run_settings import TrainSettings
 from signgeom.workflow import QUICK_PRESET, REPO, SNAKEFILE, snakemake_command
 
 __all__ = [
@@ -40,7 +40,7 @@ def quick_config(override: dict | None = None) -> dict:
 def quick_run(
     model: str, optimizer: str, lr: float, seed: int = 0, override: dict | None = None
 ) -> str:
-    """The run key ``<model>/<optimizer>/<name>`` (``signgeom.cifar.runid.run_key``) of a
+    """The run key ``<model>/<optimizer>/<name>`` (``signgeom.training.runid.run_key``) of a
     quick-preset run (with the config ``override`` on top, if given): its directory is
     ``results/cifar/runs/<key>`` and its log ``logs/cifar/train/<key>.log``."""
     config = quick_config(override)

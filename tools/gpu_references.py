@@ -15,7 +15,7 @@ theirs; the provenance next to them records the configs that produced them.
 the whole chain in minutes, to check the command before a GPU session spends its time on it.
 
 The expected time (``--projection``, also printed before a run) is the Figure 3 arithmetic of
-``signgeom.cifar.projection`` at the H100 rates committed under ``bench/results`` (training
+``signgeom.estimate.projection`` at the H100 rates committed under ``bench/results`` (training
 images/s and one estimate's seconds at paper scale), summed over each reference's models, plus
 the rotated runs and estimates of the rotation sweep. The rates were measured on 50,000-image
 epochs: on the 5,170-image subset the per-epoch overheads weigh more, so read it as a floor.
@@ -37,9 +37,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from signgeom.cifar.projection import Rates, figure3_workload, project_hours  # noqa: E402
-from signgeom.cifar.schedule import estimate_epochs  # noqa: E402
 from signgeom.config import load_config_files  # noqa: E402
+from signgeom.estimate.projection import Rates, figure3_workload, project_hours  # noqa: E402
+from signgeom.training.schedule import estimate_epochs  # noqa: E402
 
 GPU_OVERLAY = "presets/gpu-reference.yaml"
 TINY_OVERLAY = "presets/tiny-check.yaml"

@@ -140,8 +140,8 @@ def semantic_errors(config: dict) -> list[str]:
     messages += _schedule_errors(cifar)
     messages += _batch_size_errors(cifar)
     messages += _value_list_errors(cifar)
-    from signgeom.cifar.models import MODELS  # torch: imported only when the schema passed
-    from signgeom.cifar.optimizers import OPTIMIZERS
+    from signgeom.tasks.cifar.models import MODELS  # torch: imported only when the schema passed
+    from signgeom.training.optimizers import OPTIMIZERS
 
     for model, spec in cifar["models"].items():
         if model not in MODELS:
@@ -209,25 +209,21 @@ def training_images(cifar: dict) -> int:
     return limit if limit is not None else CIFAR10_TRAIN_IMAGES
 
 
-def estimation_examples(cifar: dict) -> int | None:
-    """The ``--n-examples`` of the estimators: the estimation set is the first this many
-    training images; ``cifar.smoothness.n_examples``, else the training set the runs saw
-    (``cifar.data.train_limit``; None: every image)."""
-    n = cifar["smoothness"]["n_examples"]
-    return n if n is not None else cifar["data"].get("train_limit")
-
-
 def estimation_set_size(cifar: dict) -> int:
-    """Images in the estimation set (:func:`estimation_examples`, None counted as all)."""
+    """Images in the estimation set (``estimation_examples``, None counted as all)."""
+    from signgeom.estimate.estimate_settings import estimation_examples
+
     n = estimation_examples(cifar)
     return n if n is not None else CIFAR10_TRAIN_IMAGES
 
 
 def _value_list_errors(cifar: dict) -> list[str]:
     """Values that must be one of a list kept in the code (the schema keeps only their type)."""
-    from signgeom.cifar.augment import AUGMENTERS  # torch: imported only when the schema passed
-    from signgeom.cifar.device import DEVICE_CHOICES, PRECISIONS
-    from signgeom.cifar.estimate_settings import ESTIMATOR_PRECISIONS
+    from signgeom.estimate.estimate_settings import ESTIMATOR_PRECISIONS
+    from signgeom.tasks.cifar.augment import (
+        AUGMENTERS,  # torch: imported only when the schema passed
+    )
+    from signgeom.training.device import DEVICE_CHOICES, PRECISIONS
 
     checks = [
         ("cifar.augmentation", cifar["augmentation"], sorted(AUGMENTERS)),
@@ -264,7 +260,7 @@ def _max_exact_dim_errors(config: dict) -> list[str]:
 def _probe_errors(cifar: dict) -> list[str]:
     """The probe step is a known one, with its radius where it needs one; the sensitivity
     stage's models exist and have both paper optimizers (their step sizes set the probes)."""
-    from signgeom.cifar.estimate_settings import PROBE_STEPS
+    from signgeom.estimate.estimate_settings import PROBE_STEPS
 
     smooth, messages = cifar["smoothness"], []
     if smooth["probe_step"] not in PROBE_STEPS:
@@ -338,7 +334,7 @@ def _rotation_errors(cifar: dict) -> list[str]:
     coordinate alone (the rotation hands them ``(n_blocks, k)`` blocks, not the network's
     tensors) and have a selected step size in each model (a grid in
     cifar.models.<model>.step_sizes); theta = 0, the reference of every rotated run, is swept."""
-    from signgeom.cifar.optimizers import OPTIMIZERS, SHAPE_DEPENDENT
+    from signgeom.training.optimizers import OPTIMIZERS, SHAPE_DEPENDENT
 
     rotation, messages = cifar["rotation"], []
     for opt in rotation["optimizers"]:
@@ -389,9 +385,9 @@ def _estimation_set_errors(cifar: dict) -> list[str]:
 
 
 def _schedule_errors(cifar: dict) -> list[str]:
-    """The estimate schedule (``signgeom.cifar.schedule``): stride 1 beside a schedule, and no
+    """The estimate schedule (``signgeom.training.schedule``): stride 1 beside a schedule, and no
     listed epoch beyond every model's trajectory."""
-    from signgeom.cifar.schedule import schedule_errors
+    from signgeom.training.schedule import schedule_errors
 
     smooth = cifar["smoothness"]
     schedule = smooth["schedule"]

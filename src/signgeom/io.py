@@ -25,7 +25,7 @@ class WriteError(ValueError):
 
 
 # What a rerun does after a failed write, for the kind of job running: by default the job
-# writes its outputs again from its inputs; a training job resumes (signgeom.cifar.train).
+# writes its outputs again from its inputs; a training job resumes (signgeom.training.train).
 REWRITES = "the job writes {path} again from its inputs."
 RESUMES = "a training run resumes from its last complete checkpoint."
 _RERUN: ContextVar[str] = ContextVar("rerun", default=REWRITES)

@@ -27,13 +27,13 @@ rule cifar_data:
     localrule: True
     conda:
         "../envs/signgeom.yaml"
-    # local_dir as configured ("none": unset); signgeom.cifar.data resolves a relative one
+    # local_dir as configured ("none": unset); signgeom.tasks.cifar.data resolves a relative one
     # against the checkout, so params (rerun triggers) do not depend on where the checkout is.
     params:
         **with_settings(source=C["data"]["source"], local_dir=limit_arg(C["data"]["local_dir"])),
         dest=lambda wc, output: os.path.dirname(output[0]),
     shell:
-        "python -m signgeom.cifar.data --dest {params.dest:q} --source {params.source:q}"
+        "python -m signgeom.tasks.cifar.data --dest {params.dest:q} --source {params.source:q}"
         " --local-dir {params.local_dir:q} 2> {log:q}"
 
 
@@ -51,13 +51,13 @@ rule cifar_train:
     threads: config["resources"]["train"]["cpus"]
     resources:
         **job_resources("train"),
-    # One argument, the JSON of every training setting (signgeom.cifar.run_settings): a changed
+    # One argument, the JSON of every training setting (signgeom.training.run_settings): a changed
     # value changes it, so the job reruns (and resumes from its checkpoint).
     params:
         settings=train_settings_json,
         out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.train"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.training.train"
         " --settings {params.settings:q} --batches-dir {input:q}"
         " --expected-run-id {wildcards.run_id:q} --out-dir {params.out_dir:q} 2>> {log:q}"
 
@@ -77,7 +77,7 @@ checkpoint cifar_select:
     params:
         epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
     shell:
-        "python -m signgeom.cifar.selection --status {input:q} --epoch {params.epoch:q}"
+        "python -m signgeom.analysis.selection --status {input:q} --epoch {params.epoch:q}"
         " --out {output:q} 2> {log:q}"
 
 
@@ -97,13 +97,13 @@ rule cifar_smoothness:
     threads: config["resources"]["smoothness"]["cpus"]
     resources:
         **job_resources("smoothness"),
-    # One argument, the JSON of every smoothness setting (signgeom.cifar.estimate_settings):
+    # One argument, the JSON of every smoothness setting (signgeom.estimate.estimate_settings):
     # a changed value changes it, so the job reruns.
     params:
         settings=estimate_settings_json(SmoothnessSettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.smoothness"
         " --settings {params.settings:q} --run-dir {params.run_dir:q}"
         " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
@@ -147,7 +147,7 @@ rule cifar_tables:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.cifar.tables --step-sizes {input.step_sizes:q}"
+        "python -m signgeom.analysis.tables --step-sizes {input.step_sizes:q}"
         " --shards {input.shards:q} --status {input.runs:q} {input.selected:q}"
         " --out-step-sizes {output.step_sizes:q} --out-smoothness {output.smoothness:q}"
         " --out-metrics {output.metrics:q} 2> {log:q}"
@@ -194,7 +194,7 @@ rule cifar_claims:
     params:
         settings=settings_json(ClaimSettings),
     shell:
-        "python -m signgeom.cifar.claims --metrics {input.metrics:q}"
+        "python -m signgeom.analysis.figure3_claims --metrics {input.metrics:q}"
         " --smoothness {input.smoothness:q} --step-sizes {input.step_sizes:q}"
         " --settings {params.settings:q} --out {output:q} 2> {log:q}"
 
@@ -219,7 +219,7 @@ rule cifar_sensitivity:
         settings=estimate_settings_json(SensitivitySettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.sensitivity"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.sensitivity"
         " --settings {params.settings:q} --run-dir {params.run_dir:q}"
         " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 

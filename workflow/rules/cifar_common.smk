@@ -7,21 +7,21 @@ import pandas as pd
 from snakemake.logging import logger
 
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.cifar.run_settings import TrainSettings
-from signgeom.cifar.data import BATCHES_DIRNAME, local_source_problems
-from signgeom.cifar.estimate_settings import (
+from signgeom.training.run_settings import TrainSettings
+from signgeom.tasks.cifar.data import BATCHES_DIRNAME, local_source_problems
+from signgeom.estimate.estimate_settings import (
     HessianSettings,
     SensitivitySettings,
     SmoothnessSettings,
 )
-from signgeom.cifar.rundir import RunDir
-from signgeom.cifar.runid import run_key_pattern, run_path
+from signgeom.training.rundir import RunDir
+from signgeom.training.runid import run_key_pattern, run_path
 
 C = config["cifar"]
 CIFAR_ROOT = "data/cifar10"
 CIFAR_BATCHES = f"{CIFAR_ROOT}/{BATCHES_DIRNAME}"
 # A cifar.data.local_dir that holds no copy stops the workflow here, before the data job
-# (signgeom.cifar.data.local_source_problems says why); one that names another checkout's
+# (signgeom.tasks.cifar.data.local_source_problems says why); one that names another checkout's
 # data is reported.
 _errors, _warnings = local_source_problems(C["data"]["source"], C["data"].get("local_dir"), REPO)
 for _warning in _warnings:
@@ -41,7 +41,7 @@ CLAIMS = C["claims"]
 
 
 def train_settings(model, optimizer, lr, seed, theta=0.0):
-    """The settings of one training run (signgeom.cifar.run_settings), from the config."""
+    """The settings of one training run (signgeom.training.run_settings), from the config."""
     return TrainSettings.from_config(
         config, model=model, optimizer=optimizer, lr=lr, seed=seed, rotation_theta=theta
     )
@@ -55,13 +55,13 @@ def train_settings_json(wc):
 
 
 def run_dir(key):
-    """A training run's directory of a run key or its pattern (signgeom.cifar.runid)."""
+    """A training run's directory of a run key or its pattern (signgeom.training.runid)."""
     return RunDir(run_path(CDIR, key))
 
 
 def run_status(model, optimizer, lr, seed, theta=0.0):
     """The status file of a run; its directory's name carries the run id, the hash of every
-    setting that shapes the trajectory (signgeom.cifar.runid), so a changed config trains new
+    setting that shapes the trajectory (signgeom.training.runid), so a changed config trains new
     runs next to the old ones."""
     return str(run_dir(train_settings(model, optimizer, lr, seed, theta).run_key()).status)
 
@@ -83,7 +83,7 @@ def limit_arg(value):
 
 
 def estimate_settings_json(settings_class, **fixed):
-    """Params function: the JSON of an estimate's settings (signgeom.cifar.estimate_settings)
+    """Params function: the JSON of an estimate's settings (signgeom.estimate.estimate_settings)
     from the config, the job's model and optimizer wildcards, its shard wildcard where it has
     one, and the ``fixed`` values; the rule's one argument, so a changed setting reruns the job."""
 

@@ -31,7 +31,7 @@ rule cifar_similarity:
         train_limit=limit_arg(C["data"]["train_limit"]),
         device=C["device"],
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.similarity --model {wildcards.model:q}"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.similarity --model {wildcards.model:q}"
         " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
         " --batch-size {params.batch_size:q} --momentum {params.momentum:q}"
         " --bn-mode {params.bn_mode:q} --train-limit {params.train_limit:q}"
@@ -59,7 +59,7 @@ rule family_table:
     params:
         models=FAMILY_MODELS,
     shell:
-        "python -m signgeom.cifar.family --metrics {input.metrics:q}"
+        "python -m signgeom.analysis.family --metrics {input.metrics:q}"
         " --similarity {input.similarity:q} --models {params.models:q} --out {output:q}"
         " 2> {log:q}"
 
@@ -87,7 +87,7 @@ rule family_claims:
     params:
         **with_settings(models=FAMILY_MODELS, claims=settings_json(ClaimSettings)),
     shell:
-        "python -m signgeom.cifar.family_claims --metrics {input.metrics:q}"
+        "python -m signgeom.analysis.family_claims --metrics {input.metrics:q}"
         " --smoothness {input.smoothness:q} --similarity {input.similarity:q}"
         " --step-sizes {input.step_sizes:q} --models {params.models:q}"
         " --settings {params.claims:q} --out {output:q} 2> {log:q}"

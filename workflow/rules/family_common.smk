@@ -3,7 +3,7 @@
 Kept apart from the rules in family.smk (Snakemake's linter asks not to mix rules and functions).
 """
 
-from signgeom.cifar.family import family_models
+from signgeom.analysis.family import family_models
 
 FAMILY_MODELS = family_models(C["models"])
 FIGURE3_FAMILY = [f"figures/figure3_family.{ext}" for ext in FIGURE_EXTS]

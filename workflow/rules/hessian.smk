@@ -29,7 +29,7 @@ rule cifar_hessian:
         settings=estimate_settings_json(HessianSettings),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.hessian"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.hessian"
         " --settings {params.settings:q} --run-dir {params.run_dir:q} --data-dir {input.data:q}"
         " --out {output.epochs:q} --out-blocks {output.blocks:q}"
         " --out-density {output.density:q} 2> {log:q}"
@@ -70,7 +70,7 @@ rule cifar_hessian_tables:
     conda:
         "../envs/signgeom.yaml"
     shell:
-        "python -m signgeom.cifar.hessian_tables --epochs {input.epochs:q}"
+        "python -m signgeom.analysis.hessian_tables --epochs {input.epochs:q}"
         " --blocks {input.blocks:q} --density {input.density:q}"
         " --smoothness {input.smoothness:q} --out {output.hessian:q}"
         " --out-blocks {output.blocks:q} --out-density {output.density:q} 2> {log:q}"

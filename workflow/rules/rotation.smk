@@ -38,7 +38,7 @@ rule cifar_smoothness_rotated:
         settings=estimate_settings_json(SmoothnessSettings, rotated_coordinates=True),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
-        "OMP_NUM_THREADS={threads:q} python -m signgeom.cifar.smoothness"
+        "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.smoothness"
         " --settings {params.settings:q} --run-dir {params.run_dir:q}"
         " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
@@ -67,7 +67,7 @@ rule rotation_table:
         lr_factors=ROT["lr_factors"],
         block_size=ROT["block_size"],
     shell:
-        "python -m signgeom.cifar.rotation_table --status {input.runs:q}"
+        "python -m signgeom.analysis.rotation_table --status {input.runs:q}"
         " --step-sizes {input.step_sizes:q} --lr-factors {params.lr_factors:q}"
         " --block-size {params.block_size:q} --smoothness {input.shards:q}"
         " --plain-smoothness {input.plain_smoothness:q} --out {output:q} 2> {log:q}"
@@ -94,7 +94,7 @@ rule rotation_claims:
     params:
         settings=settings_json(ClaimSettings),
     shell:
-        "python -m signgeom.cifar.rotation_claims --table {input.table:q}"
+        "python -m signgeom.analysis.rotation_claims --table {input.table:q}"
         " --step-sizes {input.step_sizes:q} --settings {params.settings:q} --out {output:q}"
         " 2> {log:q}"
 

@@ -4,11 +4,11 @@ Each optimizer of cifar.rotation.optimizers trains, for each model of cifar.rota
 its selected step size (known after the Figure 3 selection) times each of
 cifar.rotation.lr_factors, at each theta of cifar.rotation.thetas, on every seed of cifar.seeds
 (the claims' intervals are over seeds). A run at
-theta = 0 is a plain run (signgeom.cifar.rotation), so its path is the one cifar_train writes;
-a rotated run's directory adds theta to its name (signgeom.cifar.runid).
+theta = 0 is a plain run (signgeom.training.rotation), so its path is the one cifar_train writes;
+a rotated run's directory adds theta to its name (signgeom.training.runid).
 """
 
-from signgeom.cifar.rotation_table import rotated_lr
+from signgeom.analysis.rotation_table import rotated_lr
 
 ROT = C["rotation"]
 ROTATION_TABLE = f"{CDIR}/rotation.csv"

@@ -1,8 +1,8 @@
 """The sign-family Figure 3: per model (rows), the training loss of every selected optimizer
 (left), and along each trajectory the sign agreement (middle) and the cosine (right) of its
-update with signSGD-momentum's from the same warm-up (``signgeom.cifar.similarity``).
+update with signSGD-momentum's from the same warm-up (``signgeom.estimate.similarity``).
 
-Everything drawn comes from ``family.csv`` (``signgeom.cifar.family``): lines are the mean
+Everything drawn comes from ``family.csv`` (``signgeom.analysis.family``): lines are the mean
 over seeds, shaded bands the smallest to largest seed where there are several. R_hat along
 every trajectory is in Figure 3 itself.
 """
@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import LogFormatter  # noqa: E402
 
-from signgeom.cifar.family import QUANTITIES  # noqa: E402
+from signgeom.analysis.family import QUANTITIES  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import panel_grid, save_figure  # noqa: E402

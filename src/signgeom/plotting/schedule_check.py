@@ -3,7 +3,7 @@ epoch (line), at the schedule's epochs (markers) and the curve through those (da
 interpolation) and, where the table has it, the trend (the rolling geometric mean), on a log
 axis with ``R = 1`` marked.
 
-Its table: :mod:`signgeom.cifar.schedule_check`."""
+Its table: :mod:`signgeom.analysis.schedule_check`."""
 
 from __future__ import annotations
 

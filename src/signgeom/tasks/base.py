@@ -5,7 +5,7 @@ held-out inputs and targets; the first ``train_limit`` / ``test_limit`` examples
 minibatches of one epoch, and defines the loss and accuracy of a model output against targets.
 Every example counts equally: the task's loss of a batch is the mean over its examples of each
 example's loss, so ``sum_k (n_k / n) loss(batch_k)`` is the mean over all examples whatever the
-partition (what ``signgeom.cifar.fixed_objective`` differentiates).
+partition (what ``signgeom.estimate.fixed_objective`` differentiates).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Task(ABC):
 
     def hessian_loss(self) -> nn.Module:
         """The loss as a torch module with ``reduction="mean"`` (what curvlinops' Hessian
-        operator takes, ``signgeom.cifar.fixed_objective.hessian_operator``)."""
+        operator takes, ``signgeom.estimate.fixed_objective.hessian_operator``)."""
         raise NotImplementedError(f"the Hessian stage does not support task {self.name!r} yet")
 
     def batches(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from signgeom.tasks.base import Task
-from signgeom.tasks.charlm import CharLMTask
-from signgeom.tasks.cifar import Cifar10Task
+from signgeom.tasks.charlm.task import CharLMTask
+from signgeom.tasks.cifar.task import Cifar10Task
 
 TASKS: dict[str, Task] = {t.name: t for t in (Cifar10Task(), CharLMTask())}
 

@@ -1,1 +1,0 @@
-"""Character-level language modelling: a text corpus and a decoder-only transformer."""

@@ -1,1 +1,0 @@
-"""CIFAR-10 experiment (Figure 3): data loading, models and optimizers."""

@@ -1,0 +1,238 @@
+"""The settings of the estimates along a training trajectory, declared once (``signgeom.settings``).
+
+Every estimate differentiates the same fixed objective (``signgeom.estimate.fixed_objective``) at
+the snapshots of one run; :class:`EstimateSettings` holds what they share: the run's model and
+optimizer (per-job values), the objective (batch-norm mode, estimation set, chunks, precision,
+layout), the images per gradient pass (``micro_batch``: a speed setting, not the objective's) and
+the device. On top of it:
+
+- :class:`ProbeSettings`: the finite-difference probes (gammas, reduction, probe lengths),
+  shared by :class:`SmoothnessSettings` (``signgeom.estimate.smoothness``: sharded over the
+  snapshot epochs, probes batched or not, optionally in the run's rotated coordinates) and
+  :class:`SensitivitySettings` (``signgeom.estimate.sensitivity``: a grid of probe lengths at a few
+  epochs; it neither shards, batches nor rotates);
+- :class:`HessianSettings` (``signgeom.estimate.hessian``): the epochs and the objective of the
+  Hessian stage plus :class:`HessianMethod`, the cost and randomness of one Hessian estimate.
+
+Each is built once per job from the validated config (``SmoothnessSettings.from_config(config,
+model=..., trajectory_optimizer=..., shard=...)``); its JSON is the rule's ``--settings``
+argument and its fields the CLI's flags. Paths (run and data directories, the step-size table,
+outputs) stay separate arguments. No torch import here: the Snakefile uses this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from signgeom.norms import DEFAULT_MAX_EXACT_DIM
+from signgeom.settings import Settings, setting
+
+
+def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
+    """The ``--n-examples`` of the estimators: the estimation set is the first this many
+    training images; ``cifar.smoothness.n_examples``, else the training set the runs saw
+    (``cifar.data.train_limit``; None: every image)."""
+    n = cifar["smoothness"]["n_examples"]
+    return n if n is not None else cifar["data"].get("train_limit")
+
+BN_MODES = ("batch_stats", "running_stats")
+ESTIMATOR_PRECISIONS = ("fp32", "fp64")
+REDUCTIONS = ("min", "max")
+PROBE_STEPS = ("raw", "heavy_ball", "radius")
+
+
+def _positive_int(text: str) -> bool:
+    return text.isdigit() and int(text) > 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateSettings(Settings):
+    """The run an estimate follows, the fixed objective it differentiates, and the device."""
+
+    model: str = setting(help="architecture of the run (a model of signgeom.tasks.registry)")
+    trajectory_optimizer: str = setting(help="the run's optimizer (names the rows' trajectory)")
+    bn_mode: str = setting(
+        "batch_stats",
+        config="cifar.smoothness.bn_mode",
+        help=f"batch norm in the objective, one of {BN_MODES}",
+    )
+    n_examples: int | None = setting(None, help="the first N training images; none = all")
+    chunk_size: int = setting(
+        5000, config="cifar.smoothness.chunk_size", help="images per gradient chunk"
+    )
+    precision: str = setting(
+        "fp32",
+        config="cifar.smoothness.precision",
+        help="fp32 (strict, TF32 off) or fp64, whatever precision trained the run",
+    )
+    channels_last: bool = setting(
+        False, config="cifar.smoothness.channels_last", help="NHWC layout (same precision)"
+    )
+    micro_batch: str = setting(
+        "auto",
+        config="cifar.smoothness.micro_batch",
+        help="images per gradient pass where examples are independent: auto|none|N",
+    )
+    device: str = setting("auto", config="cifar.device", help="auto|cpu|cuda")
+
+    def __post_init__(self) -> None:
+        if self.micro_batch is None or isinstance(self.micro_batch, int):  # the config's null / N
+            text = "none" if self.micro_batch is None else str(self.micro_batch)
+            object.__setattr__(self, "micro_batch", text)
+        super().__post_init__()
+        if not (self.micro_batch in ("auto", "none") or _positive_int(self.micro_batch)):
+            raise ValueError(
+                f"micro_batch must be auto, none or a positive integer, got {self.micro_batch!r}"
+            )
+        if self.bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
+        if self.precision not in ESTIMATOR_PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {ESTIMATOR_PRECISIONS}, got {self.precision!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeSettings(EstimateSettings):
+    """The finite-difference probes ``x + gamma s`` (``signgeom.estimate.smoothness``) on the
+    estimation set, the first ``n_examples`` training images (``from_config``:
+    ``estimation_examples``)."""
+
+    gammas: tuple[float, ...] = setting(
+        (0.5, 1.0), config="cifar.smoothness.gammas", help="points x + gamma s"
+    )
+    reduction: str = setting(
+        "min", config="cifar.smoothness.reduction", help=f"over the gammas, one of {REDUCTIONS}"
+    )
+    probe_step: str = setting(
+        "raw",
+        config="cifar.smoothness.probe_step",
+        help=f"probe lengths from the step sizes, one of {PROBE_STEPS}",
+    )
+    momentum: float = setting(0.9, config="cifar.momentum", help="heavy-ball momentum beta")
+    probe_radius: float | None = setting(
+        None, config="cifar.smoothness.probe_radius", help="r of probe_step radius; none"
+    )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; ``n_examples`` is the estimation set's size."""
+        per_job.setdefault("n_examples", estimation_examples(config["cifar"]))
+        return super().from_config(config, **per_job)
+
+    def probes(self) -> dict[str, Any]:
+        """The per-snapshot estimators' probe arguments (``estimate_smoothness``,
+        ``probe_sensitivity``): the gammas, their reduction, the probe lengths, ``bn_mode``."""
+        names = ("gammas", "reduction", "bn_mode", "probe_step", "momentum", "probe_radius")
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmoothnessSettings(ProbeSettings):
+    """One shard of the smoothness estimates along a trajectory (``estimate.smoothness``)."""
+
+    shard: int = setting(0, help="this job's shard of the snapshot epochs, 0-based")
+    n_shards: int = setting(1, config="cifar.smoothness.shards", help="shards per trajectory")
+    batched: str = setting(
+        "auto",
+        config="cifar.smoothness.batched",
+        help="probe gradients in one vmapped pass: auto|true|false",
+    )
+    rotated_coordinates: bool = setting(
+        False, help="estimate in the run's rotated training coordinates (from its status.json)"
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batched, bool):  # the config's true/false
+            object.__setattr__(self, "batched", "true" if self.batched else "false")
+        super().__post_init__()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SensitivitySettings(ProbeSettings):
+    """The probe-length sensitivity along a trajectory (``signgeom.estimate.sensitivity``)."""
+
+    n_epochs: int = setting(3, config="cifar.sensitivity.n_epochs", help="snapshot epochs, spread")
+    factors: tuple[float, ...] = setting(
+        (0.1, 0.316, 1.0, 3.16, 10.0),
+        config="cifar.sensitivity.factors",
+        help="multipliers of the probe lengths",
+    )
+    length_factor: float = setting(
+        10.0,
+        config="cifar.sensitivity.length_factor",
+        help="flag rows whose two probe lengths differ by more than this ratio",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class HessianMethod(Settings):
+    """The cost and the randomness of one Hessian estimate (``signgeom.estimate.hessian``)."""
+
+    top_k: int = setting(
+        2, config="cifar.hessian.top_k", help="largest eigenvalues by Lanczos (also lambda_min)"
+    )
+    lanczos_tol: float = setting(
+        1e-3, config="cifar.hessian.lanczos_tol", help="eigsh relative accuracy"
+    )
+    lanczos_ncv: int = setting(
+        20, config="cifar.hessian.lanczos_ncv", help="Lanczos vectors per restart"
+    )
+    n_probes: int = setting(
+        8,
+        config="cifar.hessian.n_probes",
+        help="Rademacher probes of the deflated Hutchinson trace (>= 2)",
+    )
+    block_size: int = setting(
+        10, config="cifar.hessian.block_size", help="k of the exact k x k random/contiguous blocks"
+    )
+    n_random_blocks: int = setting(
+        2, config="cifar.hessian.n_random_blocks", help="blocks of k coordinates drawn over all d"
+    )
+    n_contiguous_blocks: int = setting(
+        1,
+        config="cifar.hessian.n_contiguous_blocks",
+        help="blocks of k consecutive coordinates of one tensor",
+    )
+    slq_steps: int = setting(
+        0, config="cifar.hessian.slq_steps", help="Lanczos steps of the spectral density (0: none)"
+    )
+    slq_repeats: int = setting(
+        1, config="cifar.hessian.slq_repeats", help="random starts of the spectral density"
+    )
+    max_exact_dim: int = setting(
+        DEFAULT_MAX_EXACT_DIM,
+        config="cifar.hessian.max_exact_dim",
+        help="exact ||H_II||_inf,1 up to this k",
+    )
+    seed: int = setting(0, config="seed", help="seed of every random draw (plus the epoch)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HessianSettings(EstimateSettings, HessianMethod):
+    """The Hessian stage along a trajectory: which snapshots, on which images, by which method."""
+
+    n_examples: int | None = setting(
+        None,
+        config="cifar.hessian.n_examples",
+        help="the first N training images of the estimation set; none = all",
+    )
+    stride: int = setting(
+        1, config="cifar.hessian.stride", help="every n-th snapshot epoch from the last"
+    )
+    slq_every: int = setting(
+        0, config="cifar.hessian.slq_every", help="spectral density at every n-th (0: never)"
+    )
+    rotated_coordinates: bool = setting(
+        False, help="blocks, phi and Eq. 13 in the run's rotated training coordinates"
+    )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; ``precision`` is ``cifar.hessian.precision``, or
+        ``cifar.smoothness.precision`` where that is null."""
+        own = config["cifar"]["hessian"].get("precision")
+        per_job.setdefault("precision", own or config["cifar"]["smoothness"]["precision"])
+        return super().from_config(config, **per_job)

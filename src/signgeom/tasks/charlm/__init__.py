@@ -1,0 +1,1 @@
+"""Character-level language modelling: a text corpus, a decoder-only transformer, the task."""

@@ -1,0 +1,1 @@
+"""CIFAR-10 image classification: data, the CNN and ResNet20, augmentation, the task."""

@@ -1,0 +1,110 @@
+"""The settings of one CIFAR-10 training run, declared once (``signgeom.settings``).
+
+:class:`TrainSettings` is built once per run from the validated config
+(``TrainSettings.from_config(config, model=..., optimizer=..., lr=..., seed=...)``; the rotated
+runs add ``rotation_theta``). From it come the run's identity and directory name
+(``signgeom.training.runid``), the workflow rule's single ``--settings`` argument (its JSON) and
+the input of ``signgeom.training.train.train_run``; the training CLI's flags are generated from
+its fields. Adding a training setting is one field here (with its config key), its key in
+``config.yaml`` and the schema, and the code that uses it (README: "Adding a training setting").
+
+The identity fields shape the trajectory; the others (``epochs``, the snapshot schedule, the
+evaluation cadence, the device) decide how far a run goes, what it reports and where it runs:
+more epochs resume a run, fewer report a prefix of it. No torch import here: the Snakefile
+uses this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signgeom.settings import Settings, setting
+from signgeom.training import runid
+from signgeom.training.schedule import Schedule
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings(Settings):
+    """Everything one training run needs, less its paths (data and run directory)."""
+
+    model: str = setting(help="architecture (a key of signgeom.tasks.cifar.models.MODELS)")
+    optimizer: str = setting(help="update rule (a key of signgeom.training.optimizers.OPTIMIZERS)")
+    lr: float = setting(help="step size (> 0)")
+    seed: int = setting(help="initialisation, shuffling and rotation seed")
+    batch_size: int = setting(1000, config="cifar.batch_size", help="minibatch size")
+    momentum: float = setting(0.9, config="cifar.momentum", help="heavy-ball momentum / beta1")
+    train_limit: int | None = setting(
+        None, config="cifar.data.train_limit", help="first N training images; none = all"
+    )
+    test_limit: int | None = setting(
+        None, config="cifar.data.test_limit", help="first N test images; none = all"
+    )
+    divergence_factor: float = setting(
+        10.0,
+        config="cifar.divergence_factor",
+        help="diverged above this times the epoch-0 loss",
+    )
+    augmentation: str = setting(
+        "none",
+        config="cifar.augmentation",
+        help="training augmentation (a key of signgeom.tasks.cifar.augment.AUGMENTERS)",
+    )
+    precision: str = setting(
+        "fp32",
+        config="cifar.training.precision",
+        help="training precision (one of signgeom.training.device.PRECISIONS)",
+    )
+    deterministic: bool = setting(
+        True, config="cifar.training.deterministic", help="deterministic kernels"
+    )
+    channels_last: bool = setting(False, config="cifar.training.channels_last", help="NHWC layout")
+    compile: bool = setting(False, config="cifar.training.compile", help="torch.compile the model")
+    rotation_theta: float = setting(
+        0.0,
+        identity="unless_default",
+        help="train in rotated coordinates of this strength in [0, 1]; 0 = plain",
+    )
+    rotation_block_size: int | None = setting(
+        None,
+        config="cifar.rotation.block_size",
+        identity="unless_default",
+        help="coordinates per rotated block (a rotated run needs one; none at theta 0)",
+    )
+    epochs: int = setting(
+        config="cifar.models.{model}.epochs", identity=False, help="epochs to train (resumes)"
+    )
+    snapshot_stride: int = setting(
+        1, config="cifar.smoothness.stride", identity=False, help="keep parameters every N epochs"
+    )
+    snapshot_schedule: Schedule = setting(
+        None,
+        config="cifar.smoothness.schedule",
+        identity=False,
+        help="snapshot epochs: null | [epochs] | {dense_until, every, log_points}",
+    )
+    train_eval_every: int = setting(
+        1,
+        config="cifar.evaluation.train_every",
+        identity=False,
+        help="train-set evaluation every N epochs",
+    )
+    train_eval_subset: int | None = setting(
+        None,
+        config="cifar.evaluation.train_subset",
+        identity=False,
+        help="first N images for it; none = all",
+    )
+    device: str = setting("auto", config="cifar.device", identity=False, help="auto|cpu|cuda")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.rotation_theta == 0.0:  # a plain run: the block size means nothing
+            object.__setattr__(self, "rotation_block_size", None)
+
+    def run_id(self) -> str:
+        """The hash of the identity fields (``runid.run_id``)."""
+        return runid.run_id(self.identity())
+
+    def run_key(self) -> str:
+        """``<model>/<optimizer>/<run directory name>`` (``runid.run_key``)."""
+        return runid.run_key(self.identity())
