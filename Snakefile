@@ -53,6 +53,6 @@ rule all:
         THEORY_NOISE,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
-        [status for model in C["models"] for status in model_runs(model)],
+        CIFAR.grid_runs(),
         rules.cifar_tables.input,
         rules.cifar_hessian_tables.input,

@@ -46,7 +46,7 @@ rule provenance:
         where="|".join(PROVENANCE),
     localrule: True
     params:
-        config=config,
+        **PLAN.params(config=config),
     run:
         # The repository and config file paths are read here, not params: params holding
         # absolute paths would rerun this rule whenever the checkout moves.
