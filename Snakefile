@@ -52,7 +52,7 @@ rule all:
         ROTATION_OUTPUTS,
         THEORY_NOISE,
         PROVENANCE_FILES,
-        [path for paths in PROVENANCE.values() for path in paths],
+        PROVENANCE_INPUTS,
         CIFAR.grid_runs(),
         rules.cifar_tables.input,
         rules.cifar_hessian_tables.input,

@@ -31,6 +31,8 @@ PROVENANCE = {
     + FIGURE_MAJORITY_VOTE,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
+# Every file provenance describes (targets of `rule all`).
+PROVENANCE_INPUTS = [path for paths in PROVENANCE.values() for path in paths]
 
 
 rule provenance:
