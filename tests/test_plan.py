@@ -331,3 +331,24 @@ def test_every_rule_takes_its_settings_through_the_one_params_helper():
         assert all(DERIVED.match(e) for e in others), (name, head, others)
         checked += 1
     assert checked > 20
+
+
+def test_the_training_rules_output_pattern_names_every_planned_run(tmp_path):
+    """Each planned status file matches the training rules' output pattern, whose wildcards
+    give back the run's settings (Snakemake matches the requested file against that output)."""
+    config = preset_config("subset", "cpu-beyond")
+    plan = selected_plan(config, tmp_path)
+    matched = {False: 0, True: 0}
+    for rotated, runs in ((False, plan.cifar.grid_runs()), (True, plan.rotation.runs())):
+        pattern = re.escape(plan.cifar.status_pattern(rotated))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+?)", pattern)
+        for status in runs:
+            if ("_theta" in status) != rotated:
+                continue
+            job = SimpleNamespace(**re.fullmatch(regex, status).groupdict())
+            theta = float(getattr(job, "theta", 0.0))
+            assert (
+                plan.cifar.run_status(job.model, job.optimizer, job.lr, job.seed, theta) == status
+            )
+            matched[rotated] += 1
+    assert matched[False] == len(plan.cifar.grid_runs()) and matched[True] > 0

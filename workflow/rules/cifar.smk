@@ -41,7 +41,7 @@ rule cifar_train:
     input:
         CIFAR.data_input,
     output:
-        TRAIN_STATUS,
+        CIFAR.status_pattern(),
     log:
         f"logs/cifar/train/{run_key_pattern()}.log",
     benchmark:
@@ -110,7 +110,7 @@ rule cifar_smoothness:
 
 rule cifar_tables:
     input:
-        step_sizes=expand(f"{CDIR}/{{model}}/step_sizes.csv", model=C["models"]),
+        step_sizes=CIFAR.selection_tables(),
         shards=CIFAR.smoothness_shards(),
         runs=CIFAR.grid_runs(),
         selected=CIFAR.selected_runs,

@@ -15,7 +15,7 @@ from signgeom.plan.cifar import CIFAR_BATCHES, RUN_WILDCARDS, TRAJECTORY_WILDCAR
 from signgeom.plan.params import none_flag, wildcard
 from signgeom.tasks.cifar.data import local_source_problems
 from signgeom.training.rundir import RunDir
-from signgeom.training.runid import run_key_pattern, run_path
+from signgeom.training.runid import run_key_pattern
 
 C = config["cifar"]
 CIFAR = PLAN.cifar
@@ -30,8 +30,6 @@ if _errors:
 SMOOTH = C["smoothness"]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
-# Status file of the training runs' pattern (plain runs; rotated ones: rotation.smk).
-TRAIN_STATUS = str(RunDir(run_path(CDIR, run_key_pattern())).status)
 
 # Locally, --resources gpu=N also caps gpu_slots at N x runs_per_gpu (unless given).
 if "gpu" in workflow.global_resources and "gpu_slots" not in workflow.global_resources:

@@ -11,7 +11,7 @@ wildcard_constraints:
 
 use rule cifar_train as cifar_train_rotated with:
     output:
-        str(RunDir(run_path(CDIR, run_key_pattern(rotated=True))).status),
+        CIFAR.status_pattern(rotated=True),
     log:
         f"logs/cifar/train/{run_key_pattern(rotated=True)}.log",
     benchmark:

@@ -25,7 +25,7 @@ from signgeom.plan.params import wildcard
 from signgeom.tasks.cifar.data import BATCHES_DIRNAME
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.rundir import RunDir
-from signgeom.training.runid import run_path
+from signgeom.training.runid import run_key_pattern, run_path
 
 CDIR = "results/cifar"
 CIFAR_ROOT = "data/cifar10"
@@ -93,6 +93,12 @@ class CifarPlan:
         key = self.train_settings(model, optimizer, lr, seed, theta).run_key()
         return str(RunDir(run_path(CDIR, key)).status)
 
+    @staticmethod
+    def status_pattern(rotated: bool = False) -> str:
+        """The status file of a training run with the wildcards of
+        :func:`signgeom.training.runid.run_key_pattern` (the training rules' output)."""
+        return str(RunDir(run_path(CDIR, run_key_pattern(rotated))).status)
+
     def model_runs(self, model: str) -> list[str]:
         """Status files of one model's step-size grid (optimizers x step sizes x selection
         seeds)."""
@@ -106,6 +112,10 @@ class CifarPlan:
     def grid_runs(self) -> list[str]:
         """Status files of every model's step-size grid."""
         return [status for model in self.models for status in self.model_runs(model)]
+
+    def selection_tables(self) -> list[str]:
+        """Every model's selection table (written by the workflow's selection checkpoint)."""
+        return [f"{CDIR}/{model}/step_sizes.csv" for model in self.models]
 
     def selection_epoch(self, wildcards: Any) -> int:
         """The epoch whose training loss selects the step size of the job's model."""
