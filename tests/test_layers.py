@@ -1,7 +1,7 @@
 """The package's layering (``[tool.importlinter]`` in pyproject.toml) holds: the protocol's
-stages import only downwards (config > plotting > analysis > estimate > training > tasks), the
-claims engine knows no task or estimator, the shared base imports no stage, and the tasks are
-independent of each other."""
+stages import only downwards (config > plan > plotting > analysis > estimate > training >
+tasks), the claims engine knows no task or estimator, the shared base imports no stage, and the
+tasks are independent of each other."""
 
 import shutil
 import subprocess

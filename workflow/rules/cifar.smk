@@ -30,7 +30,7 @@ rule cifar_data:
     # local_dir as configured ("none": unset); signgeom.tasks.cifar.data resolves a relative one
     # against the checkout, so params (rerun triggers) do not depend on where the checkout is.
     params:
-        **with_settings(source=C["data"]["source"], local_dir=limit_arg(C["data"]["local_dir"])),
+        **PLAN.params(source=C["data"]["source"], local_dir=none_flag(C["data"]["local_dir"])),
         dest=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "python -m signgeom.tasks.cifar.data --dest {params.dest:q} --source {params.source:q}"
@@ -39,22 +39,22 @@ rule cifar_data:
 
 rule cifar_train:
     input:
-        CIFAR_BATCHES,
+        CIFAR.data_input,
     output:
-        str(run_dir(run_key_pattern()).status),
+        CIFAR.status_pattern(),
     log:
         f"logs/cifar/train/{run_key_pattern()}.log",
     benchmark:
         f"benchmarks/cifar/train/{run_key_pattern()}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["train"]["cpus"]
+    threads: PLAN.resources.threads("train")
     resources:
-        **job_resources("train"),
+        **PLAN.resources.gpu_job("train"),
     # One argument, the JSON of every training setting (signgeom.training.run_settings): a changed
     # value changes it, so the job reruns (and resumes from its checkpoint).
     params:
-        settings=train_settings_json,
+        **PLAN.params(CIFAR.train_settings, **RUN_WILDCARDS),
         out_dir=lambda wc, output: str(RunDir.of_status(output[0]).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.training.train"
@@ -64,7 +64,7 @@ rule cifar_train:
 
 checkpoint cifar_select:
     input:
-        lambda wc: model_runs(wc.model),
+        lambda wc: CIFAR.model_runs(wc.model),
     output:
         f"{CDIR}/{{model}}/step_sizes.csv",
     log:
@@ -75,7 +75,7 @@ checkpoint cifar_select:
     conda:
         "../envs/signgeom.yaml"
     params:
-        epoch=lambda wc: C["models"][wc.model]["selection_epoch"],
+        **PLAN.params(epoch=CIFAR.selection_epoch),
     shell:
         "python -m signgeom.analysis.selection --status {input:q} --epoch {params.epoch:q}"
         " --out {output:q} 2> {log:q}"
@@ -84,8 +84,8 @@ checkpoint cifar_select:
 rule cifar_smoothness:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
-        run=selected_run,
-        data=CIFAR_BATCHES,
+        run=CIFAR.selected_run,
+        data=CIFAR.data_input,
     output:
         f"{CDIR}/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/shard{{shard}}.csv",
     log:
@@ -94,13 +94,13 @@ rule cifar_smoothness:
         "benchmarks/cifar/smoothness/{model}/{optimizer}/seed{seed}/shard{shard}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["smoothness"]["cpus"]
+    threads: PLAN.resources.threads("smoothness")
     resources:
-        **job_resources("smoothness"),
+        **PLAN.resources.gpu_job("smoothness"),
     # One argument, the JSON of every smoothness setting (signgeom.estimate.estimate_settings):
     # a changed value changes it, so the job reruns.
     params:
-        settings=estimate_settings_json(SmoothnessSettings),
+        **PLAN.params(SmoothnessSettings, **TRAJECTORY_WILDCARDS, shard=wildcard("shard", int)),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.smoothness"
@@ -110,16 +110,10 @@ rule cifar_smoothness:
 
 rule cifar_tables:
     input:
-        step_sizes=expand(f"{CDIR}/{{model}}/step_sizes.csv", model=C["models"]),
-        shards=[
-            f"{CDIR}/smoothness/{model}/{opt}/seed{seed}/shard{shard}.csv"
-            for model, spec in C["models"].items()
-            for opt in spec["step_sizes"]
-            for seed in SEEDS
-            for shard in range(SMOOTH["shards"])
-        ],
-        runs=[status for model in C["models"] for status in model_runs(model)],
-        selected=selected_runs,
+        step_sizes=CIFAR.selection_tables(),
+        shards=CIFAR.smoothness_shards(),
+        runs=CIFAR.grid_runs(),
+        selected=CIFAR.selected_runs,
     output:
         step_sizes=report(
             f"{CDIR}/step_sizes.csv",
@@ -168,7 +162,7 @@ rule figure3:
     conda:
         "../envs/signgeom.yaml"
     params:
-        level=CLAIMS["level"],
+        **PLAN.params(level=CLAIMS["level"]),
     shell:
         "python -m signgeom.plotting.figure3 --step-sizes {input.step_sizes:q}"
         " --smoothness {input.smoothness:q} --metrics {input.metrics:q} --level {params.level:q}"
@@ -192,7 +186,7 @@ rule cifar_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(ClaimSettings),
+        **PLAN.params(ClaimSettings),
     shell:
         "python -m signgeom.analysis.figure3_claims --metrics {input.metrics:q}"
         " --smoothness {input.smoothness:q} --step-sizes {input.step_sizes:q}"
@@ -202,8 +196,8 @@ rule cifar_claims:
 rule cifar_sensitivity:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
-        run=selected_run,
-        data=CIFAR_BATCHES,
+        run=CIFAR.selected_run,
+        data=CIFAR.data_input,
     output:
         f"{CDIR}/sensitivity/{{model}}/{{optimizer}}.csv",
     log:
@@ -212,11 +206,11 @@ rule cifar_sensitivity:
         "benchmarks/cifar/sensitivity/{model}/{optimizer}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["smoothness"]["cpus"]
+    threads: PLAN.resources.threads("smoothness")
     resources:
-        **job_resources("smoothness"),
+        **PLAN.resources.gpu_job("smoothness"),
     params:
-        settings=estimate_settings_json(SensitivitySettings),
+        **PLAN.params(SensitivitySettings, **TRAJECTORY_WILDCARDS),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.sensitivity"
@@ -226,11 +220,7 @@ rule cifar_sensitivity:
 
 rule cifar_sensitivity_table:
     input:
-        [
-            f"{CDIR}/sensitivity/{model}/{opt}.csv"
-            for model in SENS["models"]
-            for opt in C["models"][model]["step_sizes"]
-        ],
+        CIFAR.sensitivity_tables(),
     output:
         report(
             SENSITIVITY_TABLE,

@@ -9,8 +9,8 @@ step_sizes, with the paper's probes: alpha from the chosen sgd and signsgd step 
 rule cifar_similarity:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
-        run=selected_run,
-        data=CIFAR_BATCHES,
+        run=CIFAR.selected_run,
+        data=CIFAR.data_input,
     output:
         f"{CDIR}/similarity/{{model}}/{{optimizer}}/seed{{seed}}.csv",
     log:
@@ -19,17 +19,19 @@ rule cifar_similarity:
         "benchmarks/cifar/similarity/{model}/{optimizer}/seed{seed}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["smoothness"]["cpus"]
+    threads: PLAN.resources.threads("smoothness")
     resources:
-        **job_resources("smoothness"),
+        **PLAN.resources.gpu_job("smoothness"),
     params:
+        **PLAN.params(
+            warmup_steps=SIMILARITY["warmup_steps"],
+            batch_size=C["batch_size"],
+            momentum=C["momentum"],
+            bn_mode=SMOOTH["bn_mode"],
+            train_limit=none_flag(C["data"]["train_limit"]),
+            device=C["device"],
+        ),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
-        warmup_steps=SIMILARITY["warmup_steps"],
-        batch_size=C["batch_size"],
-        momentum=C["momentum"],
-        bn_mode=SMOOTH["bn_mode"],
-        train_limit=limit_arg(C["data"]["train_limit"]),
-        device=C["device"],
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.similarity --model {wildcards.model:q}"
         " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
@@ -57,7 +59,7 @@ rule family_table:
     conda:
         "../envs/signgeom.yaml"
     params:
-        models=FAMILY_MODELS,
+        **PLAN.params(models=FAMILY_MODELS),
     shell:
         "python -m signgeom.analysis.family --metrics {input.metrics:q}"
         " --similarity {input.similarity:q} --models {params.models:q} --out {output:q}"
@@ -85,7 +87,7 @@ rule family_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        **with_settings(models=FAMILY_MODELS, claims=settings_json(ClaimSettings)),
+        **PLAN.params(models=FAMILY_MODELS, claims=ClaimSettings),
     shell:
         "python -m signgeom.analysis.family_claims --metrics {input.metrics:q}"
         " --smoothness {input.smoothness:q} --similarity {input.similarity:q}"

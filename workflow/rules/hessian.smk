@@ -4,14 +4,13 @@ fixed data (the first cifar.hessian.n_examples of the smoothness subset, in its 
 same batch-norm mode, precision and layout -> tables (joined with R_hat) -> figures/premises.{pdf,png}.
 """
 
-HESS = C["hessian"]
 FIGURE_PREMISES = ["figures/premises.pdf", "figures/premises.png"]
 
 
 rule cifar_hessian:
     input:
-        run=selected_run,
-        data=CIFAR_BATCHES,
+        run=CIFAR.selected_run,
+        data=CIFAR.data_input,
     output:
         epochs=f"{CDIR}/hessian/{{model}}/{{optimizer}}/epochs.csv",
         blocks=f"{CDIR}/hessian/{{model}}/{{optimizer}}/blocks.csv",
@@ -22,11 +21,11 @@ rule cifar_hessian:
         "benchmarks/cifar/hessian/{model}/{optimizer}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["smoothness"]["cpus"]
+    threads: PLAN.resources.threads("smoothness")
     resources:
-        **job_resources("smoothness"),
+        **PLAN.resources.gpu_job("smoothness"),
     params:
-        settings=estimate_settings_json(HessianSettings),
+        **PLAN.params(HessianSettings, **TRAJECTORY_WILDCARDS),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.hessian"
@@ -37,21 +36,9 @@ rule cifar_hessian:
 
 rule cifar_hessian_tables:
     input:
-        epochs=[
-            f"{CDIR}/hessian/{model}/{opt}/epochs.csv"
-            for model in HESS["models"]
-            for opt in C["models"][model]["step_sizes"]
-        ],
-        blocks=[
-            f"{CDIR}/hessian/{model}/{opt}/blocks.csv"
-            for model in HESS["models"]
-            for opt in C["models"][model]["step_sizes"]
-        ],
-        density=[
-            f"{CDIR}/hessian/{model}/{opt}/density.csv"
-            for model in HESS["models"]
-            for opt in C["models"][model]["step_sizes"]
-        ],
+        epochs=CIFAR.hessian_tables("epochs"),
+        blocks=CIFAR.hessian_tables("blocks"),
+        density=CIFAR.hessian_tables("density"),
         smoothness=rules.cifar_tables.output.smoothness,
     output:
         hessian=report(

@@ -27,7 +27,7 @@ rule noise_dimension_runs:
     resources:
         **THEORY_RESOURCES,
     params:
-        settings=settings_json(NoiseDimensionSettings),
+        **PLAN.params(NoiseDimensionSettings),
     shell:
         "python -m signgeom.quadratic.noise_dimension --settings {params.settings:q}"
         " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
@@ -59,7 +59,7 @@ rule noise_dimension_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(NoiseSummarySettings),
+        **PLAN.params(NoiseSummarySettings),
     shell:
         "python -m signgeom.quadratic.noise_dimension_summary --settings {params.settings:q}"
         " --runs {input.runs:q} --tuning {input.tuning:q} --out-steps {output.steps:q}"
@@ -102,7 +102,7 @@ rule majority_vote_runs:
     resources:
         **THEORY_RESOURCES,
     params:
-        settings=settings_json(MajoritySettings),
+        **PLAN.params(MajoritySettings),
     shell:
         "python -m signgeom.quadratic.majority --settings {params.settings:q}"
         " --out-runs {output.runs:q} --out-tuning {output.tuning:q} 2> {log:q}"
@@ -127,7 +127,7 @@ rule majority_vote_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(NoiseSummarySettings),
+        **PLAN.params(NoiseSummarySettings),
     shell:
         "python -m signgeom.quadratic.majority_summary --settings {params.settings:q}"
         " --runs {input.runs:q} --tuning {input.tuning:q} --out {output:q} 2> {log:q}"

@@ -4,10 +4,7 @@ Kept apart from the rules in noise.smk (Snakemake's linter asks not to mix rules
 """
 
 TDIR = "results/theory"
-THEORY_RESOURCES = dict(
-    mem_mb=config["resources"]["theory"]["mem_mb"],
-    runtime=runtime_for("theory"),
-)
+THEORY_RESOURCES = PLAN.resources.cpu_job("theory")
 
 
 NOISE_DIMENSION_TABLES = [

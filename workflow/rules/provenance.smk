@@ -31,6 +31,8 @@ PROVENANCE = {
     + FIGURE_MAJORITY_VOTE,
 }
 PROVENANCE_FILES = [f"{where}/provenance.json" for where in PROVENANCE]
+# Every file provenance describes (targets of `rule all`).
+PROVENANCE_INPUTS = [path for paths in PROVENANCE.values() for path in paths]
 
 
 rule provenance:
@@ -46,7 +48,7 @@ rule provenance:
         where="|".join(PROVENANCE),
     localrule: True
     params:
-        config=config,
+        **PLAN.params(config=config),
     run:
         # The repository and config file paths are read here, not params: params holding
         # absolute paths would rerun this rule whenever the checkout moves.

@@ -10,7 +10,7 @@ results/quadratic/<family>/* and figures/figure2_<family>.*, figures/bounds_<fam
 (wildcards fdir, fsuffix; see common.smk).
 
 A job with several settings gets them as one argument, ``--settings`` (their JSON): the classes
-of signgeom.quadratic.settings, built from the config by settings_json (common.smk).
+of signgeom.quadratic.settings, built from the config by the plan's params (signgeom.plan.params.rule_params).
 """
 
 from signgeom.quadratic.settings import (
@@ -24,14 +24,10 @@ from signgeom.quadratic.settings import (
 QUADRATIC_RESULTS = [
     path
     for name in ("hessians.npz", "constants.csv", "runs.parquet", "summary.csv", "separable.csv")
-    for path in family_results(name)
+    for path in QUAD.results(name)
 ]
-QUAD_THREADS = config["resources"]["quadratic"]["cpus"]
-# CPUs via threads (not cpus_per_task, which SLURM group jobs sum over their members).
-QUAD_RESOURCES = dict(
-    mem_mb=config["resources"]["quadratic"]["mem_mb"],
-    runtime=runtime_for("quadratic"),
-)
+QUAD_THREADS = PLAN.resources.threads("quadratic")
+QUAD_RESOURCES = PLAN.resources.cpu_job("quadratic")
 
 
 rule quadratic_hessians:
@@ -49,7 +45,7 @@ rule quadratic_hessians:
     resources:
         **QUAD_RESOURCES,
     params:
-        settings=settings_json(GridSettings, family=lambda wc: DIR_FAMILY[wc.fdir]),
+        **PLAN.params(GridSettings, family=QUAD.family_of_dir),
     shell:
         "python -m signgeom.quadratic.hessians --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"
@@ -72,8 +68,7 @@ rule quadratic_constants:
     resources:
         **QUAD_RESOURCES,
     params:
-        max_exact_dim=Q["max_exact_dim"],
-        family=lambda wc: DIR_FAMILY[wc.fdir],
+        **PLAN.params(max_exact_dim=config["quadratic"]["max_exact_dim"], family=QUAD.family_of_dir),
     shell:
         "python -m signgeom.quadratic.constants --hessians {input:q}"
         " --max-exact-dim {params.max_exact_dim:q} --family {params.family:q}"
@@ -98,7 +93,7 @@ rule quadratic_runs:
     resources:
         **QUAD_RESOURCES,
     params:
-        settings=settings_json(RunsSettings),
+        **PLAN.params(RunsSettings),
     shell:
         "python -m signgeom.quadratic.runs --settings {params.settings:q}"
         " --hessians {input.hessians:q} --constants {input.constants:q}"
@@ -124,7 +119,7 @@ rule quadratic_summary:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(SummarySettings),
+        **PLAN.params(SummarySettings),
     shell:
         "python -m signgeom.quadratic.summary --settings {params.settings:q}"
         " --constants {input.constants:q} --runs {input.runs:q} --out {output:q} 2> {log:q}"
@@ -132,7 +127,7 @@ rule quadratic_summary:
 
 rule figure2_family:
     input:
-        family_input("summary.csv"),
+        QUAD.result_of_suffix("summary.csv"),
     output:
         report(
             [f"figures/figure2{{fsuffix}}.{ext}" for ext in FIGURE_EXTS],
@@ -148,7 +143,7 @@ rule figure2_family:
     conda:
         "../envs/signgeom.yaml"
     params:
-        family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
+        **PLAN.params(family=QUAD.family_of_suffix),
     shell:
         "python -m signgeom.plotting.figure2 --summary {input:q} --family {params.family:q}"
         " --out {output:q} 2> {log:q}"
@@ -177,7 +172,7 @@ rule quadratic_separable:
     resources:
         **QUAD_RESOURCES,
     params:
-        settings=settings_json(SeparableSettings),
+        **PLAN.params(SeparableSettings),
     shell:
         "python -m signgeom.quadratic.separable --settings {params.settings:q}"
         " --hessians {input.hessians:q} --constants {input.constants:q}"
@@ -186,7 +181,7 @@ rule quadratic_separable:
 
 rule bounds_family:
     input:
-        family_input("separable.csv"),
+        QUAD.result_of_suffix("separable.csv"),
     output:
         report(
             [f"figures/bounds{{fsuffix}}.{ext}" for ext in FIGURE_EXTS],
@@ -202,7 +197,7 @@ rule bounds_family:
     conda:
         "../envs/signgeom.yaml"
     params:
-        family=lambda wc: SUFFIX_FAMILY[wc.fsuffix],
+        **PLAN.params(family=QUAD.family_of_suffix),
     shell:
         "python -m signgeom.plotting.bounds --separable {input:q} --family {params.family:q}"
         " --out {output:q} 2> {log:q}"
@@ -237,7 +232,7 @@ rule figure1:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(TwoDSettings),
+        **PLAN.params(TwoDSettings),
     shell:
         "python -m signgeom.plotting.figure1 --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"
@@ -258,7 +253,7 @@ rule figure4:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(TwoDSettings),
+        **PLAN.params(TwoDSettings),
     shell:
         "python -m signgeom.plotting.figure4 --settings {params.settings:q}"
         " --out {output:q} 2> {log:q}"

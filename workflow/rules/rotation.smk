@@ -11,7 +11,7 @@ wildcard_constraints:
 
 use rule cifar_train as cifar_train_rotated with:
     output:
-        str(run_dir(run_key_pattern(rotated=True)).status),
+        CIFAR.status_pattern(rotated=True),
     log:
         f"logs/cifar/train/{run_key_pattern(rotated=True)}.log",
     benchmark:
@@ -21,8 +21,8 @@ use rule cifar_train as cifar_train_rotated with:
 rule cifar_smoothness_rotated:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
-        run=rotated_selected_run,
-        data=CIFAR_BATCHES,
+        run=ROTATION.selected_run,
+        data=CIFAR.data_input,
     output:
         f"{CDIR}/rotation/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/theta{{theta}}/shard{{shard}}.csv",
     log:
@@ -31,11 +31,16 @@ rule cifar_smoothness_rotated:
         "benchmarks/cifar/rotation/smoothness/{model}/{optimizer}/seed{seed}/theta{theta}/shard{shard}.tsv"
     conda:
         "../envs/signgeom.yaml"
-    threads: config["resources"]["smoothness"]["cpus"]
+    threads: PLAN.resources.threads("smoothness")
     resources:
-        **job_resources("smoothness"),
+        **PLAN.resources.gpu_job("smoothness"),
     params:
-        settings=estimate_settings_json(SmoothnessSettings, rotated_coordinates=True),
+        **PLAN.params(
+            SmoothnessSettings,
+            **TRAJECTORY_WILDCARDS,
+            shard=wildcard("shard", int),
+            rotated_coordinates=True,
+        ),
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.smoothness"
@@ -45,8 +50,8 @@ rule cifar_smoothness_rotated:
 
 rule rotation_table:
     input:
-        runs=rotation_runs,
-        shards=rotated_smoothness_shards(),
+        runs=ROTATION.runs,
+        shards=ROTATION.smoothness_shards(),
         step_sizes=rules.cifar_tables.output.step_sizes,
         plain_smoothness=rules.cifar_tables.output.smoothness,
     output:
@@ -64,8 +69,7 @@ rule rotation_table:
     conda:
         "../envs/signgeom.yaml"
     params:
-        lr_factors=ROT["lr_factors"],
-        block_size=ROT["block_size"],
+        **PLAN.params(lr_factors=ROT["lr_factors"], block_size=ROT["block_size"]),
     shell:
         "python -m signgeom.analysis.rotation_table --status {input.runs:q}"
         " --step-sizes {input.step_sizes:q} --lr-factors {params.lr_factors:q}"
@@ -92,7 +96,7 @@ rule rotation_claims:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(ClaimSettings),
+        **PLAN.params(ClaimSettings),
     shell:
         "python -m signgeom.analysis.rotation_claims --table {input.table:q}"
         " --step-sizes {input.step_sizes:q} --settings {params.settings:q} --out {output:q}"

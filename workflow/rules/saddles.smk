@@ -29,7 +29,7 @@ rule saddles_runs:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(SaddleRunsSettings),
+        **PLAN.params(SaddleRunsSettings),
     shell:
         "python -m signgeom.quadratic.saddle_runs --settings {params.settings:q}"
         " --out-table {output.table:q} --out-traces {output.traces:q} 2> {log:q}"
@@ -54,7 +54,7 @@ rule saddles_figure:
     conda:
         "../envs/signgeom.yaml"
     params:
-        settings=settings_json(TubeSettings),
+        **PLAN.params(TubeSettings),
     shell:
         "python -m signgeom.plotting.saddles --settings {params.settings:q}"
         " --table {input.table:q} --traces {input.traces:q} --out {output:q} 2> {log:q}"

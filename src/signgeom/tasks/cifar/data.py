@@ -23,7 +23,7 @@ from signgeom.cli import optional_path, run_cli
 from signgeom.workflow import checkout
 
 # The directory name of the official archive's content; the workflow's data rule writes
-# data/cifar10/<BATCHES_DIRNAME> (cifar_common.smk).
+# data/cifar10/<BATCHES_DIRNAME> (signgeom.plan.cifar.CIFAR_BATCHES).
 BATCHES_DIRNAME = "cifar-10-batches-py"
 TRAIN_FILES: tuple[str, ...] = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES: tuple[str, ...] = ("test_batch",)
