@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from settings_samples import another_valid_value
+from settings_helpers import another_valid_value
 from signgeom.estimate import hessian, sensitivity, smoothness
 from signgeom.estimate.estimate_settings import (
     HessianSettings,
@@ -127,12 +127,12 @@ def test_each_cli_passes_the_rules_settings_and_paths_to_its_function(
     argv = ["--settings", settings.to_json(), "--run-dir", "r", "--data-dir", "d"]
     argv += [a for k, v in paths.items() for a in ("--" + k.replace("_", "-"), v)]
     module.main(argv)
-    module.main([*argv, "--precision", "fp64", "--n-examples", "none"])
+    module.main([*argv, "--precision", "fp64", "--n-examples", "64"])
     expected_paths = {"run_dir": "r", "data_dir": "d", **paths}
     assert calls[0] == (settings, expected_paths)
     overridden = calls[1][0]
-    assert (overridden.precision, overridden.n_examples) == ("fp64", None)
-    assert overridden.as_dict() == {**settings.as_dict(), "precision": "fp64", "n_examples": None}
+    assert (overridden.precision, overridden.n_examples) == ("fp64", 64)
+    assert overridden.as_dict() == {**settings.as_dict(), "precision": "fp64", "n_examples": 64}
 
 
 def test_hessian_precision_is_its_own_key_or_the_smoothness_precision(config):

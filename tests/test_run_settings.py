@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
-from settings_samples import another_valid_value
+from settings_helpers import another_valid_value
 from signgeom.settings import setting
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.runid import run_key_pattern, run_path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from signgeom.estimate.estimate_settings import (
 from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import IDENTITY_PLUS_RANK, SPECTRUM_FAMILIES, family_spectrum
-from signgeom.settings import Settings
+from signgeom.settings import Settings, declaration, declared_settings, schema_node
 from signgeom.training.run_settings import TrainSettings
 
 # Package data (pyproject.toml): the workflow (common.smk) and an installed library read this
@@ -441,9 +442,45 @@ def _batch_size_errors(cifar: dict) -> list[str]:
     return []
 
 
-def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``config``."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+def settings_schema(schema: dict, classes: Sequence[type[Settings]]) -> dict:
+    """``schema`` (a deep copy) with a node for each config key of a settings field of
+    ``classes`` that it does not state, made from the field's declaration
+    (``signgeom.settings.schema_node``), parent objects included, every one required. Keys
+    with a per-job part (``cifar.models.{model}.epochs``) are left to the schema's own nodes."""
+    out = copy.deepcopy(schema)
+    for cls in classes:
+        for f in cls.config_fields():
+            key = declaration(f)["config"]
+            if "{" in key:
+                continue
+            *parents, last = key.split(".")
+            node = out
+            for part in parents:
+                if "properties" not in node:
+                    break
+                if part not in node["properties"]:
+                    node["properties"][part] = {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {},
+                    }
+                    node.setdefault("required", []).append(part)
+                node = node["properties"][part]
+            else:
+                if "properties" in node and last not in node["properties"]:
+                    node["properties"][last] = schema_node(cls, f)
+                    node.setdefault("required", []).append(last)
+    return out
+
+
+def validate_config(
+    config: dict, schema_path: str | Path = SCHEMA_PATH, settings: Sequence[type[Settings]] = ()
+) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``config``: the schema (with the
+    nodes of :func:`settings_schema` for the package's settings classes and ``settings``),
+    the rules between keys, then every stage's settings built from it."""
+    classes = [*declared_settings(), *settings]
+    schema = settings_schema(yaml.safe_load(Path(schema_path).read_text()), classes)
     messages = schema_errors(config, schema)
     if not messages:
         messages = semantic_errors(config) + settings_errors(config)

@@ -181,6 +181,49 @@ def _cast(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", dict: "object"}
+_SCHEMA_BOUNDS = {
+    "ge": "minimum",
+    "gt": "exclusiveMinimum",
+    "le": "maximum",
+    "lt": "exclusiveMaximum",
+}
+
+
+def schema_node(cls: type, f: dataclasses.Field) -> dict[str, Any]:
+    """The JSON-schema node of a field's config key: its type, enum and bounds (those of each
+    item for ``tuple[T, ...]``); ``{}`` for a type JSON schema states only as a union of
+    shapes (a schedule)."""
+    meta = _meta(f)
+    kind, optional = _parts(typing.get_type_hints(cls)[f.name])
+    rules: dict[str, Any] = {_SCHEMA_BOUNDS[op]: v for op, v in meta["bounds"].items()}
+    if meta["choices"] is not None:
+        rules["enum"] = list(meta["choices"])
+    if (item := _items(kind)) is not None:
+        node: dict[str, Any] = {"type": "array", "items": {"type": _JSON_TYPES[item], **rules}}
+    elif (json_type := _JSON_TYPES.get(typing.get_origin(kind) or kind)) is not None:
+        node = {"type": json_type, **rules}
+    else:
+        return {}
+    if optional:
+        node["type"] = [node["type"], "null"]
+        if "enum" in node:
+            node["enum"] = [*node["enum"], None]
+    return node
+
+
+def declared_settings() -> list[type[Settings]]:
+    """Every subclass of :class:`Settings` defined in the signgeom package so far (those of
+    the modules imported), each once."""
+    found, todo = [], list(Settings.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        if cls not in found:
+            found.append(cls)
+            todo += cls.__subclasses__()
+    return [c for c in found if c.__module__.startswith("signgeom.")]
+
+
 def _none_or(kind: type) -> Any:
     """Flag type: ``none`` (the config's null) or a ``kind``."""
     return lambda s: None if s.lower() == "none" else kind(s)

@@ -223,10 +223,8 @@ class HessianMethod(Settings):
 class HessianSettings(EstimateSettings, HessianMethod):
     """The Hessian stage along a trajectory: which snapshots, on which images, by which method."""
 
-    n_examples: int | None = setting(
-        config="cifar.hessian.n_examples",
-        ge=1,
-        help="the first N training images of the estimation set; none = all",
+    n_examples: int = setting(
+        config="cifar.hessian.n_examples", ge=1, help="the first N training images"
     )
     stride: int = setting(
         config="cifar.hessian.stride", ge=1, help="every n-th snapshot epoch from the last"

@@ -111,6 +111,11 @@ class TrainSettings(Settings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.rotation_theta != 0.0 and self.rotation_block_size is None:
+            raise ValueError(
+                "config key 'cifar.rotation.block_size': a rotated run (rotation_theta "
+                f"{self.rotation_theta}) needs a block size, got None"
+            )
         if self.rotation_theta == 0.0:  # a plain run: the block size means nothing
             object.__setattr__(self, "rotation_block_size", None)
 

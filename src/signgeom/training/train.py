@@ -198,10 +198,6 @@ def _validate(s: TrainSettings, task: Task) -> None:
         problems.append(f"optimizer {s.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
     if not math.isfinite(s.lr):
         problems.append(f"lr must be finite, got {s.lr}")
-    if s.rotation_theta != 0 and s.rotation_block_size is None:
-        problems.append(
-            "config key 'cifar.rotation.block_size': a rotated run needs a block size, got None"
-        )
     problems += schedule_errors(s.snapshot_schedule, s.snapshot_stride, key="snapshot")
     if problems:
         raise ValueError("; ".join(problems))

@@ -1,14 +1,41 @@
-"""Test helper: a valid value of a declared settings field (``signgeom.settings``) that differs
-from a given one, chosen from the field's declared type, choices and bounds."""
+"""Test helpers for settings (``signgeom.settings``): the unit tests' configuration, settings
+built from it, and a valid value of a declared field.
+
+Config-keyed fields have no default, so a unit test that builds settings by hand takes the
+values it does not set from :data:`UNIT_CONFIG`: the repository's config.yaml with the numerics
+these tests are written for (strict fp32 and deterministic kernels in NCHW, every epoch
+evaluated and snapshotted, one smoothness shard, the Hessian method's exact-enough Lanczos).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
-from signgeom.settings import declaration
+import yaml
+
+from signgeom.config import merged_config
+from signgeom.settings import Settings, declaration
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT_TEST_VALUES = {
+    "cifar": {
+        "training": {"precision": "fp32", "deterministic": True, "channels_last": False},
+        "evaluation": {"train_every": 1, "train_subset": None},
+        "smoothness": {"stride": 1, "schedule": None, "channels_last": False, "shards": 1},
+        "hessian": {"lanczos_tol": 1.0e-3, "lanczos_ncv": 20, "n_contiguous_blocks": 1},
+    }
+}
+UNIT_CONFIG = merged_config(yaml.safe_load((REPO / "config.yaml").read_text()), UNIT_TEST_VALUES)
+
+
+def unit_settings(cls: type[Settings], **values: Any) -> Any:
+    """``cls`` with ``values`` and, for every other config-keyed field, :data:`UNIT_CONFIG`'s."""
+    return cls.from_config(UNIT_CONFIG, **values)
+
 
 _CANDIDATES = {int: [7, 3, 2, 1, 0, 1000], float: [0.25, 0.5, 0.0625, 1.5, 2.5, 7.0, -90.0]}
 _HOLDS = {
