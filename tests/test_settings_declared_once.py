@@ -63,20 +63,20 @@ def _deep_merge(base: dict, extra: dict) -> dict:
 
 def _resolve(node: dict) -> dict:
     """``node`` with its ``$ref`` followed and its ``allOf`` parts merged."""
+    node = dict(node)
     if "$ref" in node:
-        name = node["$ref"].removeprefix("#/definitions/")
-        node = _deep_merge(_resolve(SCHEMA["definitions"][name]), {**node, "$ref": None})
-        node.pop("$ref")
-    for part in node.pop("allOf", []) if "allOf" in node else []:
-        node = _deep_merge(node, _resolve(dict(part)))
+        name = node.pop("$ref").removeprefix("#/definitions/")
+        node = _deep_merge(_resolve(SCHEMA["definitions"][name]), node)
+    for part in node.pop("allOf", []):
+        node = _deep_merge(node, _resolve(part))
     return node
 
 
 def _schema_node(key: str) -> dict:
-    node = _resolve(dict(SCHEMA))
+    node = _resolve(SCHEMA)
     for part in key.split("."):
         props = node.get("properties", {})
-        node = _resolve(dict(props[part] if part in props else node["additionalProperties"]))
+        node = _resolve(props[part] if part in props else node["additionalProperties"])
     return node
 
 
@@ -91,7 +91,7 @@ def _rules(node: dict, text_enum: bool) -> dict:
         out["enum"] = {spell(v) if spell else v for v in out["enum"]}
         out.setdefault("type", {_json_type(v) for v in out["enum"]})
     if "items" in node:
-        out["items"] = _rules(_resolve(dict(node["items"])), text_enum)
+        out["items"] = _rules(_resolve(node["items"]), text_enum)
     return out
 
 
