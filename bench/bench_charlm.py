@@ -23,13 +23,17 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from signgeom.config import load_config_files
 from signgeom.estimate import smoothness
 from signgeom.estimate.estimate_settings import SmoothnessSettings
 from signgeom.tasks.charlm.task import CharLMTask
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.train import train_run
 
-PROSE = Path(__file__).resolve().parents[1] / "data/pydoc-prose/pydoc-prose.txt"
+REPO = Path(__file__).resolve().parents[1]
+PROSE = REPO / "data/pydoc-prose/pydoc-prose.txt"
+# The CPU preset's numerics (strict fp32, deterministic, NCHW); the values below are the bench's.
+CPU_CONFIG = load_config_files(REPO / "config.yaml", REPO / "presets/quick.yaml")
 
 
 def main() -> None:
@@ -52,10 +56,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        settings = TrainSettings(
-            model=args.model, optimizer="sgd", lr=0.3, seed=0, epochs=args.epochs,
+        settings = TrainSettings.from_config(
+            CPU_CONFIG, model=args.model, optimizer="sgd", lr=0.3, seed=0, epochs=args.epochs,
             batch_size=args.batch_size, train_limit=args.train_limit,
-            test_limit=args.test_limit, device="cpu",
+            test_limit=args.test_limit, device="cpu", snapshot_stride=1, train_eval_every=1,
         )  # fmt: skip
         t0 = time.perf_counter()
         train_run(settings, batches_dir=PROSE, out_dir=run)
@@ -63,9 +67,9 @@ def main() -> None:
         metrics = pd.read_csv(run / "metrics.csv")
         steps = Path(tmp) / "steps.csv"
         steps.write_text(f"model,optimizer,lr\n{args.model},sgd,0.3\n{args.model},signsgd,0.003\n")
-        est = SmoothnessSettings(
-            model=args.model, trajectory_optimizer="sgd", n_examples=args.n_examples,
-            chunk_size=args.n_examples, device="cpu",
+        est = SmoothnessSettings.from_config(
+            CPU_CONFIG, model=args.model, trajectory_optimizer="sgd", n_examples=args.n_examples,
+            chunk_size=args.n_examples, device="cpu", precision="fp32",
         )  # fmt: skip
         t0 = time.perf_counter()
         rows = smoothness.estimate_run(

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from bench_cifar import MODELS, best_rates, load_images, reference, sync
 
+from signgeom.config import load_config_files
 from signgeom.tasks.cifar.models import build_model
 from signgeom.training.device import configure_numerics
 from signgeom.training.optimizers import build_optimizer
@@ -39,13 +40,16 @@ from signgeom.training.train import epoch_seed, train_epoch
 from signgeom.workflow import REPO
 
 LR = 0.01
+# The CPU preset's numerics (strict fp32, deterministic, NCHW); the bench sets the rest.
+CPU_CONFIG = load_config_files(REPO / "config.yaml", REPO / "presets/quick.yaml")
 
 
 def members(model: str, k: int, args) -> list[TrainSettings]:
     """K members of one configuration: seeds 0..K-1, step sizes LR, LR/2, LR/4, ..."""
-    base = TrainSettings(
-        model=model, optimizer=args.optimizer, lr=LR, seed=0, epochs=1, batch_size=args.batch
-    )
+    base = TrainSettings.from_config(
+        CPU_CONFIG, model=model, optimizer=args.optimizer, lr=LR, seed=0, epochs=1,
+        batch_size=args.batch,
+    )  # fmt: skip
     return stacked_settings(base, [LR / 2**i for i in range(k)], list(range(k)))
 
 

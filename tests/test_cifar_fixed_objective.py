@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.estimate import hessian, smoothness
 from signgeom.estimate.estimate_settings import EstimateSettings, SmoothnessSettings
 from signgeom.estimate.fixed_objective import (
@@ -56,7 +57,8 @@ def toy_run(tmp_path_factory) -> Path:
     MODELS["recording"] = Recording
     run = tmp_path_factory.mktemp("toy") / "run"
     try:
-        settings = TrainSettings(
+        settings = unit_settings(
+            TrainSettings,
             model="recording", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
             train_limit=N_IMAGES, test_limit=12, device="cpu",
         )  # fmt: skip
@@ -128,7 +130,8 @@ def test_smoothness_honours_precision_and_layout(toy_run, tmp_path):
     steps = tmp_path / "step_sizes.csv"
     steps.write_text("model,optimizer,lr\nrecording,sgd,0.05\nrecording,signsgd,0.001\n")
     SEEN.clear()
-    settings = SmoothnessSettings(
+    settings = unit_settings(
+        SmoothnessSettings,
         model="recording", trajectory_optimizer="sgd", gammas=[1.0], n_examples=N_IMAGES,
         chunk_size=10, device="cpu", precision="fp64", channels_last=True, batched=False,
     )  # fmt: skip
@@ -146,7 +149,7 @@ def test_smoothness_honours_precision_and_layout(toy_run, tmp_path):
 )
 def test_a_setting_the_estimators_cannot_honour_is_refused_by_name(change, word):
     with pytest.raises(ValueError, match=word):
-        EstimateSettings(**{"model": "cnn", "trajectory_optimizer": "sgd", **change})
+        unit_settings(EstimateSettings, **{"model": "cnn", "trajectory_optimizer": "sgd", **change})
 
 
 def test_full_gradient_and_mean_loss_weight_uneven_chunks_by_size():
@@ -169,7 +172,8 @@ def test_hessian_cli_in_rotated_coordinates(tmp_path, monkeypatch):
         pytest.skip("bundled CIFAR subset missing")
     monkeypatch.setitem(MODELS, "recording", Recording)  # restored after, fixture or not
     run = tmp_path / "run"
-    settings = TrainSettings(
+    settings = unit_settings(
+        TrainSettings,
         model="recording", optimizer="signsgd", lr=1e-3, seed=1, epochs=1, batch_size=12,
         train_limit=N_IMAGES, test_limit=12, device="cpu", rotation_theta=0.7,
         rotation_block_size=4,
@@ -233,7 +237,7 @@ def test_pass_size_choices():
 @pytest.mark.parametrize("bad", ["0", "-3", "many", "1.5"])
 def test_micro_batch_setting_refuses_what_is_not_a_size(bad):
     with pytest.raises(ValueError, match="micro_batch"):
-        EstimateSettings(model="cnn", trajectory_optimizer="sgd", micro_batch=bad)
+        unit_settings(EstimateSettings, model="cnn", trajectory_optimizer="sgd", micro_batch=bad)
 
 
 def test_load_objective_passes_micro_batches_only_where_examples_are_independent(monkeypatch):
@@ -243,7 +247,8 @@ def test_load_objective_passes_micro_batches_only_where_examples_are_independent
     sizes = {}
     for model in ("cnn", "recording"):
         for micro in ("5", "none"):
-            settings = EstimateSettings(
+            settings = unit_settings(
+                EstimateSettings,
                 model=model, trajectory_optimizer="sgd", n_examples=N_IMAGES, chunk_size=10,
                 micro_batch=micro, device="cpu",
             )  # fmt: skip
@@ -260,7 +265,8 @@ def test_micro_batched_estimate_equals_the_whole_chunk_estimate_on_a_trained_cnn
     if not DATA.is_dir():
         pytest.skip("bundled CIFAR subset missing")
     run = tmp_path / "run"
-    train = TrainSettings(
+    train = unit_settings(
+        TrainSettings,
         model="cnn", optimizer="sgd", lr=0.05, seed=1, epochs=1, batch_size=12,
         train_limit=N_IMAGES, test_limit=12, device="cpu",
     )  # fmt: skip
@@ -269,7 +275,8 @@ def test_micro_batched_estimate_equals_the_whole_chunk_estimate_on_a_trained_cnn
     steps.write_text("model,optimizer,lr\ncnn,sgd,0.05\ncnn,signsgd,0.001\n")
     tables = {}
     for micro in ("8", "none"):
-        settings = SmoothnessSettings(
+        settings = unit_settings(
+            SmoothnessSettings,
             model="cnn", trajectory_optimizer="sgd", n_examples=N_IMAGES, chunk_size=24,
             device="cpu", precision="fp64", micro_batch=micro, batched=False,
         )  # fmt: skip

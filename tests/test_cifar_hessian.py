@@ -14,6 +14,7 @@ from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 from torch.func import functional_call, hessian
 
+from settings_helpers import unit_settings
 from signgeom.estimate.estimate_settings import HessianMethod
 from signgeom.estimate.fixed_objective import make_chunks
 from signgeom.estimate.hessian import (
@@ -182,10 +183,10 @@ def test_mlp_estimate_matches_dense_hessian(bn_mode):
     H, g = _dense_mlp_hessian(model, chunks, bn_mode)
     d = H.shape[0]
     lam = np.linalg.eigvalsh(H)
-    settings = HessianMethod(
-        top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5, n_random_blocks=2
+    settings = unit_settings(
+        HessianMethod, top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5, n_random_blocks=2
     )
-    est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, bn_mode)
+    est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, bn_mode, density=False)
     r = est.row
     assert r["d"] == d
     assert r["lambda_max"] == pytest.approx(lam[-1], rel=1e-8)
@@ -231,9 +232,11 @@ def test_mlp_estimate_in_rotated_coordinates_matches_dense_rotated_hessian():
     rot = BlockRotation(named, 0.9, 5, 11, torch.float64)  # pads fc1.bias, bn.*, fc2.*
     SR = np.stack([to_kept_rotated(rot, e) for e in np.eye(d)], axis=1)
     Hr, gr = SR @ H @ SR.T, SR @ g
-    settings = HessianMethod(top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5)
-    plain = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings)
-    est = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, rotation=rot)
+    settings = unit_settings(HessianMethod, top_k=2, lanczos_tol=1e-9, n_probes=4, block_size=5)
+    plain = estimate_hessian(model, nn.CrossEntropyLoss(), chunks, settings, density=False)
+    est = estimate_hessian(
+        model, nn.CrossEntropyLoss(), chunks, settings, rotation=rot, density=False
+    )
     r = est.row
     assert r["lambda_max"] == pytest.approx(plain.row["lambda_max"], rel=1e-8)  # invariant
     Rg = rot.to_rotated(torch.as_tensor(g)).numpy()  # phi over all d' rotated coordinates
@@ -264,7 +267,8 @@ def test_stage_leaves_model_buffers_and_rng_unchanged():
     torch_rng = torch.get_rng_state()
     np_rng = np.random.get_state()
     py_rng = random.getstate()
-    settings = HessianMethod(
+    settings = unit_settings(
+        HessianMethod,
         top_k=1,
         lanczos_tol=1e-2,
         n_probes=2,

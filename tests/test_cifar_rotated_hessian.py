@@ -11,6 +11,7 @@ from scipy.linalg import block_diag
 from scipy.sparse.linalg import aslinearoperator
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.estimate.counting_operator import CountingOperator
 from signgeom.estimate.estimate_settings import HessianMethod
 from signgeom.estimate.fixed_objective import hessian_operator, make_chunks
@@ -88,7 +89,7 @@ def test_rho_diag_of_rotated_blocks_matches_closed_form():
     SR = dense_kept_rotation(named, theta, k)
     Hrot = SR @ H @ SR.T
     g = np.random.default_rng(1).standard_normal(8)
-    s = HessianMethod(block_size=3, n_random_blocks=2, n_contiguous_blocks=2)
+    s = unit_settings(HessianMethod, block_size=3, n_random_blocks=2, n_contiguous_blocks=2)
     op = CountingOperator(hessian_operator(model, nn.MSELoss(), chunks, params))
     blocks = _exact_blocks(
         model, nn.MSELoss(), chunks, params, op, g, s, np.random.default_rng(5), rot
@@ -117,7 +118,7 @@ def test_theta_zero_blocks_are_exactly_the_unrotated_ones():
     named = [(name, p.numel()) for name, p in model.named_parameters()]
     params = list(model.parameters())
     g = np.random.default_rng(1).standard_normal(8)
-    s = HessianMethod(block_size=3, n_random_blocks=3, n_contiguous_blocks=2)
+    s = unit_settings(HessianMethod, block_size=3, n_random_blocks=3, n_contiguous_blocks=2)
 
     def run(rotation):
         op = CountingOperator(hessian_operator(model, nn.MSELoss(), chunks, params))

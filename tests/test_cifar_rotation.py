@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.config import ConfigError, validate_config
 from signgeom.estimate.fixed_objective import make_chunks
 from signgeom.estimate.smoothness import estimate_smoothness, gradient_density
@@ -261,15 +262,23 @@ FIELDS = {  # a paper-scale run (config.yaml at the time rotations were added)
 
 def test_plain_run_ids_are_unchanged_and_rotated_ones_name_theta_and_block_size():
     assert run_dir_name(FIELDS) == "lr0.01_seed0_b913755982"
-    plain = TrainSettings(**FIELDS, epochs=1, rotation_block_size=64)  # theta 0: no rotation
+    plain = unit_settings(
+        TrainSettings, **FIELDS, epochs=1, rotation_block_size=64
+    )  # theta 0: no rotation
     assert plain.identity() == FIELDS and plain.rotation_block_size is None
     assert plain.run_key() == f"cnn/sgd/{run_dir_name(FIELDS)}"
-    rotated = TrainSettings(**FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=64)
+    rotated = unit_settings(
+        TrainSettings, **FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=64
+    )
     assert rotated.identity() == {**FIELDS, "rotation_theta": 0.5, "rotation_block_size": 64}
     assert rotated.run_id() != plain.run_id()
-    other_blocks = TrainSettings(**FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=32)
+    other_blocks = unit_settings(
+        TrainSettings, **FIELDS, epochs=1, rotation_theta=0.5, rotation_block_size=32
+    )
     assert other_blocks.run_id() != rotated.run_id()
-    full = TrainSettings(**FIELDS, epochs=1, rotation_theta=1.0, rotation_block_size=64)
+    full = unit_settings(
+        TrainSettings, **FIELDS, epochs=1, rotation_theta=1.0, rotation_block_size=64
+    )
     assert full.run_id() != rotated.run_id()
     assert rotated.run_key() == f"cnn/sgd/lr0.01_seed0_theta0.5_{rotated.run_id()}"
 
@@ -292,7 +301,9 @@ def test_a_rotated_run_records_its_rotation_and_resumes_bit_for_bit(tmp_path):
     tiny |= dict(rotation_theta=0.5, rotation_block_size=16)
 
     def train(epochs: int, out_dir: Path) -> dict:
-        return train_run(TrainSettings(**tiny, epochs=epochs), batches_dir=DATA, out_dir=out_dir)
+        return train_run(
+            unit_settings(TrainSettings, **tiny, epochs=epochs), batches_dir=DATA, out_dir=out_dir
+        )
 
     straight = train(2, tmp_path / "straight")
     train(1, tmp_path / "resumed")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from settings_helpers import unit_settings
 from signgeom.estimate.similarity import (
     OUTPUT_COLUMNS,
     cosine,
@@ -125,7 +126,8 @@ def test_similarity_run_reads_every_snapshot_of_a_run(optimizer, monkeypatch, tm
 
     monkeypatch.setitem(MODELS, "toy", toy)
     run = tmp_path / "run"
-    settings = TrainSettings(
+    settings = unit_settings(
+        TrainSettings,
         model="toy", optimizer=optimizer, lr=0.01, seed=3, epochs=1, batch_size=25,
         train_limit=50, test_limit=20, device="cpu",
     )  # fmt: skip

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.tasks.cifar import models
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.stacked import StackedTrainer, check_stackable, stacked_settings
@@ -46,7 +47,9 @@ def _data(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _base(model: str, optimizer: str = "sgd", **kw) -> TrainSettings:
     kw = {"batch_size": 8, "augmentation": "keras", "device": "cpu", **kw}
-    return TrainSettings(model=model, optimizer=optimizer, lr=0.01, seed=0, epochs=2, **kw)
+    return unit_settings(
+        TrainSettings, model=model, optimizer=optimizer, lr=0.01, seed=0, epochs=2, **kw
+    )
 
 
 def _separate(s: TrainSettings, x, y, epochs) -> tuple[list[float], dict[str, torch.Tensor]]:
@@ -142,7 +145,7 @@ def test_only_lr_and_seed_may_differ():
     base = _base("cnn")
     check_stackable(stacked_settings(base, LRS, SEEDS))
     with pytest.raises(ValueError, match="momentum"):
-        check_stackable([base, TrainSettings(**{**base.__dict__, "momentum": 0.5})])
+        check_stackable([base, unit_settings(TrainSettings, **{**base.__dict__, "momentum": 0.5})])
     with pytest.raises(ValueError, match="channels_last"):
         StackedTrainer([_base("cnn", channels_last=True)], CPU)
     with pytest.raises(ValueError, match="one seed per lr"):

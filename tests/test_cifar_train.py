@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.train import epoch_seed, train_epoch, train_run
 
@@ -33,7 +34,7 @@ TINY = dict(
 
 
 def _settings(**kw) -> TrainSettings:
-    return TrainSettings(**{"device": "cpu", **TINY, **kw})
+    return unit_settings(TrainSettings, **{"device": "cpu", **TINY, **kw})
 
 
 def _train(out_dir: Path, **kw) -> dict:

@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from settings_helpers import unit_settings
 from signgeom import io
 from signgeom.cli import run_cli
 from signgeom.tasks.cifar.models import MODELS
@@ -43,7 +44,9 @@ COMPARED = ["epoch", "train_loss", "train_acc", "test_acc", "diverged", "train_l
 
 def _train(out_dir: Path, **kw) -> dict:
     """``train_run`` of ``TINY`` with the settings ``kw`` changed."""
-    return train_run(TrainSettings(**{**TINY, **kw}), batches_dir=DATA, out_dir=out_dir)
+    return train_run(
+        unit_settings(TrainSettings, **{**TINY, **kw}), batches_dir=DATA, out_dir=out_dir
+    )
 
 
 def _status(run: Path) -> dict:
@@ -155,9 +158,9 @@ def test_a_failed_table_write_says_the_table_is_written_again_not_resumed(tmp_pa
 )
 def test_bad_arguments_are_rejected_before_the_run_directory_exists(tmp_path, bad):
     changed = {k: v for k, v in bad.items() if k != "batches_dir"}
-    settings = TrainSettings(**{**TINY, **changed, "epochs": 1})
     data = bad.get("batches_dir", DATA)
     with pytest.raises(ValueError, match=str(next(iter(bad.values())))[:4]):
+        settings = unit_settings(TrainSettings, **{**TINY, **changed, "epochs": 1})
         train_run(settings, batches_dir=data, out_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
@@ -199,7 +202,7 @@ def test_the_run_identity_follows_the_config_keys_that_shape_the_trajectory():
 
 def test_a_run_id_that_does_not_match_the_arguments_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is not the hash"):
-        settings = TrainSettings(**TINY, epochs=1)
+        settings = unit_settings(TrainSettings, **TINY, epochs=1)
         train_run(
             settings, batches_dir=DATA, out_dir=tmp_path / "run", expected_run_id="0123456789"
         )
@@ -251,7 +254,8 @@ def test_a_damaged_snapshot_is_named_and_remade_by_rerunning_training(tmp_path, 
         snapshot.write_bytes(os.urandom(size) if damage == "random" else snapshot.read_bytes()[:99])
     steps = tmp_path / "step_sizes.csv"
     steps.write_text("model,optimizer,lr\ncnn,sgd,0.01\ncnn,signsgd,0.0001\n")
-    settings = SmoothnessSettings(
+    settings = unit_settings(
+        SmoothnessSettings,
         model="cnn", trajectory_optimizer="sgd", gammas=[1.0], n_examples=10, chunk_size=10,
         device="cpu",
     )  # fmt: skip

@@ -1,18 +1,18 @@
 """The estimators' settings (``signgeom.estimate.estimate_settings``): declared once, they give the
 config lookup, the rule's JSON argument and the CLIs' flags; README "Adding a training setting"
 (and its estimator line): a new estimator setting is one field (plus its config and schema
-entries)."""
+entries; docs "Declaring a setting")."""
 
 from __future__ import annotations
 
 import argparse
 import copy
 import json
-import typing
 from dataclasses import dataclass, fields
 
 import pytest
 
+from settings_helpers import another_valid_value
 from signgeom.estimate import hessian, sensitivity, smoothness
 from signgeom.estimate.estimate_settings import (
     HessianSettings,
@@ -36,7 +36,7 @@ class WithProbeNoise(SmoothnessSettings):
     """A smoothness setting added as the README says: one field with its config key."""
 
     probe_noise: float = setting(
-        0.0, config="cifar.smoothness.probe_noise", help="noise added to the probe directions"
+        config="cifar.smoothness.probe_noise", ge=0, help="noise added to the probe directions"
     )
 
 
@@ -48,6 +48,8 @@ def _parse(cls: type, argv: list[str]):
 
 def test_a_new_smoothness_setting_reaches_the_json_the_flags_and_from_config(config):
     plain = SmoothnessSettings.from_config(config, **PER_JOB[SmoothnessSettings])
+    with pytest.raises(ValueError, match="'cifar.smoothness.probe_noise'"):
+        WithProbeNoise.from_config(config, **PER_JOB[SmoothnessSettings])
     config["cifar"]["smoothness"]["probe_noise"] = 0.25
     noisy = WithProbeNoise.from_config(config, **PER_JOB[SmoothnessSettings])
     assert noisy.probe_noise == 0.25
@@ -68,9 +70,7 @@ def test_a_new_smoothness_setting_reaches_the_json_the_flags_and_from_config(con
 def test_from_config_reads_every_configured_field(config, cls):
     """Each field with a config key takes that key's value (a changed key changes the rule's
     JSON argument, so the job reruns)."""
-    hints = typing.get_type_hints(cls)
-    samples = {int: 7, int | None: 7, float: 0.25, float | None: 0.25, str: "other", bool: None}
-    valid = {"bn_mode": "running_stats", "precision": "fp64", "micro_batch": "64"}  # checked
+    valid = {"micro_batch": "64"}  # checked in EstimateSettings.__post_init__
     base = cls.from_config(config, **PER_JOB[cls])
     unconfigured = {f.name for f in fields(cls) if f.metadata["signgeom"]["config"] is None}
     assert unconfigured == UNCONFIGURED[cls]
@@ -78,8 +78,7 @@ def test_from_config_reads_every_configured_field(config, cls):
         key = f.metadata["signgeom"]["config"]
         if key is None:
             continue
-        value = valid.get(f.name, samples.get(hints[f.name], [0.125, 4.0]))
-        value = (not getattr(base, f.name)) if value is None else value
+        value = valid.get(f.name) or another_valid_value(cls, f, getattr(base, f.name))
         changed = copy.deepcopy(config)
         *parents, last = key.split(".")
         node = changed
@@ -104,8 +103,8 @@ def test_the_estimation_set_and_the_per_job_values(config):
     assert SensitivitySettings.from_config(config, **JOB).n_examples == 100
     h = HessianSettings.from_config(config, **JOB)
     assert (h.n_examples, h.seed, h.model, h.trajectory_optimizer) == (40, 5, "cnn", "sgd")
-    with pytest.raises(ValueError, match="must be a list"):
-        SmoothnessSettings(**JOB, gammas=0.5)
+    with pytest.raises(ValueError, match="config key 'cifar.smoothness.gammas' .* must be a list"):
+        SmoothnessSettings.from_config(config, **JOB, gammas=0.5)
 
 
 @pytest.mark.parametrize(
@@ -128,18 +127,18 @@ def test_each_cli_passes_the_rules_settings_and_paths_to_its_function(
     argv = ["--settings", settings.to_json(), "--run-dir", "r", "--data-dir", "d"]
     argv += [a for k, v in paths.items() for a in ("--" + k.replace("_", "-"), v)]
     module.main(argv)
-    module.main([*argv, "--precision", "fp64", "--n-examples", "none"])
+    module.main([*argv, "--precision", "fp64", "--n-examples", "64"])
     expected_paths = {"run_dir": "r", "data_dir": "d", **paths}
     assert calls[0] == (settings, expected_paths)
     overridden = calls[1][0]
-    assert (overridden.precision, overridden.n_examples) == ("fp64", None)
-    assert overridden.as_dict() == {**settings.as_dict(), "precision": "fp64", "n_examples": None}
+    assert (overridden.precision, overridden.n_examples) == ("fp64", 64)
+    assert overridden.as_dict() == {**settings.as_dict(), "precision": "fp64", "n_examples": 64}
 
 
 def test_hessian_precision_is_its_own_key_or_the_smoothness_precision(config):
     """cifar.hessian.precision chooses the Hessian stage's precision; null follows
     cifar.smoothness.precision (the smoothness jobs never read the Hessian's key)."""
-    from signgeom.config import semantic_errors
+    from signgeom.config import ConfigError, validate_config
 
     per_job = dict(model="cnn", trajectory_optimizer="sgd")
     config = copy.deepcopy(config)
@@ -150,4 +149,5 @@ def test_hessian_precision_is_its_own_key_or_the_smoothness_precision(config):
     assert HessianSettings.from_config(config, **per_job).precision == "fp32"
     assert SmoothnessSettings.from_config(config, **per_job).precision == "fp64"
     config["cifar"]["hessian"]["precision"] = "fp16"
-    assert any("cifar.hessian.precision" in e for e in semantic_errors(config))
+    with pytest.raises(ConfigError, match="config key 'cifar.hessian.precision': 'fp16' is not"):
+        validate_config(config)

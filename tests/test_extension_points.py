@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from settings_helpers import unit_settings
 from signgeom.config import ConfigError, validate_config
 from signgeom.quadratic.hessians import SPECTRUM_FAMILIES, hessian_for_cell
 from signgeom.tasks.cifar.models import MODELS
@@ -43,7 +44,7 @@ def test_a_registered_model_is_accepted_by_the_config_and_trains(config, monkeyp
     validate_config(config)
     if not DATA.is_dir():
         pytest.skip("bundled CIFAR subset missing")
-    settings = TrainSettings(model="toy", optimizer="sgd", **TINY_RUN)
+    settings = unit_settings(TrainSettings, model="toy", optimizer="sgd", **TINY_RUN)
     status = train_run(settings, batches_dir=DATA, out_dir=tmp_path)
     assert status["status"] == "completed" and status["model"] == "toy"
     snapshot = torch.load(tmp_path / "snapshots/epoch_0001.pt", weights_only=True)
@@ -64,7 +65,7 @@ def test_a_registered_optimizer_is_accepted_by_the_config_and_steps(config, monk
     monkeypatch.setitem(OPTIMIZERS, "toy", toy_optimizer)
     monkeypatch.setitem(MODELS, "toy", toy_model)
     validate_config(config)
-    settings = TrainSettings(model="toy", optimizer="toy", **TINY_RUN, momentum=0.5)
+    settings = unit_settings(TrainSettings, model="toy", optimizer="toy", **TINY_RUN, momentum=0.5)
     status = train_run(settings, batches_dir=DATA, out_dir=tmp_path)
     assert built == [(0.01, 0.5)] and status["optimizer"] == "toy"
     before = torch.load(tmp_path / "snapshots/epoch_0000.pt", weights_only=True)

@@ -1,17 +1,17 @@
 """A training run's settings (``signgeom.training.run_settings``): declared once, they give the
-config lookup, the JSON argument, the command-line flags and the run identity; README "Adding a
-training setting": a new setting is one field (plus its config and schema entries)."""
+config lookup, the JSON argument, the command-line flags and the run identity; a new setting is
+one field (plus its config and schema entries; docs "Declaring a setting")."""
 
 from __future__ import annotations
 
 import argparse
 import copy
 import json
-import typing
 from dataclasses import dataclass, fields
 
 import pytest
 
+from settings_helpers import another_valid_value
 from signgeom.settings import setting
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.runid import run_key_pattern, run_path
@@ -24,9 +24,10 @@ class WithWarmup(TrainSettings):
     """A training setting added as the README says: one field with its config key."""
 
     warmup_epochs: int = setting(
-        0,
         config="cifar.warmup_epochs",
+        ge=0,
         identity="unless_default",
+        identity_default=0,
         help="epochs of linear step-size warm-up",
     )
 
@@ -36,7 +37,7 @@ class WithLabelSmoothing(TrainSettings):
     """The same, as a setting that enters every run's identity."""
 
     label_smoothing: float = setting(
-        0.0, config="cifar.label_smoothing", help="cross-entropy label smoothing"
+        config="cifar.label_smoothing", ge=0, lt=1, help="cross-entropy label smoothing"
     )
 
 
@@ -48,6 +49,8 @@ def _parse(cls: type[TrainSettings], argv: list[str]) -> TrainSettings:
 
 def test_a_new_setting_reaches_the_json_the_identity_and_the_flags(config):
     plain = TrainSettings.from_config(config, **RUN)
+    with pytest.raises(ValueError, match=r"config keys \{'warmup_epochs': 'cifar.warmup_epochs'"):
+        WithWarmup.from_config(config, **RUN)  # no default: the key must be in the config
     config["cifar"]["warmup_epochs"] = 5
     warm = WithWarmup.from_config(config, **RUN)
     assert warm.warmup_epochs == 5
@@ -65,7 +68,8 @@ def test_a_new_setting_reaches_the_json_the_identity_and_the_flags(config):
 
 def test_a_new_identity_setting_changes_every_run_id(config):
     plain = TrainSettings.from_config(config, **RUN)
-    smooth = WithLabelSmoothing.from_config(config, **RUN)  # key absent: the default
+    config["cifar"]["label_smoothing"] = 0.0
+    smooth = WithLabelSmoothing.from_config(config, **RUN)
     assert smooth.label_smoothing == 0.0 and smooth.run_id() != plain.run_id()
     config["cifar"]["label_smoothing"] = 0.1
     assert WithLabelSmoothing.from_config(config, **RUN).run_id() != smooth.run_id()
@@ -88,23 +92,33 @@ def test_the_training_cli_has_one_flag_per_field_and_reads_the_rules_argument(co
     flags += ["--epochs", "2", "--train-limit", "none", "--deterministic", "false"]
     flags += ["--snapshot-schedule", "[0, 2]", "--batches-dir", "d", "--out-dir", "o"]
     by_flags = TrainSettings.from_args(parser.parse_args(flags))
-    assert by_flags == TrainSettings(**RUN, epochs=2, deterministic=False, snapshot_schedule=[0, 2])
+    # the flags not given come from the checkout's config.yaml
+    changed = dict(epochs=2, train_limit=None, deterministic=False, snapshot_schedule=[0, 2])
+    assert by_flags == TrainSettings.from_config(config, **RUN, **changed)
     assert by_flags.train_limit is None
 
 
-def test_values_are_cast_to_the_declared_types_or_refused():
-    s = TrainSettings(
-        model="cnn", optimizer="sgd", lr="1e-05", seed="3", epochs=2, divergence_factor=10
+def test_values_are_cast_to_the_declared_types_or_refused(config):
+    s = TrainSettings.from_config(
+        config, model="cnn", optimizer="sgd", lr="1e-05", seed="3", epochs=2, divergence_factor=10
     )
     assert (s.lr, s.seed, s.divergence_factor) == (1e-05, 3, 10.0)
     assert isinstance(s.divergence_factor, float) and isinstance(s.seed, int)
-    for bad, match in [({"epochs": 2.5}, "integer"), ({"compile": "true"}, "true or false")]:
+    for bad, match in [
+        ({"epochs": 2.5}, r"config key 'cifar.models.cnn.epochs' .* must be an integer"),
+        ({"compile": "true"}, r"config key 'cifar.training.compile' .* must be true or false"),
+        ({"momentum": 1.0}, r"config key 'cifar.momentum' \(TrainSettings.momentum\): 1.0 must"),
+        ({"precision": "fp16"}, r"'cifar.training.precision' .*'fp16' is not one of"),
+        ({"lr": -1.0}, r"setting 'lr': -1.0 must be > 0"),
+    ]:
         with pytest.raises(ValueError, match=match):
-            TrainSettings(**{**RUN, "epochs": 2, **bad})
+            TrainSettings.from_config(config, **{**RUN, "epochs": 2, **bad})
     with pytest.raises(ValueError, match=r"unknown TrainSettings fields \['warmup'\]"):
         TrainSettings.from_mapping({**RUN, "epochs": 1, "warmup": 3})
-    with pytest.raises(ValueError, match=r"needs values for \['epochs'\]"):
-        TrainSettings.from_json(json.dumps(RUN))
+    without_epochs = {k: v for k, v in s.as_dict().items() if k != "epochs"}
+    missing = r"needs values for \['epochs'\] \(config keys \{'epochs': 'cifar.models.cnn.epochs'"
+    with pytest.raises(ValueError, match=missing):
+        TrainSettings.from_json(json.dumps(without_epochs))
 
 
 def test_the_rules_paths_come_from_the_run_key(config):
@@ -121,16 +135,13 @@ def test_the_rules_paths_come_from_the_run_key(config):
 
 def test_from_config_reads_every_configured_field(config):
     """Each field with a config key takes that key's value (a changed key shows up)."""
-    hints = typing.get_type_hints(TrainSettings)
-    samples = {int: 7, int | None: 7, float: 0.25, str: "x", bool: None}
     rotated = {**RUN, "rotation_theta": 0.5}
     base = TrainSettings.from_config(config, **rotated)
     for f in fields(TrainSettings):
         key = f.metadata["signgeom"]["config"]
         if key is None:
             continue
-        value = samples.get(hints[f.name], [3])
-        value = (not getattr(base, f.name)) if value is None else value
+        value = another_valid_value(TrainSettings, f, getattr(base, f.name))
         changed = copy.deepcopy(config)
         *parents, last = key.format(**rotated).split(".")
         node = changed

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from settings_helpers import unit_settings
 from signgeom.estimate import smoothness
 from signgeom.estimate.estimate_settings import SmoothnessSettings
 from signgeom.estimate.fixed_objective import load_objective
@@ -67,7 +68,7 @@ def test_charlm_accuracy_is_the_share_of_predicted_characters():
 def test_charlm_refuses_image_only_settings():
     with pytest.raises(ValueError, match="augmentation 'keras'"):
         train_run(
-            TrainSettings(**TINY_LM, optimizer="sgd", lr=0.1, augmentation="keras"),
+            unit_settings(TrainSettings, **TINY_LM, optimizer="sgd", lr=0.1, augmentation="keras"),
             batches_dir=PROSE,
             out_dir="unused",
         )
@@ -79,7 +80,7 @@ def lm_runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("lm")
     runs = {}
     for optimizer, lr in LRS.items():
-        settings = TrainSettings(**TINY_LM, optimizer=optimizer, lr=lr)
+        settings = unit_settings(TrainSettings, **TINY_LM, optimizer=optimizer, lr=lr)
         runs[optimizer] = root / optimizer
         status = train_run(settings, batches_dir=PROSE, out_dir=runs[optimizer])
         assert status["status"] == "completed" and status["snapshot_epochs"] == [0, 1, 2]
@@ -97,7 +98,7 @@ def test_the_tiny_transformer_trains_with_each_optimizer(lm_runs, optimizer):
 
 
 def test_same_seed_same_trajectory(lm_runs, tmp_path):
-    settings = TrainSettings(**TINY_LM, optimizer="signsgd", lr=LRS["signsgd"])
+    settings = unit_settings(TrainSettings, **TINY_LM, optimizer="signsgd", lr=LRS["signsgd"])
     train_run(settings, batches_dir=PROSE, out_dir=tmp_path)
     again, first = (
         pd.read_csv(tmp_path / "metrics.csv"),
@@ -111,7 +112,8 @@ def _smoothness(run: Path, tmp_path: Path, chunk_size: int, batched: bool) -> pd
     steps = tmp_path / "step_sizes.csv"
     rows = [f"transformer-tiny,{o},{lr}" for o, lr in LRS.items()]
     steps.write_text("model,optimizer,lr\n" + "\n".join(rows) + "\n")
-    settings = SmoothnessSettings(
+    settings = unit_settings(
+        SmoothnessSettings,
         model="transformer-tiny", trajectory_optimizer="sgd", n_examples=16,
         chunk_size=chunk_size, micro_batch="none", gammas=(0.5, 1.0), precision="fp64",
         device="cpu", batched="true" if batched else "false",
@@ -138,7 +140,8 @@ def test_r_hat_along_the_trajectory_through_the_smoothness_estimator(lm_runs, tm
 
 
 def test_the_estimation_set_is_the_first_training_sequences(tmp_path):
-    settings = SmoothnessSettings(
+    settings = unit_settings(
+        SmoothnessSettings,
         model="transformer-tiny", trajectory_optimizer="sgd", n_examples=10, chunk_size=4,
         micro_batch="none", precision="fp64", device="cpu",
     )  # fmt: skip
@@ -181,7 +184,8 @@ class BlobsTask(Task):
 
 def test_a_task_defined_here_trains_and_is_estimated_unchanged(tmp_path, monkeypatch):
     monkeypatch.setitem(TASKS, "blobs", BlobsTask())
-    settings = TrainSettings(
+    settings = unit_settings(
+        TrainSettings,
         model="logreg", optimizer="signsgd", lr=0.05, seed=1, epochs=3, batch_size=16,
         device="cpu",
     )  # fmt: skip
@@ -191,7 +195,8 @@ def test_a_task_defined_here_trains_and_is_estimated_unchanged(tmp_path, monkeyp
     assert metrics.test_acc.iloc[-1] > 0.9
     steps = tmp_path / "steps.csv"
     steps.write_text("model,optimizer,lr\nlogreg,sgd,0.1\nlogreg,signsgd,0.05\n")
-    est = SmoothnessSettings(
+    est = unit_settings(
+        SmoothnessSettings,
         model="logreg", trajectory_optimizer="signsgd", n_examples=64, chunk_size=64,
         micro_batch="none", precision="fp64", device="cpu",
     )  # fmt: skip
@@ -236,7 +241,8 @@ def test_probe_sensitivity_at_factor_one_is_the_smoothness_estimate(lm_runs, tmp
     from signgeom.estimate.sensitivity import sensitivity_run
 
     table = _smoothness(lm_runs["sgd"], tmp_path, chunk_size=16, batched=False)
-    settings = SensitivitySettings(
+    settings = unit_settings(
+        SensitivitySettings,
         model="transformer-tiny", trajectory_optimizer="sgd", n_examples=16, chunk_size=16,
         micro_batch="none", gammas=(0.5, 1.0), precision="fp64", device="cpu", n_epochs=2,
         factors=(1.0, 3.0),

@@ -49,12 +49,7 @@ def test_every_free_text_key_is_refused_or_quoted():
     assert free == {
         "cifar.data.local_dir",
         "cifar.augmentation",
-        "cifar.device",
-        "cifar.training.precision",
-        "cifar.smoothness.precision",
-        "cifar.hessian.precision",
         "cifar.hessian.models.*",
-        "cifar.smoothness.probe_step",
         "cifar.sensitivity.models.*",
         "cifar.rotation.models.*",
         "cifar.rotation.optimizers.*",

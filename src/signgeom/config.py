@@ -9,20 +9,45 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+import signgeom.quadratic.settings as qs
+from signgeom.analysis.settings import ClaimSettings
 from signgeom.config_files import read_config_file
+from signgeom.estimate.estimate_settings import (
+    HessianSettings,
+    SensitivitySettings,
+    SmoothnessSettings,
+    estimation_examples,
+)
 from signgeom.linf.solve import CERTIFIED_MAX_DIM
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.quadratic.hessians import IDENTITY_PLUS_RANK, SPECTRUM_FAMILIES, family_spectrum
+from signgeom.settings import Settings, declaration, declared_settings, schema_node
+from signgeom.training.run_settings import TrainSettings
 
 # Package data (pyproject.toml): the workflow (common.smk) and an installed library read this
 # one file.
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+# The jobs' settings that need no per-job value (GridSettings needs a family).
+QUADRATIC_SETTINGS = (
+    qs.RunsSettings,
+    qs.SummarySettings,
+    qs.SeparableSettings,
+    qs.TwoDSettings,
+    qs.TubeSettings,
+    qs.SaddleRunsSettings,
+    qs.NoiseDimensionSettings,
+    qs.MajoritySettings,
+    qs.NoiseSummarySettings,
+)
 
 
 class ConfigError(ValueError):
@@ -159,7 +184,7 @@ def semantic_errors(config: dict) -> list[str]:
                 f"config key 'cifar.models.{model}.selection_epoch': {spec['selection_epoch']} "
                 f"exceeds epochs = {spec['epochs']}"
             )
-    messages += _probe_errors(cifar)
+    messages += _sensitivity_errors(cifar)
     hess, smooth = cifar["hessian"], cifar["smoothness"]
     for model in hess["models"]:
         if model not in cifar["models"]:
@@ -211,35 +236,49 @@ def training_images(cifar: dict) -> int:
 
 def estimation_set_size(cifar: dict) -> int:
     """Images in the estimation set (``estimation_examples``, None counted as all)."""
-    from signgeom.estimate.estimate_settings import estimation_examples
-
     n = estimation_examples(cifar)
     return n if n is not None else CIFAR10_TRAIN_IMAGES
 
 
 def _value_list_errors(cifar: dict) -> list[str]:
-    """Values that must be one of a list kept in the code (the schema keeps only their type)."""
-    from signgeom.estimate.estimate_settings import ESTIMATOR_PRECISIONS
+    """Values that must be one of a registry kept in the code (extensible, so the schema and
+    the settings declare only their type)."""
     from signgeom.tasks.cifar.augment import (
         AUGMENTERS,  # torch: imported only when the schema passed
     )
-    from signgeom.training.device import DEVICE_CHOICES, PRECISIONS
 
-    checks = [
-        ("cifar.augmentation", cifar["augmentation"], sorted(AUGMENTERS)),
-        ("cifar.device", cifar["device"], list(DEVICE_CHOICES)),
-        ("cifar.training.precision", cifar["training"]["precision"], list(PRECISIONS)),
-        ("cifar.smoothness.precision", cifar["smoothness"]["precision"], ESTIMATOR_PRECISIONS),
-    ]
-    if cifar["hessian"]["precision"] is not None:
-        checks.append(
-            ("cifar.hessian.precision", cifar["hessian"]["precision"], ESTIMATOR_PRECISIONS)
-        )
+    if cifar["augmentation"] in AUGMENTERS:
+        return []
     return [
-        f"config key '{key}': {value!r} is not one of {list(known)}"
-        for key, value, known in checks
-        if value not in known
+        f"config key 'cifar.augmentation': {cifar['augmentation']!r} is not one of "
+        f"{sorted(AUGMENTERS)}"
     ]
+
+
+def settings_errors(config: dict) -> list[str]:
+    """Every stage's settings built from ``config`` once per model (their declarations refuse
+    a value outside its choices or range, and the rules between fields, naming the key)."""
+    cifar, quad = config["cifar"], config["quadratic"]
+    builds: list[tuple[type[Settings], dict[str, Any]]] = [
+        (qs.GridSettings, {"family": quad["families"][0]}),
+        *((cls, {}) for cls in QUADRATIC_SETTINGS),
+        (ClaimSettings, {}),
+    ]
+    thetas = [t for t in cifar["rotation"]["thetas"] if t != 0][:1]
+    for model, spec in cifar["models"].items():
+        optimizer, lrs = next(iter(spec["step_sizes"].items()))
+        run = {"model": model, "optimizer": optimizer, "lr": lrs[0], "seed": cifar["seeds"][0]}
+        builds += [(TrainSettings, {**run, "rotation_theta": t}) for t in [0.0, *thetas]]
+        trajectory = {"model": model, "trajectory_optimizer": optimizer}
+        builds += [(cls, trajectory) for cls in (SmoothnessSettings, SensitivitySettings)]
+        builds.append((HessianSettings, trajectory))
+    messages = []
+    for cls, per_job in builds:
+        try:
+            cls.from_config(config, **per_job)
+        except ValueError as err:
+            messages.append(str(err))
+    return list(dict.fromkeys(messages))
 
 
 def _max_exact_dim_errors(config: dict) -> list[str]:
@@ -257,22 +296,10 @@ def _max_exact_dim_errors(config: dict) -> list[str]:
     ]
 
 
-def _probe_errors(cifar: dict) -> list[str]:
-    """The probe step is a known one, with its radius where it needs one; the sensitivity
-    stage's models exist and have both paper optimizers (their step sizes set the probes)."""
-    from signgeom.estimate.estimate_settings import PROBE_STEPS
-
-    smooth, messages = cifar["smoothness"], []
-    if smooth["probe_step"] not in PROBE_STEPS:
-        messages.append(
-            f"config key 'cifar.smoothness.probe_step': unknown probe step "
-            f"{smooth['probe_step']!r}; known: {list(PROBE_STEPS)}"
-        )
-    elif smooth["probe_step"] == "radius" and smooth["probe_radius"] is None:
-        messages.append(
-            "config key 'cifar.smoothness.probe_radius': required (a positive length) when "
-            "cifar.smoothness.probe_step is radius"
-        )
+def _sensitivity_errors(cifar: dict) -> list[str]:
+    """The sensitivity stage's models exist and have both paper optimizers (their step sizes
+    set the probes)."""
+    messages = []
     for i, model in enumerate(cifar["sensitivity"]["models"]):
         if model not in cifar["models"]:
             messages.append(
@@ -415,11 +442,47 @@ def _batch_size_errors(cifar: dict) -> list[str]:
     return []
 
 
-def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``config``."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+def settings_schema(schema: dict, classes: Sequence[type[Settings]]) -> dict:
+    """``schema`` (a deep copy) with a node for each config key of a settings field of
+    ``classes`` that it does not state, made from the field's declaration
+    (``signgeom.settings.schema_node``), parent objects included, every one required. Keys
+    with a per-job part (``cifar.models.{model}.epochs``) are left to the schema's own nodes."""
+    out = copy.deepcopy(schema)
+    for cls in classes:
+        for f in cls.config_fields():
+            key = declaration(f)["config"]
+            if "{" in key:
+                continue
+            *parents, last = key.split(".")
+            node = out
+            for part in parents:
+                if "properties" not in node:
+                    break
+                if part not in node["properties"]:
+                    node["properties"][part] = {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {},
+                    }
+                    node.setdefault("required", []).append(part)
+                node = node["properties"][part]
+            else:
+                if "properties" in node and last not in node["properties"]:
+                    node["properties"][last] = schema_node(cls, f)
+                    node.setdefault("required", []).append(last)
+    return out
+
+
+def validate_config(
+    config: dict, schema_path: str | Path = SCHEMA_PATH, settings: Sequence[type[Settings]] = ()
+) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``config``: the schema (with the
+    nodes of :func:`settings_schema` for the package's settings classes and ``settings``),
+    the rules between keys, then every stage's settings built from it."""
+    classes = [*declared_settings(), *settings]
+    schema = settings_schema(yaml.safe_load(Path(schema_path).read_text()), classes)
     messages = schema_errors(config, schema)
     if not messages:
-        messages = semantic_errors(config)
+        messages = semantic_errors(config) + settings_errors(config)
     if messages:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(messages))

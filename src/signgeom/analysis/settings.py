@@ -12,22 +12,31 @@ class ClaimSettings(Settings):
     """Interval level, minimum seeds for a verdict, the windows of the statistics and the bands
     that count as "similar" / "does not move"."""
 
-    level: float = setting(config="cifar.claims.level", help="t-interval level over seeds")
+    level: float = setting(
+        config="cifar.claims.level", gt=0, lt=1, help="t-interval level over seeds"
+    )
     min_seeds: int = setting(
-        config="cifar.claims.min_seeds", help="usable seeds below which a claim has no verdict"
+        config="cifar.claims.min_seeds",
+        ge=1,
+        help="usable seeds below which a claim has no verdict",
     )
     early_fraction: float = setting(
         config="cifar.claims.early_fraction",
+        gt=0,
+        le=1,
         help="early window: estimates at 0 < epoch <= this x the last epoch, plus epoch 0 once",
     )
     loss_tail_fraction: float = setting(
         config="cifar.claims.loss_tail_fraction",
+        gt=0,
+        le=1,
         help="loss comparisons: mean log training loss over this last fraction of the epochs",
     )
     similar_factor: float = setting(
-        config="cifar.claims.similar_factor", help="'similar': a ratio within x/÷ this factor"
+        config="cifar.claims.similar_factor", gt=1, help="'similar': a ratio within x/÷ this factor"
     )
     invariant_factor: float = setting(
         config="cifar.claims.invariant_factor",
+        gt=1,
         help="'does not move' under rotation: a ratio within x/÷ this factor",
     )

@@ -16,8 +16,10 @@ the device. On top of it:
 
 Each is built once per job from the validated config (``SmoothnessSettings.from_config(config,
 model=..., trajectory_optimizer=..., shard=...)``); its JSON is the rule's ``--settings``
-argument and its fields the CLI's flags. Paths (run and data directories, the step-size table,
-outputs) stay separate arguments. No torch import here: the Snakefile uses this module.
+argument and its fields the CLI's flags; config-keyed fields have no default (config.yaml holds
+their values) and declare their allowed values or range (``signgeom.settings``). Paths (run and
+data directories, the step-size table, outputs) stay separate arguments. No torch import here:
+the Snakefile uses this module.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
-from signgeom.settings import Settings, setting
+from signgeom.settings import Settings, same_as, setting
+from signgeom.training.run_settings import TrainSettings
 
 
 def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
@@ -36,6 +39,7 @@ def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
     (``cifar.data.train_limit``; None: every image)."""
     n = cifar["smoothness"]["n_examples"]
     return n if n is not None else cifar["data"].get("train_limit")
+
 
 BN_MODES = ("batch_stats", "running_stats")
 ESTIMATOR_PRECISIONS = ("fp32", "fp64")
@@ -54,28 +58,25 @@ class EstimateSettings(Settings):
     model: str = setting(help="architecture of the run (a model of signgeom.tasks.registry)")
     trajectory_optimizer: str = setting(help="the run's optimizer (names the rows' trajectory)")
     bn_mode: str = setting(
-        "batch_stats",
-        config="cifar.smoothness.bn_mode",
-        help=f"batch norm in the objective, one of {BN_MODES}",
+        config="cifar.smoothness.bn_mode", choices=BN_MODES, help="batch norm in the objective"
     )
-    n_examples: int | None = setting(None, help="the first N training images; none = all")
+    n_examples: int | None = setting(None, ge=1, help="the first N training images; none = all")
     chunk_size: int = setting(
-        5000, config="cifar.smoothness.chunk_size", help="images per gradient chunk"
+        config="cifar.smoothness.chunk_size", ge=1, le=50000, help="images per gradient chunk"
     )
     precision: str = setting(
-        "fp32",
         config="cifar.smoothness.precision",
+        choices=ESTIMATOR_PRECISIONS,
         help="fp32 (strict, TF32 off) or fp64, whatever precision trained the run",
     )
     channels_last: bool = setting(
-        False, config="cifar.smoothness.channels_last", help="NHWC layout (same precision)"
+        config="cifar.smoothness.channels_last", help="NHWC layout (same precision)"
     )
     micro_batch: str = setting(
-        "auto",
         config="cifar.smoothness.micro_batch",
         help="images per gradient pass where examples are independent: auto|none|N",
     )
-    device: str = setting("auto", config="cifar.device", help="auto|cpu|cuda")
+    device: str = same_as(TrainSettings, "device", help="where to compute")
 
     def __post_init__(self) -> None:
         if self.micro_batch is None or isinstance(self.micro_batch, int):  # the config's null / N
@@ -84,13 +85,8 @@ class EstimateSettings(Settings):
         super().__post_init__()
         if not (self.micro_batch in ("auto", "none") or _positive_int(self.micro_batch)):
             raise ValueError(
-                f"micro_batch must be auto, none or a positive integer, got {self.micro_batch!r}"
-            )
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {self.bn_mode!r}")
-        if self.precision not in ESTIMATOR_PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {ESTIMATOR_PRECISIONS}, got {self.precision!r}"
+                "config key 'cifar.smoothness.micro_batch': must be auto, none or a positive "
+                f"integer, got {self.micro_batch!r}"
             )
 
 
@@ -101,20 +97,28 @@ class ProbeSettings(EstimateSettings):
     ``estimation_examples``)."""
 
     gammas: tuple[float, ...] = setting(
-        (0.5, 1.0), config="cifar.smoothness.gammas", help="points x + gamma s"
+        config="cifar.smoothness.gammas", gt=0, help="points x + gamma s"
     )
     reduction: str = setting(
-        "min", config="cifar.smoothness.reduction", help=f"over the gammas, one of {REDUCTIONS}"
+        config="cifar.smoothness.reduction", choices=REDUCTIONS, help="over the gammas"
     )
     probe_step: str = setting(
-        "raw",
         config="cifar.smoothness.probe_step",
-        help=f"probe lengths from the step sizes, one of {PROBE_STEPS}",
+        choices=PROBE_STEPS,
+        help="probe lengths from the step sizes",
     )
-    momentum: float = setting(0.9, config="cifar.momentum", help="heavy-ball momentum beta")
+    momentum: float = same_as(TrainSettings, "momentum", help="heavy-ball momentum beta")
     probe_radius: float | None = setting(
-        None, config="cifar.smoothness.probe_radius", help="r of probe_step radius; none"
+        config="cifar.smoothness.probe_radius", gt=0, help="r of probe_step radius; none"
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.probe_step == "radius" and self.probe_radius is None:
+            raise ValueError(
+                "config key 'cifar.smoothness.probe_radius': required (a positive length) when "
+                "cifar.smoothness.probe_step is radius"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **per_job: Any):
@@ -133,12 +137,12 @@ class ProbeSettings(EstimateSettings):
 class SmoothnessSettings(ProbeSettings):
     """One shard of the smoothness estimates along a trajectory (``estimate.smoothness``)."""
 
-    shard: int = setting(0, help="this job's shard of the snapshot epochs, 0-based")
-    n_shards: int = setting(1, config="cifar.smoothness.shards", help="shards per trajectory")
+    shard: int = setting(0, ge=0, help="this job's shard of the snapshot epochs, 0-based")
+    n_shards: int = setting(config="cifar.smoothness.shards", ge=1, help="shards per trajectory")
     batched: str = setting(
-        "auto",
         config="cifar.smoothness.batched",
-        help="probe gradients in one vmapped pass: auto|true|false",
+        choices=("auto", "true", "false"),
+        help="probe gradients in one vmapped pass",
     )
     rotated_coordinates: bool = setting(
         False, help="estimate in the run's rotated training coordinates (from its status.json)"
@@ -154,15 +158,15 @@ class SmoothnessSettings(ProbeSettings):
 class SensitivitySettings(ProbeSettings):
     """The probe-length sensitivity along a trajectory (``signgeom.estimate.sensitivity``)."""
 
-    n_epochs: int = setting(3, config="cifar.sensitivity.n_epochs", help="snapshot epochs, spread")
+    n_epochs: int = setting(
+        config="cifar.sensitivity.n_epochs", ge=1, help="snapshot epochs, spread"
+    )
     factors: tuple[float, ...] = setting(
-        (0.1, 0.316, 1.0, 3.16, 10.0),
-        config="cifar.sensitivity.factors",
-        help="multipliers of the probe lengths",
+        config="cifar.sensitivity.factors", gt=0, help="multipliers of the probe lengths"
     )
     length_factor: float = setting(
-        10.0,
         config="cifar.sensitivity.length_factor",
+        ge=1,
         help="flag rows whose two probe lengths differ by more than this ratio",
     )
 
@@ -172,58 +176,61 @@ class HessianMethod(Settings):
     """The cost and the randomness of one Hessian estimate (``signgeom.estimate.hessian``)."""
 
     top_k: int = setting(
-        2, config="cifar.hessian.top_k", help="largest eigenvalues by Lanczos (also lambda_min)"
+        config="cifar.hessian.top_k", ge=1, help="largest eigenvalues by Lanczos (also lambda_min)"
     )
     lanczos_tol: float = setting(
-        1e-3, config="cifar.hessian.lanczos_tol", help="eigsh relative accuracy"
+        config="cifar.hessian.lanczos_tol", ge=0, help="eigsh relative accuracy"
     )
     lanczos_ncv: int = setting(
-        20, config="cifar.hessian.lanczos_ncv", help="Lanczos vectors per restart"
+        config="cifar.hessian.lanczos_ncv", ge=3, help="Lanczos vectors per restart"
     )
     n_probes: int = setting(
-        8,
         config="cifar.hessian.n_probes",
-        help="Rademacher probes of the deflated Hutchinson trace (>= 2)",
+        ge=2,
+        help="Rademacher probes of the deflated Hutchinson trace",
     )
     block_size: int = setting(
-        10, config="cifar.hessian.block_size", help="k of the exact k x k random/contiguous blocks"
+        config="cifar.hessian.block_size",
+        ge=2,
+        le=1024,
+        help="k of the exact k x k random/contiguous blocks",
     )
     n_random_blocks: int = setting(
-        2, config="cifar.hessian.n_random_blocks", help="blocks of k coordinates drawn over all d"
+        config="cifar.hessian.n_random_blocks",
+        ge=0,
+        help="blocks of k coordinates drawn over all d",
     )
     n_contiguous_blocks: int = setting(
-        1,
         config="cifar.hessian.n_contiguous_blocks",
+        ge=0,
         help="blocks of k consecutive coordinates of one tensor",
     )
     slq_steps: int = setting(
-        0, config="cifar.hessian.slq_steps", help="Lanczos steps of the spectral density (0: none)"
+        config="cifar.hessian.slq_steps", ge=2, help="Lanczos steps of the spectral density"
     )
     slq_repeats: int = setting(
-        1, config="cifar.hessian.slq_repeats", help="random starts of the spectral density"
+        config="cifar.hessian.slq_repeats", ge=1, help="random starts of the spectral density"
     )
     max_exact_dim: int = setting(
-        DEFAULT_MAX_EXACT_DIM,
         config="cifar.hessian.max_exact_dim",
-        help="exact ||H_II||_inf,1 up to this k",
+        ge=2,
+        help=f"exact ||H_II||_inf,1 up to this k (at most {DEFAULT_MAX_EXACT_DIM})",
     )
-    seed: int = setting(0, config="seed", help="seed of every random draw (plus the epoch)")
+    seed: int = setting(config="seed", ge=0, help="seed of every random draw (plus the epoch)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class HessianSettings(EstimateSettings, HessianMethod):
     """The Hessian stage along a trajectory: which snapshots, on which images, by which method."""
 
-    n_examples: int | None = setting(
-        None,
-        config="cifar.hessian.n_examples",
-        help="the first N training images of the estimation set; none = all",
+    n_examples: int = setting(
+        config="cifar.hessian.n_examples", ge=1, help="the first N training images"
     )
     stride: int = setting(
-        1, config="cifar.hessian.stride", help="every n-th snapshot epoch from the last"
+        config="cifar.hessian.stride", ge=1, help="every n-th snapshot epoch from the last"
     )
     slq_every: int = setting(
-        0, config="cifar.hessian.slq_every", help="spectral density at every n-th (0: never)"
+        config="cifar.hessian.slq_every", ge=0, help="spectral density at every n-th (0: never)"
     )
     rotated_coordinates: bool = setting(
         False, help="blocks, phi and Eq. 13 in the run's rotated training coordinates"

@@ -186,9 +186,7 @@ def _exact_blocks(
 
 
 def _spectral_density(hop: HessianLinearOperator, s: HessianMethod) -> list[dict]:
-    """SLQ nodes and weights as rows (none when ``s.slq_steps`` is 0)."""
-    if s.slq_steps <= 0:
-        return []
+    """SLQ nodes and weights as rows."""
     slq = slq_nodes_weights(hop, s.slq_steps, s.slq_repeats, s.seed + 1)
     return [
         {"repeat": r, "node": float(a), "weight": float(w)}
@@ -204,10 +202,12 @@ def estimate_hessian(
     settings: HessianMethod,
     bn_mode: str = "batch_stats",
     rotation: BlockRotation | None = None,
+    density: bool = True,
 ) -> HessianEstimate:
     """All quantities of the module docstring at the model's current parameters; with a
     ``rotation`` (over the trainable parameters, in order) the blocks, ``phi`` and Eq. 13 are
-    taken in its coordinates (``signgeom.estimate.rotated_hessian``; the spectrum is invariant)."""
+    taken in its coordinates (``signgeom.estimate.rotated_hessian``; the spectrum is invariant);
+    the spectral density only with ``density``."""
     s = settings
     params = trainable(model)
     t0 = time.perf_counter()
@@ -228,8 +228,8 @@ def estimate_hessian(
         spec = lanczos_extremes(op, s.top_k, rng, s.lanczos_tol, s.lanczos_ncv)
         tr = deflated_hutchinson(op, spec.vectors, s.n_probes, rng)
         blocks = _exact_blocks(model, loss_fn, chunks, params, op, g, s, rng, rotation)
-        density = _spectral_density(hop, s)
-        op.n_hvp += s.slq_steps * s.slq_repeats
+        density_rows = _spectral_density(hop, s) if density else []
+        op.n_hvp += s.slq_steps * s.slq_repeats if density else 0
     phi = gradient_density(g_t)
     lam_max = float(spec.top[0])
     lam_bar, lam_bar_se = tr.trace / d, tr.se / d
@@ -263,7 +263,7 @@ def estimate_hessian(
         row[f"eq13_{kind}"] = rho * ratio * phi
     row["n_hvp"] = op.n_hvp
     row["seconds"] = time.perf_counter() - t0
-    return HessianEstimate(row, blocks, density)
+    return HessianEstimate(row, blocks, density_rows)
 
 
 def select_epochs(epochs: Sequence[int], stride: int, slq_every: int) -> tuple[list, set]:
@@ -307,9 +307,9 @@ def estimate_run(
     log.info("%s: epochs %s (SLQ at %s), %s", run_dir, epochs, sorted(slq_epochs), s.to_json())
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
-        slq_steps = s.slq_steps if epoch in slq_epochs else 0
-        at_epoch = replace(s, seed=s.seed + epoch, slq_steps=slq_steps)
-        est = estimate_hessian(net, loss_fn, chunks, at_epoch, s.bn_mode, rotation)
+        at_epoch = replace(s, seed=s.seed + epoch)
+        density = epoch in slq_epochs
+        est = estimate_hessian(net, loss_fn, chunks, at_epoch, s.bn_mode, rotation, density)
         est.row.update(rotation_row)
         r = est.row
         summary = (

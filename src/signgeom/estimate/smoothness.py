@@ -91,6 +91,9 @@ def probe_alphas(
     ``radius``: (r / ||g||_2, r / ||sign g||_2), so that ||s_gd||_2 = ||s_sign||_2 = r
     (NaN for g = 0).
     """
+    # Preconditions of this library function (tests and the sensitivity stage call it with
+    # their own values); the workflow's values are refused where they are declared
+    # (ProbeSettings).
     if probe_step == "raw":
         return float(lr_gd), float(lr_sign)
     if probe_step == "heavy_ball":
@@ -215,6 +218,8 @@ def finite_difference_quotients(
 
 
 def _check_estimator_args(gammas: Sequence[float], reduction: str) -> None:
+    # The library estimator's precondition (called with hand-made values by tests); the
+    # workflow's values are refused where they are declared (ProbeSettings).
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if not gammas or any(not gm > 0 for gm in gammas):

@@ -33,7 +33,7 @@ from signgeom.io import atomic_output, read_table
 from signgeom.progress import logged
 from signgeom.quadratic.constants import INDEX_COLUMNS
 from signgeom.quadratic.hessians import HessianGrid
-from signgeom.quadratic.settings import RunsSettings
+from signgeom.quadratic.settings import STARTS_PER_ROTATION, RunsSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,6 @@ def final_distances(
         x_gd = gd_step(h, x_gd, l2)
         x_sign = signgd_step(h, x_sign, linf)
     return np.linalg.norm(x_gd, axis=-1), np.linalg.norm(x_sign, axis=-1)
-
-
-STARTS_PER_ROTATION = ("independent", "shared")
 
 
 def starting_points(

@@ -35,7 +35,7 @@ from signgeom.quadratic.settings import SeparableSettings
 
 log = logging.getLogger(__name__)
 
-SOLVERS = {"clarabel": cp.CLARABEL, "scs": cp.SCS}
+SOLVERS = {"clarabel": cp.CLARABEL, "scs": cp.SCS}  # the names of SDP_SOLVERS
 
 CHAIN = ("L2", "Linf", "Lsep", "prop3_bound")
 

@@ -32,11 +32,10 @@ import pandas as pd
 
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
-from signgeom.quadratic.settings import SummarySettings
+from signgeom.quadratic.settings import AGGREGATES, SummarySettings
 
 log = logging.getLogger(__name__)
 
-AGGREGATES = ("ratio_of_means", "geometric_mean", "median")
 CELL = ["theta_index", "ratio_index"]
 RUN = ["rotation", "start"]
 

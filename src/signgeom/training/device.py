@@ -24,8 +24,7 @@ from collections.abc import Iterator
 
 import torch
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "tf32", "bf16")
+from signgeom.training.run_settings import DEVICE_CHOICES, PRECISIONS
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -41,6 +40,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def configure_numerics(precision: str = "fp32", deterministic: bool = True) -> None:
     """Set TF32 and determinism flags for this process (see the module docstring)."""
+    # A precondition of this library function (setup_device; the estimators and tests call it
+    # outside a training run); a run's precision is refused where it is declared
+    # (TrainSettings.precision).
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     tf32 = precision == "tf32"

@@ -20,6 +20,9 @@ Params = Iterable[torch.Tensor] | Iterable[dict]
 
 def check_hyperparameters(lr: float, **betas: float) -> None:
     """``lr > 0`` and every momentum-like coefficient in ``[0, 1)``, else ``ValueError``."""
+    # The optimizers' own precondition: they are built outside a training run too (the
+    # similarity stage's fresh states, the quadratic and unit tests); a run's momentum is
+    # refused where it is declared (TrainSettings.momentum).
     if lr <= 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     for name, beta in betas.items():

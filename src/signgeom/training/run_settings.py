@@ -5,8 +5,9 @@
 runs add ``rotation_theta``). From it come the run's identity and directory name
 (``signgeom.training.runid``), the workflow rule's single ``--settings`` argument (its JSON) and
 the input of ``signgeom.training.train.train_run``; the training CLI's flags are generated from
-its fields. Adding a training setting is one field here (with its config key), its key in
-``config.yaml`` and the schema, and the code that uses it (README: "Adding a training setting").
+its fields. Adding a training setting is one field here (with its config key, type and range),
+its key in ``config.yaml`` and the schema, and the code that uses it (docs: "Declaring a
+setting"). Config-keyed fields have no default: config.yaml holds their values.
 
 The identity fields shape the trajectory; the others (``epochs``, the snapshot schedule, the
 evaluation cadence, the device) decide how far a run goes, what it reports and where it runs:
@@ -22,6 +23,11 @@ from signgeom.settings import Settings, setting
 from signgeom.training import runid
 from signgeom.training.schedule import Schedule
 
+# The allowed values of ``cifar.device`` and ``cifar.training.precision`` (torch-free here:
+# signgeom.training.device, which sets them up, imports them).
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "tf32", "bf16")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainSettings(Settings):
@@ -29,75 +35,87 @@ class TrainSettings(Settings):
 
     model: str = setting(help="architecture (a key of signgeom.tasks.cifar.models.MODELS)")
     optimizer: str = setting(help="update rule (a key of signgeom.training.optimizers.OPTIMIZERS)")
-    lr: float = setting(help="step size (> 0)")
-    seed: int = setting(help="initialisation, shuffling and rotation seed")
-    batch_size: int = setting(1000, config="cifar.batch_size", help="minibatch size")
-    momentum: float = setting(0.9, config="cifar.momentum", help="heavy-ball momentum / beta1")
+    lr: float = setting(gt=0, help="step size")
+    seed: int = setting(ge=0, help="initialisation, shuffling and rotation seed")
+    batch_size: int = setting(config="cifar.batch_size", ge=1, help="minibatch size")
+    momentum: float = setting(
+        config="cifar.momentum", ge=0, lt=1, help="heavy-ball momentum / beta1"
+    )
     train_limit: int | None = setting(
-        None, config="cifar.data.train_limit", help="first N training images; none = all"
+        config="cifar.data.train_limit", ge=1, help="first N training images; none = all"
     )
     test_limit: int | None = setting(
-        None, config="cifar.data.test_limit", help="first N test images; none = all"
+        config="cifar.data.test_limit", ge=1, help="first N test images; none = all"
     )
     divergence_factor: float = setting(
-        10.0,
         config="cifar.divergence_factor",
+        gt=1,
         help="diverged above this times the epoch-0 loss",
     )
     augmentation: str = setting(
-        "none",
         config="cifar.augmentation",
-        help="training augmentation (a key of signgeom.tasks.cifar.augment.AUGMENTERS)",
+        help="training augmentation (a key of the task's augmentations)",
     )
     precision: str = setting(
-        "fp32",
-        config="cifar.training.precision",
-        help="training precision (one of signgeom.training.device.PRECISIONS)",
+        config="cifar.training.precision", choices=PRECISIONS, help="training precision"
     )
     deterministic: bool = setting(
-        True, config="cifar.training.deterministic", help="deterministic kernels"
+        config="cifar.training.deterministic", help="deterministic kernels"
     )
-    channels_last: bool = setting(False, config="cifar.training.channels_last", help="NHWC layout")
-    compile: bool = setting(False, config="cifar.training.compile", help="torch.compile the model")
+    channels_last: bool = setting(config="cifar.training.channels_last", help="NHWC layout")
+    compile: bool = setting(config="cifar.training.compile", help="torch.compile the model")
     rotation_theta: float = setting(
         0.0,
+        ge=0,
+        le=1,
         identity="unless_default",
-        help="train in rotated coordinates of this strength in [0, 1]; 0 = plain",
+        help="train in rotated coordinates of this strength; 0 = plain",
     )
     rotation_block_size: int | None = setting(
-        None,
         config="cifar.rotation.block_size",
+        ge=2,
+        le=4096,
         identity="unless_default",
+        identity_default=None,
         help="coordinates per rotated block (a rotated run needs one; none at theta 0)",
     )
     epochs: int = setting(
-        config="cifar.models.{model}.epochs", identity=False, help="epochs to train (resumes)"
+        config="cifar.models.{model}.epochs", ge=1, identity=False, help="epochs to train (resumes)"
     )
     snapshot_stride: int = setting(
-        1, config="cifar.smoothness.stride", identity=False, help="keep parameters every N epochs"
+        config="cifar.smoothness.stride",
+        ge=1,
+        identity=False,
+        help="keep parameters every N epochs",
     )
     snapshot_schedule: Schedule = setting(
-        None,
         config="cifar.smoothness.schedule",
         identity=False,
         help="snapshot epochs: null | [epochs] | {dense_until, every, log_points}",
     )
     train_eval_every: int = setting(
-        1,
         config="cifar.evaluation.train_every",
+        ge=1,
         identity=False,
         help="train-set evaluation every N epochs",
     )
     train_eval_subset: int | None = setting(
-        None,
         config="cifar.evaluation.train_subset",
+        ge=1,
         identity=False,
         help="first N images for it; none = all",
     )
-    device: str = setting("auto", config="cifar.device", identity=False, help="auto|cpu|cuda")
+    device: str = setting(
+        config="cifar.device", choices=DEVICE_CHOICES, identity=False, help="where to train"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.rotation_theta != 0.0 and self.rotation_block_size is None:
+            raise ValueError(
+                "config key 'cifar.rotation.block_size': a rotated run (rotation_theta "
+                f"{self.rotation_theta}) needs a block size, got None"
+            )
         if self.rotation_theta == 0.0:  # a plain run: the block size means nothing
             object.__setattr__(self, "rotation_block_size", None)
 
