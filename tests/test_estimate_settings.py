@@ -70,6 +70,7 @@ def test_from_config_reads_every_configured_field(config, cls):
     JSON argument, so the job reruns)."""
     hints = typing.get_type_hints(cls)
     samples = {int: 7, int | None: 7, float: 0.25, float | None: 0.25, str: "other", bool: None}
+    samples[str | None] = "other"
     valid = {"bn_mode": "running_stats", "precision": "fp64", "micro_batch": "64"}  # checked
     base = cls.from_config(config, **PER_JOB[cls])
     unconfigured = {f.name for f in fields(cls) if f.metadata["signgeom"]["config"] is None}
@@ -81,7 +82,7 @@ def test_from_config_reads_every_configured_field(config, cls):
         value = valid.get(f.name, samples.get(hints[f.name], [0.125, 4.0]))
         value = (not getattr(base, f.name)) if value is None else value
         changed = copy.deepcopy(config)
-        *parents, last = key.split(".")
+        *parents, last = key.format(**PER_JOB[cls]).split(".")
         node = changed
         for part in parents:
             node = node[part]

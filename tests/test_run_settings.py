@@ -122,7 +122,7 @@ def test_the_rules_paths_come_from_the_run_key(config):
 def test_from_config_reads_every_configured_field(config):
     """Each field with a config key takes that key's value (a changed key shows up)."""
     hints = typing.get_type_hints(TrainSettings)
-    samples = {int: 7, int | None: 7, float: 0.25, str: "x", bool: None}
+    samples = {int: 7, int | None: 7, float: 0.25, str: "x", str | None: "x", bool: None}
     rotated = {**RUN, "rotation_theta": 0.5}
     base = TrainSettings.from_config(config, **rotated)
     for f in fields(TrainSettings):

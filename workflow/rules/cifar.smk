@@ -9,7 +9,7 @@ retried or requeued job resumes instead of restarting from epoch 0.
 
 
 wildcard_constraints:
-    model="|".join(C["models"]),
+    model=one_of(C["models"]),
     optimizer="[a-z0-9_]+",
     lr=r"[0-9.e+-]+",
     seed=r"\d+",
@@ -39,7 +39,7 @@ rule cifar_data:
 
 rule cifar_train:
     input:
-        CIFAR_BATCHES,
+        model_data,
     output:
         str(run_dir(run_key_pattern()).status),
     log:
@@ -85,7 +85,7 @@ rule cifar_smoothness:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
         run=selected_run,
-        data=CIFAR_BATCHES,
+        data=model_data,
     output:
         f"{CDIR}/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/shard{{shard}}.csv",
     log:
@@ -203,7 +203,7 @@ rule cifar_sensitivity:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
         run=selected_run,
-        data=CIFAR_BATCHES,
+        data=model_data,
     output:
         f"{CDIR}/sensitivity/{{model}}/{{optimizer}}.csv",
     log:

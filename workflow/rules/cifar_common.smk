@@ -7,8 +7,14 @@ import pandas as pd
 from snakemake.logging import logger
 
 from signgeom.analysis.settings import ClaimSettings
-from signgeom.training.run_settings import TrainSettings
+from signgeom.config import corpus_path
+from signgeom.training.run_settings import (
+    TrainSettings,
+    model_architecture,
+    model_batch_size,
+)
 from signgeom.tasks.cifar.data import BATCHES_DIRNAME, local_source_problems
+from signgeom.tasks.registry import task_for_model
 from signgeom.estimate.estimate_settings import (
     HessianSettings,
     SensitivitySettings,
@@ -28,6 +34,16 @@ for _warning in _warnings:
     logger.warning(f"warning: {_warning}")
 if _errors:
     raise WorkflowError("\n".join(_errors))
+# The data of each task's models: CIFAR-10's batches (the cifar_data job makes them), the
+# charlm task's text file (signgeom.tasks.registry; docs/tasks.md).
+TASK_DATA = {"cifar10": CIFAR_BATCHES, "charlm": str(corpus_path(C, REPO))}
+
+
+def model_data(wc):
+    """Input function: the data of the job's model (its task's, TASK_DATA)."""
+    return TASK_DATA[task_for_model(model_architecture(C, wc.model)).name]
+
+
 SMOOTH = C["smoothness"]
 # Seeds: the step-size grid is trained on SELECTION_SEEDS; the selected trajectories are
 # trained, estimated and drawn on every seed of SEEDS (the intervals over seeds come from them).
@@ -52,6 +68,11 @@ def train_settings_json(wc):
     any, sets the rotation)."""
     theta = float(wc.theta) if "theta" in wc.keys() else 0.0
     return train_settings(wc.model, wc.optimizer, wc.lr, wc.seed, theta).to_json()
+
+
+def model_settings(model):
+    """The network and minibatch size of a cifar.models entry (the similarity job's values)."""
+    return dict(architecture=model_architecture(C, model), batch_size=model_batch_size(C, model))
 
 
 def run_dir(key):

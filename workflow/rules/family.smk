@@ -10,7 +10,7 @@ rule cifar_similarity:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
         run=selected_run,
-        data=CIFAR_BATCHES,
+        data=model_data,
     output:
         f"{CDIR}/similarity/{{model}}/{{optimizer}}/seed{{seed}}.csv",
     log:
@@ -25,14 +25,15 @@ rule cifar_similarity:
     params:
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
         warmup_steps=SIMILARITY["warmup_steps"],
-        batch_size=C["batch_size"],
+        architecture=lambda wc: model_settings(wc.model)["architecture"],
+        batch_size=lambda wc: model_settings(wc.model)["batch_size"],
         momentum=C["momentum"],
         bn_mode=SMOOTH["bn_mode"],
         train_limit=limit_arg(C["data"]["train_limit"]),
         device=C["device"],
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.similarity --model {wildcards.model:q}"
-        " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
+        " --architecture {params.architecture:q} --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
         " --batch-size {params.batch_size:q} --momentum {params.momentum:q}"
         " --bn-mode {params.bn_mode:q} --train-limit {params.train_limit:q}"
         " --data-dir {input.data:q} --device {params.device:q} --out {output:q} 2> {log:q}"

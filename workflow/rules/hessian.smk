@@ -11,7 +11,7 @@ FIGURE_PREMISES = ["figures/premises.pdf", "figures/premises.png"]
 rule cifar_hessian:
     input:
         run=selected_run,
-        data=CIFAR_BATCHES,
+        data=model_data,
     output:
         epochs=f"{CDIR}/hessian/{{model}}/{{optimizer}}/epochs.csv",
         blocks=f"{CDIR}/hessian/{{model}}/{{optimizer}}/blocks.csv",

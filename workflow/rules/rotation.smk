@@ -22,7 +22,7 @@ rule cifar_smoothness_rotated:
     input:
         step_sizes=f"{CDIR}/{{model}}/step_sizes.csv",
         run=rotated_selected_run,
-        data=CIFAR_BATCHES,
+        data=model_data,
     output:
         f"{CDIR}/rotation/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/theta{{theta}}/shard{{shard}}.csv",
     log:

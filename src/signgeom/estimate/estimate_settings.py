@@ -28,6 +28,7 @@ from typing import Any
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.settings import Settings, setting
+from signgeom.training.run_settings import network_of
 
 
 def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
@@ -51,7 +52,12 @@ def _positive_int(text: str) -> bool:
 class EstimateSettings(Settings):
     """The run an estimate follows, the fixed objective it differentiates, and the device."""
 
-    model: str = setting(help="architecture of the run (a model of signgeom.tasks.registry)")
+    model: str = setting(help="the run's model: a key of cifar.models (names the rows)")
+    architecture: str | None = setting(
+        None,
+        config="cifar.models.{model}.architecture",
+        help="the run's network, a model of signgeom.tasks.registry; none = the model's name",
+    )
     trajectory_optimizer: str = setting(help="the run's optimizer (names the rows' trajectory)")
     bn_mode: str = setting(
         "batch_stats",
@@ -76,6 +82,11 @@ class EstimateSettings(Settings):
         help="images per gradient pass where examples are independent: auto|none|N",
     )
     device: str = setting("auto", config="cifar.device", help="auto|cpu|cuda")
+
+    @property
+    def network(self) -> str:
+        """The network of the run: ``architecture``, or the model's name."""
+        return network_of(self.model, self.architecture)
 
     def __post_init__(self) -> None:
         if self.micro_batch is None or isinstance(self.micro_batch, int):  # the config's null / N

@@ -16,7 +16,9 @@ uses this module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from signgeom.settings import Settings, setting
 from signgeom.training import runid
@@ -27,7 +29,13 @@ from signgeom.training.schedule import Schedule
 class TrainSettings(Settings):
     """Everything one training run needs, less its paths (data and run directory)."""
 
-    model: str = setting(help="architecture (a key of signgeom.tasks.cifar.models.MODELS)")
+    model: str = setting(help="the run's model, a key of cifar.models (names its run directory)")
+    architecture: str | None = setting(
+        None,
+        config="cifar.models.{model}.architecture",
+        identity="unless_default",
+        help="the network, a model of signgeom.tasks.registry; none = the model's name",
+    )
     optimizer: str = setting(help="update rule (a key of signgeom.training.optimizers.OPTIMIZERS)")
     lr: float = setting(help="step size (> 0)")
     seed: int = setting(help="initialisation, shuffling and rotation seed")
@@ -98,8 +106,22 @@ class TrainSettings(Settings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.architecture == self.model:  # one network, one identity, however it is named
+            object.__setattr__(self, "architecture", None)
         if self.rotation_theta == 0.0:  # a plain run: the block size means nothing
             object.__setattr__(self, "rotation_block_size", None)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; ``batch_size`` is the model's own
+        (``cifar.models.<model>.batch_size``) where it has one (:func:`model_batch_size`)."""
+        per_job.setdefault("batch_size", model_batch_size(config["cifar"], per_job["model"]))
+        return super().from_config(config, **per_job)
+
+    @property
+    def network(self) -> str:
+        """The network trained: ``architecture``, or the model's name."""
+        return network_of(self.model, self.architecture)
 
     def run_id(self) -> str:
         """The hash of the identity fields (``runid.run_id``)."""
@@ -108,3 +130,19 @@ class TrainSettings(Settings):
     def run_key(self) -> str:
         """``<model>/<optimizer>/<run directory name>`` (``runid.run_key``)."""
         return runid.run_key(self.identity())
+
+
+def network_of(model: str, architecture: str | None) -> str:
+    """The network of a ``cifar.models`` entry: its ``architecture``, else its key."""
+    return model if architecture is None else architecture
+
+
+def model_architecture(cifar: Mapping[str, Any], model: str) -> str:
+    """The network of the ``cifar.models`` entry ``model`` (``cifar``: the config's section)."""
+    return network_of(model, (cifar["models"].get(model) or {}).get("architecture"))
+
+
+def model_batch_size(cifar: Mapping[str, Any], model: str) -> int:
+    """The minibatch size of the ``cifar.models`` entry ``model``: its ``batch_size``, else
+    ``cifar.batch_size``."""
+    return (cifar["models"].get(model) or {}).get("batch_size", cifar["batch_size"])
