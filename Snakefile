@@ -29,6 +29,8 @@ include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/rotation_common.smk"
 include: "workflow/rules/rotation.smk"
+include: "workflow/rules/transformer_common.smk"
+include: "workflow/rules/transformer.smk"
 include: "workflow/rules/noise_common.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
@@ -50,6 +52,7 @@ rule all:
         FIGURE_PREMISES,
         SADDLES_OUTPUTS,
         ROTATION_OUTPUTS,
+        TRANSFORMER_TARGETS,
         THEORY_NOISE,
         PROVENANCE_FILES,
         [path for paths in PROVENANCE.values() for path in paths],
