@@ -6,6 +6,7 @@ Kept apart from the rules in cifar.smk (Snakemake's linter asks not to mix rules
 import pandas as pd
 from snakemake.logging import logger
 
+from signgeom.analysis.figure3_claims import MODELS as FIGURE3_CLAIM_MODELS
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.config import corpus_path
 from signgeom.training.run_settings import (
@@ -54,6 +55,8 @@ SELECTION_SEEDS = C["selection_seeds"] if C.get("selection_seeds") is not None e
 FIRST_SEED = SEEDS[0]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
+# The paper's claims table, where a model it has claims about is configured.
+FIGURE3_CLAIMS = [CLAIMS_TABLE] if set(FIGURE3_CLAIM_MODELS) & set(C["models"]) else []
 
 
 def train_settings(model, optimizer, lr, seed, theta=0.0):

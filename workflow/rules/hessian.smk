@@ -6,6 +6,8 @@ same batch-norm mode, precision and layout -> tables (joined with R_hat) -> figu
 
 HESS = C["hessian"]
 FIGURE_PREMISES = ["figures/premises.pdf", "figures/premises.png"]
+# Targets of `rule all` and provenance: none when cifar.hessian.models is empty.
+HESSIAN_FIGURES = FIGURE_PREMISES if HESS["models"] else []
 
 
 rule cifar_hessian:
