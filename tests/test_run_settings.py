@@ -157,5 +157,12 @@ def test_a_model_entry_names_its_network_and_batch_size(config):
     assert (small.network, small.batch_size, large.batch_size) == ("transformer-tiny", 8, 64)
     assert small.identity()["architecture"] == "transformer-tiny"
     assert small.run_key().startswith("lm-b8/sgd/") and small.run_id() != large.run_id()
+    # the rule's argument names the network only where it is not the model's own name, so the
+    # arguments of the CIFAR jobs (and Snakemake's params rerun trigger) are as before the key
+    assert "architecture" not in plain.to_json() and '"architecture":"transformer-tiny"' in (
+        small.to_json()
+    )
+    assert TrainSettings.from_json(small.to_json()) == small
+    assert TrainSettings.from_json(plain.to_json()) == plain
     with pytest.raises(ValueError, match="needs values for"):  # no such entry: no epochs
         TrainSettings.from_config(config, **{**RUN, "model": "absent"})

@@ -38,6 +38,7 @@ def setting(
     help: str,
     config: str | None = None,
     identity: Identity = True,
+    json: Identity = True,
 ) -> Any:
     """A settings field.
 
@@ -49,8 +50,11 @@ def setting(
         identity: True if it is part of the job's identity; ``"unless_default"``: only while
             it differs from ``default`` (a setting added later keeps the identity of every
             job at its default: never change such a default); False: not part of it.
+        json: whether it is in :meth:`Settings.to_json` (the rule's argument, whose change
+            reruns the job); ``"unless_default"``: only while it differs from ``default`` (a
+            setting added later reruns no job at its default).
     """
-    meta = {_META: {"help": help, "config": config, "identity": identity}}
+    meta = {_META: {"help": help, "config": config, "identity": identity, "json": json}}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -184,8 +188,14 @@ class Settings:
         return {f.name: getattr(self, f.name) for f in self.fields()}
 
     def to_json(self) -> str:
-        """Every field as sorted, compact JSON (the rule's ``--settings`` argument)."""
-        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """Every field (those declared ``json="unless_default"`` only off their default) as
+        sorted, compact JSON (the rule's ``--settings`` argument)."""
+        values = {
+            f.name: getattr(self, f.name)
+            for f in self.fields()
+            if _meta(f)["json"] is True or getattr(self, f.name) != f.default
+        }
+        return json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str):

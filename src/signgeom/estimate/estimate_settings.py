@@ -56,6 +56,7 @@ class EstimateSettings(Settings):
     architecture: str | None = setting(
         None,
         config="cifar.models.{model}.architecture",
+        json="unless_default",
         help="the run's network, a model of signgeom.tasks.registry; none = the model's name",
     )
     trajectory_optimizer: str = setting(help="the run's optimizer (names the rows' trajectory)")

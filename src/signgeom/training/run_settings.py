@@ -33,6 +33,7 @@ class TrainSettings(Settings):
     architecture: str | None = setting(
         None,
         config="cifar.models.{model}.architecture",
+        json="unless_default",
         identity="unless_default",
         help="the network, a model of signgeom.tasks.registry; none = the model's name",
     )
