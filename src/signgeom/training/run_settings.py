@@ -1,8 +1,10 @@
-"""The settings of one CIFAR-10 training run, declared once (``signgeom.settings``).
+"""The settings of one training run (of any task's model), declared once (``signgeom.settings``).
 
 :class:`TrainSettings` is built once per run from the validated config
 (``TrainSettings.from_config(config, model=..., optimizer=..., lr=..., seed=...)``; the rotated
-runs add ``rotation_theta``). From it come the run's identity and directory name
+runs add ``rotation_theta``). ``model`` is a key of ``cifar.models``; the network it trains is
+its ``architecture`` (default: the key) and its minibatch its ``batch_size`` (default:
+``cifar.batch_size``). From it come the run's identity and directory name
 (``signgeom.training.runid``), the workflow rule's single ``--settings`` argument (its JSON) and
 the input of ``signgeom.training.train.train_run``; the training CLI's flags are generated from
 its fields. Adding a training setting is one field here (with its config key), its key in
