@@ -29,6 +29,8 @@ include: "workflow/rules/hessian.smk"
 include: "workflow/rules/saddles.smk"
 include: "workflow/rules/rotation_common.smk"
 include: "workflow/rules/rotation.smk"
+include: "workflow/rules/transformer_common.smk"
+include: "workflow/rules/transformer.smk"
 include: "workflow/rules/noise_common.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/provenance.smk"
@@ -44,15 +46,16 @@ rule all:
         FIGURE2,
         BOUNDS,
         FIGURE3,
-        CLAIMS_TABLE,
+        FIGURE3_CLAIMS,
         FIGURE_SENSITIVITY if SENS["models"] else [],
         FAMILY_TARGETS,
-        FIGURE_PREMISES,
+        HESSIAN_FIGURES,
         SADDLES_OUTPUTS,
         ROTATION_OUTPUTS,
+        TRANSFORMER_TARGETS,
         THEORY_NOISE,
         PROVENANCE_FILES,
         PROVENANCE_INPUTS,
         CIFAR.grid_runs(),
         rules.cifar_tables.input,
-        rules.cifar_hessian_tables.input,
+        rules.cifar_hessian_tables.input if HESS["models"] else [],

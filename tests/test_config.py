@@ -132,7 +132,6 @@ def test_shipped_configs_are_valid(config):
             ),
             "cifar.smoothness.schedule",
         ),
-        (lambda c: c["cifar"]["hessian"].update(models=[]), "cifar.hessian.models"),
         (lambda c: c["cifar"]["data"].update(train_limit=500), "cifar.batch_size"),
         (lambda c: c["cifar"].update(batch_size=50_001), "cifar.batch_size"),
         (lambda c: c["cifar"]["training"].update(precision="fp16"), "cifar.training.precision"),
@@ -158,11 +157,9 @@ def test_a_number_yaml_reads_as_a_string_gets_how_to_write_it(config, text, fixe
     assert yaml.safe_load(f"x: {fixed}")["x"] == float(text)  # the advice is right
 
 
-def test_empty_hessian_models_and_too_large_batches_say_why(config):
-    config["cifar"]["hessian"]["models"] = []
-    with pytest.raises(ConfigError, match=r"'cifar\.hessian\.models': \[\] should be non-empty"):
-        validate_config(config)
-    config["cifar"]["hessian"]["models"] = ["cnn"]
+def test_too_large_batches_say_why(config):
+    config["cifar"]["hessian"]["models"] = []  # no Hessian stage: allowed
+    validate_config(config)
     config["cifar"]["data"]["train_limit"] = 500
     with pytest.raises(ConfigError, match=r"1000 is more than the training set .*at most 500"):
         validate_config(config)
@@ -243,3 +240,67 @@ def test_muon_under_rotation_is_refused_naming_the_key(config):
         config["cifar"]["models"][model]["step_sizes"]["muon"] = [0.01]
     with pytest.raises(ConfigError, match=r"'cifar\.rotation\.optimizers': 'muon' cannot be"):
         validate_config(config)
+
+
+def _with_transformer(config, **entry):
+    """``config`` plus a ``cifar.models`` entry ``lm`` (the CNN's grid and epochs)."""
+    config["cifar"]["models"]["lm"] = {**config["cifar"]["models"]["cnn"], **entry}
+    return config
+
+
+def test_an_unknown_network_names_its_key_and_the_models_by_task(config):
+    _with_transformer(config, architecture="gpt5")
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    message = str(err.value)
+    assert "config key 'cifar.models.lm.architecture': unknown model 'gpt5'" in message
+    assert "'charlm': ['transformer-cpu'," in message and "'cifar10': ['cnn'," in message
+    config["cifar"]["models"]["lm"].pop("architecture")  # the key itself names the network
+    with pytest.raises(ConfigError, match=r"config key 'cifar\.models\.lm': unknown model 'lm'"):
+        validate_config(config)
+
+
+def test_stages_and_augmentation_the_language_model_lacks_are_refused_by_name(config):
+    _with_transformer(config, architecture="transformer-tiny", batch_size=8)
+    validate_config(config)
+    config["cifar"]["hessian"]["models"] = ["cnn", "lm"]
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert "config key 'cifar.hessian.models': 'lm' is a model of task 'charlm'" in str(err.value)
+    assert "the Hessian stage does not support" in str(err.value)
+    config["cifar"]["hessian"]["models"] = ["cnn"]
+    config["cifar"]["augmentation"] = "keras"
+    with pytest.raises(ConfigError, match=r"'keras' is not an augmentation of task 'charlm'"):
+        validate_config(config)
+
+
+def test_a_null_entry_drops_a_model_and_per_model_batch_sizes_are_checked(config):
+    from signgeom.config import active_models, drop_null_models
+
+    edit = {"cifar": {"models": {"resnet20": None, "lm": {**config["cifar"]["models"]["cnn"],
+            "architecture": "transformer-tiny", "batch_size": 600}},
+            "data": {"train_limit": 500}, "batch_size": 100,
+            "hessian": {"models": ["cnn"]}, "rotation": {"models": ["cnn"]},
+            "sensitivity": {"models": ["cnn"]}}}  # fmt: skip
+    merged = merged_config(config, edit)
+    assert list(active_models(merged["cifar"])) == ["cnn", "lm"]
+    with pytest.raises(ConfigError, match=r"'cifar\.models\.lm\.batch_size': 600 is more"):
+        validate_config(merged)
+    merged["cifar"]["models"]["lm"]["batch_size"] = 8
+    validate_config(merged)
+    drop_null_models(merged)
+    assert set(merged["cifar"]["models"]) == {"cnn", "lm"}
+    merged["cifar"]["models"] = {"cnn": None, "lm": None}
+    with pytest.raises(ConfigError, match=r"'cifar\.models': every entry is null"):
+        validate_config(merged)
+
+
+def test_the_corpus_of_a_language_model_must_exist(config, tmp_path):
+    from signgeom.config import corpus_errors
+
+    assert corpus_errors(config["cifar"], tmp_path) == []  # no charlm model: not read
+    _with_transformer(config, architecture="transformer-tiny")
+    (message,) = corpus_errors(config["cifar"], tmp_path)
+    assert message.startswith("config key 'cifar.data.corpus': text file ")
+    assert str(tmp_path / config["cifar"]["data"]["corpus"]) in message
+    assert corpus_errors(config["cifar"], REPO) == []  # the committed corpus

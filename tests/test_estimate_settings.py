@@ -25,9 +25,9 @@ JOB = dict(model="cnn", trajectory_optimizer="sgd")
 PER_JOB = {SmoothnessSettings: {**JOB, "shard": 2}, SensitivitySettings: JOB, HessianSettings: JOB}
 # Fields without a config key: per-job values, and the probes' estimation set (derived).
 UNCONFIGURED = {
-    SmoothnessSettings: {*JOB, "n_examples", "shard", "rotated_coordinates"},
-    SensitivitySettings: {*JOB, "n_examples"},
-    HessianSettings: {*JOB, "rotated_coordinates"},
+    SmoothnessSettings: {*JOB, "architecture", "n_examples", "shard", "rotated_coordinates"},
+    SensitivitySettings: {*JOB, "architecture", "n_examples"},
+    HessianSettings: {*JOB, "architecture", "rotated_coordinates"},
 }
 
 
@@ -80,7 +80,7 @@ def test_from_config_reads_every_configured_field(config, cls):
             continue
         value = valid.get(f.name) or another_valid_value(cls, f, getattr(base, f.name))
         changed = copy.deepcopy(config)
-        *parents, last = key.split(".")
+        *parents, last = key.format(**PER_JOB[cls]).split(".")
         node = changed
         for part in parents:
             node = node[part]

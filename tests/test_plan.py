@@ -86,14 +86,16 @@ def test_the_grid_is_every_step_size_on_every_selection_seed(presets):
 
 
 def test_the_quick_preset_grid():
-    """2 models x 2 optimizers x 2 step sizes on seed 0: 8 runs, each named by its settings."""
+    """3 models (the CNN, ResNet20, a tiny transformer) x 2 optimizers x 2 step sizes on seed
+    0: 12 runs, each named by its settings."""
     cifar = Plan(preset_config("quick")).cifar
     runs = cifar.grid_runs()
-    assert len(runs) == 8
+    assert len(runs) == 12
     assert all(
-        re.fullmatch(r"results/cifar/runs/\w+/\w+/lr[0-9.e-]+_seed0_[0-9a-f]{10}/status.json", r)
+        re.fullmatch(r"results/cifar/runs/[\w-]+/\w+/lr[0-9.e-]+_seed0_[0-9a-f]{10}/status.json", r)
         for r in runs
     )
+    assert {r.split("/")[3] for r in runs} == {"cnn", "resnet20", "transformer-tiny"}
 
 
 def test_selection_seeds_default_to_the_seeds_and_the_first_seed_is_the_first():

@@ -149,3 +149,31 @@ def test_from_config_reads_every_configured_field(config):
             node = node[part]
         node[last] = value
         assert getattr(TrainSettings.from_config(changed, **rotated), f.name) == value, f.name
+
+
+def test_a_model_entry_names_its_network_and_batch_size(config):
+    """``cifar.models.<name>.architecture`` / ``.batch_size`` set the network and minibatch;
+    the run keeps the entry's name (its directory and rows), and naming a CIFAR model's own
+    network changes no run id."""
+    plain = TrainSettings.from_config(config, **RUN)
+    assert plain.network == "cnn" and plain.batch_size == config["cifar"]["batch_size"]
+    config["cifar"]["models"]["cnn"]["architecture"] = "cnn"
+    assert TrainSettings.from_config(config, **RUN).run_id() == plain.run_id()
+    entry = {**config["cifar"]["models"]["cnn"], "architecture": "transformer-tiny"}
+    config["cifar"]["models"]["lm-b8"] = {**entry, "batch_size": 8}
+    config["cifar"]["models"]["lm-b64"] = {**entry, "batch_size": 64}
+    small, large = (
+        TrainSettings.from_config(config, **{**RUN, "model": m}) for m in ("lm-b8", "lm-b64")
+    )
+    assert (small.network, small.batch_size, large.batch_size) == ("transformer-tiny", 8, 64)
+    assert small.identity()["architecture"] == "transformer-tiny"
+    assert small.run_key().startswith("lm-b8/sgd/") and small.run_id() != large.run_id()
+    # the rule's argument names the network only where it is not the model's own name, so the
+    # arguments of the CIFAR jobs (and Snakemake's params rerun trigger) are as before the key
+    assert "architecture" not in plain.to_json() and '"architecture":"transformer-tiny"' in (
+        small.to_json()
+    )
+    assert TrainSettings.from_json(small.to_json()) == small
+    assert TrainSettings.from_json(plain.to_json()) == plain
+    with pytest.raises(ValueError, match="needs values for"):  # no such entry: no epochs
+        TrainSettings.from_config(config, **{**RUN, "model": "absent"})

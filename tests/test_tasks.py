@@ -257,3 +257,34 @@ def test_probe_sensitivity_at_factor_one_is_the_smoothness_estimate(lm_runs, tmp
     at_one = rows[rows.factor == 1.0].groupby("epoch").R_hat.first()
     want = table.set_index("epoch").R_hat.loc[[0, 2]]
     assert at_one.to_numpy() == pytest.approx(want.to_numpy(), rel=1e-12)
+
+
+def test_a_named_entry_trains_its_architecture_and_reports_the_held_out_loss(lm_runs, tmp_path):
+    """A run named ``lm-b8`` with architecture ``transformer-tiny`` follows the trajectory of the
+    run named ``transformer-tiny`` (same network, data and draws); its rows and status carry its
+    own name, and ``test_loss`` is the held-out mean loss (about ln 103 at the start)."""
+    settings = TrainSettings(
+        **{**TINY_LM, "model": "lm-b8"}, architecture="transformer-tiny", optimizer="sgd",
+        lr=LRS["sgd"],
+    )  # fmt: skip
+    status = train_run(settings, batches_dir=PROSE, out_dir=tmp_path / "run")
+    assert (status["model"], status["architecture"]) == ("lm-b8", "transformer-tiny")
+    named, plain = (pd.read_csv(p / "metrics.csv") for p in (tmp_path / "run", lm_runs["sgd"]))
+    columns = ["train_loss", "train_acc", "test_acc", "train_loss_eval", "test_loss"]
+    pd.testing.assert_frame_equal(named[columns], plain[columns])
+    assert named.test_loss[0] == pytest.approx(math.log(103), rel=0.02)
+    assert named.test_loss[2] < named.test_loss[0]
+    steps = tmp_path / "step_sizes.csv"
+    rows = "".join(f"lm-b8,{o},{lr}\n" for o, lr in LRS.items())
+    steps.write_text("model,optimizer,lr\n" + rows)
+    estimate = SmoothnessSettings(
+        model="lm-b8", architecture="transformer-tiny", trajectory_optimizer="sgd",
+        n_examples=16, chunk_size=16, micro_batch="none", precision="fp64", device="cpu",
+        batched="false",
+    )  # fmt: skip
+    out = tmp_path / "r.csv"
+    smoothness.estimate_run(estimate, run_dir=tmp_path / "run", data_dir=PROSE, step_sizes=steps,
+                            out=out)  # fmt: skip
+    table, reference = pd.read_csv(out), _smoothness(lm_runs["sgd"], tmp_path, 16, False)
+    assert (table.model == "lm-b8").all()
+    assert table.R_hat.tolist() == reference.R_hat.tolist()

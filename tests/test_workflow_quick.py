@@ -32,11 +32,11 @@ def test_quick_preset_produces_both_figures(quick_workflow):
     assert_figure3_draws(cifar["step_sizes"], cifar["smoothness"], cifar["metrics"])
 
 
-def test_smoothness_table_covers_both_trajectories_of_both_models(quick_workflow):
+def test_smoothness_table_covers_both_trajectories_of_every_model(quick_workflow):
     table = pd.read_csv(quick_workflow / "results/cifar/smoothness.csv")
     assert {"model", "optimizer", "epoch", "phi", "L2_hat", "Linf_hat", "R_hat"} <= set(table)
     assert set(map(tuple, table[["model", "optimizer"]].drop_duplicates().values)) == {
-        (m, o) for m in ("cnn", "resnet20") for o in ("sgd", "signsgd")
+        (m, o) for m in ("cnn", "resnet20", "transformer-tiny") for o in ("sgd", "signsgd")
     }
     assert sorted(table["epoch"].unique()) == [0, 3]  # quick preset: stride 3
     d = table["d"].to_numpy()
@@ -111,3 +111,15 @@ def test_saddles_stage_shows_the_four_observations(quick_workflow):
     assert_saddles_draw(
         read_saddle_table(quick_workflow / "results/saddles/saddles.csv"), traces, tube
     )
+
+
+def test_the_transformer_has_held_out_losses_and_claims_without_verdicts(quick_workflow):
+    """The quick preset's transformer (one seed, one batch size): its held-out loss is in the
+    losses table, and its claims are computed but inconclusive (1 seed, min 3)."""
+    losses = pd.read_csv(quick_workflow / "results/cifar/transformer_losses.csv")
+    assert set(losses["model"]) == {"transformer-tiny"}
+    assert set(losses["optimizer"]) == {"sgd", "signsgd"}
+    assert (losses["test_loss"] > 0).all() and (losses["epoch"] == 3).all()
+    claims = pd.read_csv(quick_workflow / "results/cifar/transformer_claims.csv")
+    assert {"t1_signsgd_transformer-tiny", "t2_rhat_transformer-tiny"} <= set(claims["claim"])
+    assert (claims["verdict"] == "inconclusive").all()

@@ -156,7 +156,9 @@ def semantic_errors(config: dict) -> list[str]:
             f"config key 'resources.runs_per_gpu': {res['runs_per_gpu']} training jobs share "
             f"one GPU, so resources.gpu must be 0 or 1 (got {res['gpu']})"
         )
-    cifar = config["cifar"]
+    cifar = {**config["cifar"], "models": active_models(config["cifar"])}
+    if not cifar["models"]:
+        messages.append("config key 'cifar.models': every entry is null; keep at least one")
     if cifar["data"]["source"] == "local" and not cifar["data"].get("local_dir"):
         messages.append(
             "config key 'cifar.data.local_dir': required when cifar.data.source is local"
@@ -165,14 +167,10 @@ def semantic_errors(config: dict) -> list[str]:
     messages += _schedule_errors(cifar)
     messages += _batch_size_errors(cifar)
     messages += _value_list_errors(cifar)
-    from signgeom.tasks.cifar.models import MODELS  # torch: imported only when the schema passed
-    from signgeom.training.optimizers import OPTIMIZERS
+    from signgeom.training.optimizers import OPTIMIZERS  # torch: only when the schema passed
 
+    messages += _task_errors(cifar)
     for model, spec in cifar["models"].items():
-        if model not in MODELS:
-            messages.append(
-                f"config key 'cifar.models.{model}': unknown model; known: {sorted(MODELS)}"
-            )
         for opt in spec["step_sizes"]:
             if opt not in OPTIMIZERS:
                 messages.append(
@@ -199,6 +197,79 @@ def semantic_errors(config: dict) -> list[str]:
             f"subset, cifar.smoothness.n_examples = {smooth['n_examples']}"
         )
     return messages
+
+
+def active_models(cifar: dict) -> dict:
+    """``cifar.models`` without the entries an overlay set to null (dropped)."""
+    return {name: spec for name, spec in cifar["models"].items() if spec is not None}
+
+
+def drop_null_models(config: dict) -> None:
+    """Remove the null entries of ``cifar.models`` from ``config`` (in place; the workflow does
+    this once, after :func:`validate_config`)."""
+    config["cifar"]["models"] = active_models(config["cifar"])
+
+
+def model_tasks(cifar: dict) -> tuple[dict[str, Any], list[str]]:
+    """The task of each model of ``cifar.models`` (``signgeom.tasks.registry`` of its
+    network), and a message naming the key of each network that no task has."""
+    from signgeom.tasks.registry import task_for_model
+    from signgeom.training.run_settings import model_architecture
+
+    tasks, messages = {}, []
+    for model, spec in active_models(cifar).items():
+        try:
+            tasks[model] = task_for_model(model_architecture(cifar, model))
+        except ValueError as err:
+            key = f"cifar.models.{model}" + (".architecture" if "architecture" in spec else "")
+            messages.append(f"config key '{key}': {err}")
+    return tasks, messages
+
+
+def _task_errors(cifar: dict) -> list[str]:
+    """Every model's network is a registered one (the key named: its ``architecture``, else the
+    entry); the configured augmentation and stages are ones its task supports (the Hessian
+    stage needs ``Task.hessian_loss``)."""
+    tasks, messages = model_tasks(cifar)
+    for model, task in tasks.items():
+        if cifar["augmentation"] not in task.augmentations:
+            messages.append(
+                f"config key 'cifar.augmentation': {cifar['augmentation']!r} is not an "
+                f"augmentation of task {task.name!r} (model {model!r}); it knows "
+                f"{sorted(task.augmentations)}"
+            )
+    for model in cifar["hessian"]["models"]:
+        if model in tasks and not supports_hessian(tasks[model]):
+            messages.append(
+                f"config key 'cifar.hessian.models': {model!r} is a model of task "
+                f"{tasks[model].name!r}, which the Hessian stage does not support (the task "
+                "has no hessian_loss); remove it from cifar.hessian.models"
+            )
+    return messages
+
+
+def supports_hessian(task: Any) -> bool:
+    """Whether the Hessian stage can run on ``task`` (its ``hessian_loss`` exists)."""
+    try:
+        task.hessian_loss()
+    except NotImplementedError:
+        return False
+    return True
+
+
+def corpus_errors(cifar: dict, repo: str | Path) -> list[str]:
+    """The corpus must be a file where some model of task charlm reads it."""
+    from signgeom.plan.cifar import corpus_path
+
+    if not any(task.name == "charlm" for task in model_tasks(cifar)[0].values()):
+        return []
+    path = corpus_path(cifar, repo)
+    if path.is_file():
+        return []
+    return [
+        f"config key 'cifar.data.corpus': text file {path} does not exist (the data of the "
+        "charlm models; a relative path is read from the checkout)"
+    ]
 
 
 def merged_config(base: dict, *overrides: dict) -> dict:
@@ -265,7 +336,7 @@ def settings_errors(config: dict) -> list[str]:
         (ClaimSettings, {}),
     ]
     thetas = [t for t in cifar["rotation"]["thetas"] if t != 0][:1]
-    for model, spec in cifar["models"].items():
+    for model, spec in active_models(cifar).items():
         optimizer, lrs = next(iter(spec["step_sizes"].items()))
         run = {"model": model, "optimizer": optimizer, "lr": lrs[0], "seed": cifar["seeds"][0]}
         builds += [(TrainSettings, {**run, "rotation_theta": t}) for t in [0.0, *thetas]]
@@ -432,14 +503,17 @@ def _batch_size_errors(cifar: dict) -> list[str]:
     """A minibatch larger than the training set would silently make every step full-batch."""
     limit = cifar["data"].get("train_limit")
     available = training_images(cifar)
-    if cifar["batch_size"] > available:
-        what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
-        return [
-            f"config key 'cifar.batch_size': {cifar['batch_size']} is more than the training set "
-            f"({what} images), so every step would be a full-batch step; use at most "
-            f"{available}"
-        ]
-    return []
+    what = f"cifar.data.train_limit = {limit}" if limit is not None else "CIFAR-10's 50,000"
+    sizes = {"cifar.batch_size": cifar["batch_size"]}
+    for model, spec in cifar["models"].items():
+        if "batch_size" in spec:
+            sizes[f"cifar.models.{model}.batch_size"] = spec["batch_size"]
+    return [
+        f"config key '{key}': {size} is more than the training set ({what} examples), so "
+        f"every step would be a full-batch step; use at most {available}"
+        for key, size in sizes.items()
+        if size > available
+    ]
 
 
 def settings_schema(schema: dict, classes: Sequence[type[Settings]]) -> dict:

@@ -127,7 +127,7 @@ TRAINING = Tol(rel=5e-2)  # 4.4x the largest measured drift (1.15e-2, aten-defau
 AT_START = {"train_loss": Tol(rel=1e-6)}  # epoch 0: 38x the measured 2.6e-8 (kernels only)
 ESTIMATE = Tol(abs=0.5, log=True)  # log10: 3.6x the measured 0.14 decades after epoch 0
 ESTIMATE_AT_START = Tol(abs=5e-3, log=True)  # epoch 0: 15x the measured 3.3e-4 decades
-EVAL_MODE = ("train_loss_eval", "train_acc", "test_acc")
+EVAL_MODE = ("train_loss_eval", "train_acc", "test_acc", "test_loss")
 CIFAR_STEP_SIZES = TableSpec(
     output="results/cifar/step_sizes.csv",
     reference="cifar_step_sizes.csv",

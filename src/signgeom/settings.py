@@ -44,6 +44,7 @@ def setting(
     config: str | None = None,
     identity: Identity = True,
     identity_default: Any = dataclasses.MISSING,
+    json: Identity = True,
     choices: tuple[Any, ...] | None = None,
     ge: float | None = None,
     gt: float | None = None,
@@ -63,6 +64,9 @@ def setting(
             config-keyed field), so a setting added later keeps the identity of every job at
             that value: never change it; False: not part of it.
         identity_default: the reference value of an ``"unless_default"`` config-keyed field.
+        json: whether it is in :meth:`Settings.to_json` (the rule's argument, whose change
+            reruns the job); ``"unless_default"``: only while it differs from its reference
+            value (a setting added later reruns no job at that value).
         choices: the allowed values (of each item, for a ``tuple[T, ...]`` field).
         ge, gt, le, lt: bounds (``>=``, ``>``, ``<=``, ``<``) of the value or of each item;
             ``None`` passes where the type admits it.
@@ -73,18 +77,19 @@ def setting(
             "setting takes its value from the config only (config.yaml)"
         )
     reference = default if config is None else identity_default
-    if identity == "unless_default" and reference is dataclasses.MISSING:
+    if "unless_default" in (identity, json) and reference is dataclasses.MISSING:
         raise TypeError(
-            f"setting {config or help!r}: identity='unless_default' needs its reference value "
+            f"setting {config or help!r}: 'unless_default' needs its reference value "
             "(default=, or identity_default= for a config-keyed setting)"
         )
-    if identity != "unless_default" and identity_default is not dataclasses.MISSING:
-        raise TypeError("identity_default is the reference of identity='unless_default' only")
+    if "unless_default" not in (identity, json) and identity_default is not dataclasses.MISSING:
+        raise TypeError("identity_default is the reference of 'unless_default' only")
     bounds = {op: v for op, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
     meta = {
         "help": help,
         "config": config,
         "identity": identity,
+        "json": json,
         "reference": reference,
         "choices": tuple(choices) if choices is not None else None,
         "bounds": bounds,
@@ -355,8 +360,14 @@ class Settings:
         return {f.name: getattr(self, f.name) for f in self.fields()}
 
     def to_json(self) -> str:
-        """Every field as sorted, compact JSON (the rule's ``--settings`` argument)."""
-        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """Every field (one declared ``json="unless_default"`` only off its reference value) as
+        sorted, compact JSON (the rule's ``--settings`` argument)."""
+        values = {
+            f.name: getattr(self, f.name)
+            for f in self.fields()
+            if _meta(f)["json"] is True or getattr(self, f.name) != _meta(f)["reference"]
+        }
+        return json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str):

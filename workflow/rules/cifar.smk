@@ -9,7 +9,7 @@ retried or requeued job resumes instead of restarting from epoch 0.
 
 
 wildcard_constraints:
-    model="|".join(C["models"]),
+    model=one_of(C["models"]),
     optimizer="[a-z0-9_]+",
     lr=r"[0-9.e+-]+",
     seed=r"\d+",

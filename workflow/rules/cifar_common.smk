@@ -30,6 +30,8 @@ if _errors:
 SMOOTH = C["smoothness"]
 SENS = C["sensitivity"]
 CLAIMS = C["claims"]
+# The paper's claims table, where a model it has claims about is configured.
+FIGURE3_CLAIMS = [CLAIMS_TABLE] if CIFAR.figure3_claims else []
 
 # Locally, --resources gpu=N also caps gpu_slots at N x runs_per_gpu (unless given).
 if "gpu" in workflow.global_resources and "gpu_slots" not in workflow.global_resources:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from signgeom.config import ConfigError, load_config_files, validate_config
+from signgeom.config import (
+    ConfigError,
+    corpus_errors,
+    drop_null_models,
+    load_config_files,
+    validate_config,
+)
 from signgeom.config_files import ConfigFileError
 from signgeom.plan import Plan
 from signgeom.plan.cifar import CDIR
@@ -26,6 +32,11 @@ try:
     validate_config(config)
 except (ConfigError, ConfigFileError) as err:
     raise WorkflowError(str(err)) from None
+# Entries of cifar.models that an overlay set to null are gone from here on; a charlm model's
+# text file must exist (a relative cifar.data.corpus is read from the checkout).
+drop_null_models(config)
+if _corpus_errors := corpus_errors(config["cifar"], REPO):
+    raise WorkflowError("\n".join(_corpus_errors))
 
 # A results/ (or figures/, logs/, ...) that is a dangling symbolic link: name it before any job
 # fails below it.
@@ -36,7 +47,11 @@ if broken := dangling_output_links(Path.cwd()):
 # Every decision from the config (which jobs exist, their targets, params and resources) is
 # the plan's (signgeom.plan, unit-tested without Snakemake); decisions made after the step-size
 # selection read the cifar_select checkpoint's table.
-PLAN = Plan(config, selection=lambda model: checkpoints.cifar_select.get(model=model).output[0])
+PLAN = Plan(
+    config,
+    selection=lambda model: checkpoints.cifar_select.get(model=model).output[0],
+    repo=REPO,
+)
 QUAD = PLAN.quadratic
 
 

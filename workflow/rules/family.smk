@@ -25,7 +25,8 @@ rule cifar_similarity:
     params:
         **PLAN.params(
             warmup_steps=SIMILARITY["warmup_steps"],
-            batch_size=C["batch_size"],
+            architecture=CIFAR.network,
+            batch_size=CIFAR.batch_size,
             momentum=C["momentum"],
             bn_mode=SMOOTH["bn_mode"],
             train_limit=none_flag(C["data"]["train_limit"]),
@@ -34,7 +35,8 @@ rule cifar_similarity:
         run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
     shell:
         "OMP_NUM_THREADS={threads:q} python -m signgeom.estimate.similarity --model {wildcards.model:q}"
-        " --run-dir {params.run_dir:q} --warmup-steps {params.warmup_steps:q}"
+        " --architecture {params.architecture:q} --run-dir {params.run_dir:q}"
+        " --warmup-steps {params.warmup_steps:q}"
         " --batch-size {params.batch_size:q} --momentum {params.momentum:q}"
         " --bn-mode {params.bn_mode:q} --train-limit {params.train_limit:q}"
         " --data-dir {input.data:q} --device {params.device:q} --out {output:q} 2> {log:q}"

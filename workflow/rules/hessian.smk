@@ -4,7 +4,10 @@ fixed data (the first cifar.hessian.n_examples of the smoothness subset, in its 
 same batch-norm mode, precision and layout -> tables (joined with R_hat) -> figures/premises.{pdf,png}.
 """
 
+HESS = C["hessian"]
 FIGURE_PREMISES = ["figures/premises.pdf", "figures/premises.png"]
+# Targets of `rule all` and provenance: none when cifar.hessian.models is empty.
+HESSIAN_FIGURES = FIGURE_PREMISES if HESS["models"] else []
 
 
 rule cifar_hessian:

@@ -11,9 +11,10 @@ from signgeom.provenance import write_provenance
 PROVENANCE = {
     QDIR: QUADRATIC_RESULTS,
     CDIR: list(rules.cifar_tables.output)
-    + [CLAIMS_TABLE]
+    + FIGURE3_CLAIMS
+    + TRANSFORMER_TARGETS
     + ([SENSITIVITY_TABLE] if SENS["models"] else [])
-    + list(rules.cifar_hessian_tables.output)
+    + (list(rules.cifar_hessian_tables.output) if HESS["models"] else [])
     + FAMILY_TABLE_TARGETS
     + ROTATION_TABLES,
     SDIR: SADDLES_RESULTS,
@@ -23,7 +24,7 @@ PROVENANCE = {
     + BOUNDS
     + FIGURE3
     + (FIGURE_SENSITIVITY if SENS["models"] else [])
-    + FIGURE_PREMISES
+    + HESSIAN_FIGURES
     + SADDLES_FIGURE
     + FAMILY_TARGETS
     + ROTATION_FIGURES

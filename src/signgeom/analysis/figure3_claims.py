@@ -117,7 +117,7 @@ def screen(tables: Tables, model: str) -> dict[int, str]:
     return out
 
 
-def _by_seed(table: pd.DataFrame, values: str) -> dict[int, pd.DataFrame]:
+def by_seed(table: pd.DataFrame, values: str) -> dict[int, pd.DataFrame]:
     """Seed -> epochs x optimizers table of ``values``."""
     return {
         int(seed): rows.pivot_table(index="epoch", columns="optimizer", values=values)
@@ -127,7 +127,7 @@ def _by_seed(table: pd.DataFrame, values: str) -> dict[int, pd.DataFrame]:
 
 def loss_ratio(tables: Tables, model: str, behind: str, ahead: str, tail: float) -> pd.Series:
     """Per seed: :func:`tail_loss_ratio` of ``behind`` over ``ahead``."""
-    curves = _by_seed(selected_runs(tables["metrics"], model), "train_loss")
+    curves = by_seed(selected_runs(tables["metrics"], model), "train_loss")
     return pd.Series(
         {s: tail_loss_ratio(c, behind, ahead, tail) for s, c in curves.items()
          if behind in c and ahead in c},
@@ -137,7 +137,7 @@ def loss_ratio(tables: Tables, model: str, behind: str, ahead: str, tail: float)
 
 def _estimates(tables: Tables, model: str) -> dict[int, pd.DataFrame]:
     est = tables["smoothness"]
-    return _by_seed(est[(est["model"] == model) & est["optimizer"].isin(TRAJECTORIES)], "R_hat")
+    return by_seed(est[(est["model"] == model) & est["optimizer"].isin(TRAJECTORIES)], "R_hat")
 
 
 def rhat_pooled(tables: Tables, model: str, early_fraction: float | None) -> pd.Series:

@@ -30,7 +30,7 @@ from typing import Any
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.settings import Settings, same_as, setting
-from signgeom.training.run_settings import TrainSettings
+from signgeom.training.run_settings import TrainSettings, model_architecture, network_of
 
 
 def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
@@ -55,7 +55,13 @@ def _positive_int(text: str) -> bool:
 class EstimateSettings(Settings):
     """The run an estimate follows, the fixed objective it differentiates, and the device."""
 
-    model: str = setting(help="architecture of the run (a model of signgeom.tasks.registry)")
+    model: str = setting(help="the run's model: a key of cifar.models (names the rows)")
+    architecture: str | None = setting(
+        None,
+        json="unless_default",
+        help="the run's network (cifar.models.<model>.architecture), a model of "
+        "signgeom.tasks.registry; none = the model's name",
+    )
     trajectory_optimizer: str = setting(help="the run's optimizer (names the rows' trajectory)")
     bn_mode: str = setting(
         config="cifar.smoothness.bn_mode", choices=BN_MODES, help="batch norm in the objective"
@@ -78,10 +84,24 @@ class EstimateSettings(Settings):
     )
     device: str = same_as(TrainSettings, "device", help="where to compute")
 
+    @property
+    def network(self) -> str:
+        """The network of the run: ``architecture``, or the model's name."""
+        return network_of(self.model, self.architecture)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; the network is the model's own
+        (``cifar.models.<model>.architecture``) where it has one."""
+        per_job.setdefault("architecture", model_architecture(config["cifar"], per_job["model"]))
+        return super().from_config(config, **per_job)
+
     def __post_init__(self) -> None:
         if self.micro_batch is None or isinstance(self.micro_batch, int):  # the config's null / N
             text = "none" if self.micro_batch is None else str(self.micro_batch)
             object.__setattr__(self, "micro_batch", text)
+        if self.architecture == self.model:  # one network, however it is named
+            object.__setattr__(self, "architecture", None)
         super().__post_init__()
         if not (self.micro_batch in ("auto", "none") or _positive_int(self.micro_batch)):
             raise ValueError(

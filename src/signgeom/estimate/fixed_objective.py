@@ -65,15 +65,15 @@ def load_objective(
     settings: EstimateSettings, data_dir: str | Path, dev: torch.device, task: Task | None = None
 ) -> tuple[Chunks, nn.Module]:
     """The chunks of the estimation set (the first ``n_examples`` training examples of
-    ``task``'s data at ``data_dir``) and a fresh ``settings.model``, both in the settings'
+    ``task``'s data at ``data_dir``) and a fresh ``settings.network``, both in the settings'
     precision (floating inputs; token ids stay integers) and layout on ``dev`` (the snapshots
     are loaded into the model later); chunks of :func:`pass_size` examples. ``task`` None: the
-    registered task of ``settings.model`` (``signgeom.tasks.registry.task_for_model``)."""
+    registered task of ``settings.network`` (``signgeom.tasks.registry.task_for_model``)."""
     from signgeom.tasks.registry import task_for_model
 
     s = settings
-    task = task_for_model(s.model) if task is None else task
-    data = task.load(data_dir, s.model, dev, s.n_examples, 0)
+    task = task_for_model(s.network) if task is None else task
+    data = task.load(data_dir, s.network, dev, s.n_examples, 0)
     dtype = DTYPES[s.precision]
     fmt = torch.channels_last if s.channels_last else torch.contiguous_format
     inputs = data.train_x
@@ -82,7 +82,7 @@ def load_objective(
     if s.channels_last and inputs.ndim != 4:
         raise ValueError(f"channels_last needs image inputs; task {task.name!r} has none")
     inputs = inputs.contiguous(memory_format=fmt)
-    model = task.build_model(s.model, data).to(device=dev, dtype=dtype, memory_format=fmt)
+    model = task.build_model(s.network, data).to(device=dev, dtype=dtype, memory_format=fmt)
     size = pass_size(s.micro_batch, s.chunk_size, model, s.bn_mode, dev)
     if size != s.chunk_size:
         log.info("independent examples: gradient passes of %d examples (micro_batch)", size)

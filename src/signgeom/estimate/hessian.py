@@ -296,7 +296,7 @@ def estimate_run(
     s = settings
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     epochs, slq_epochs = select_epochs(loop.snapshot_epochs(), s.stride, s.slq_every)
-    task = task_for_model(s.model)
+    task = task_for_model(s.network)
     loss_fn = task.hessian_loss()
     chunks, net = load_objective(s, data_dir, loop.dev, task)
     rotation, epoch_columns, rotation_row = None, EPOCH_COLUMNS, {}

@@ -133,7 +133,7 @@ def sensitivity_run(
     lr_gd, lr_sign = step_sizes_from_csv(step_sizes, s.model)
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     epochs = spread_epochs(loop.snapshot_epochs(), s.n_epochs)
-    task = task_for_model(s.model)
+    task = task_for_model(s.network)
     chunks, net = load_objective(s, data_dir, loop.dev, task)
     log.info(
         "%s: epochs %s, %d factors x %d gammas", run_dir, epochs, len(s.factors), len(s.gammas)

@@ -42,6 +42,7 @@ from signgeom.estimate.fixed_objective import BN_MODES, LossFn, fixed_mode, trai
 from signgeom.estimate.snapshot_loop import SnapshotLoop, Table
 from signgeom.training.device import DEVICE_CHOICES
 from signgeom.training.optimizers import OPTIMIZERS, build_optimizer
+from signgeom.training.run_settings import network_of
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def warmup_gradients(
 def similarity_run(
     *,
     model: str,
+    architecture: str | None = None,
     run_dir: str | Path,
     warmup_steps: int,
     batch_size: int,
@@ -130,7 +132,8 @@ def similarity_run(
     out: str | Path,
 ) -> list[dict]:
     """One row per snapshot epoch of ``run_dir`` (its optimizer's update against
-    signSGD-momentum's; module docstring); writes ``out`` atomically."""
+    signSGD-momentum's; module docstring); writes ``out`` atomically. ``model`` names the
+    rows; ``architecture`` is its network (None: the model's name)."""
     from signgeom.tasks.registry import task_for_model
 
     if warmup_steps < 1 or batch_size < 1:
@@ -141,9 +144,10 @@ def similarity_run(
     optimizer, seed = loop.optimizer, int(loop.status["seed"])
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"{run_dir}: unknown optimizer {optimizer!r}")
-    task = task_for_model(model)
-    data = task.load(data_dir, model, loop.dev, train_limit, 0)
-    net = task.build_model(model, data).to(loop.dev)
+    network = network_of(model, architecture)
+    task = task_for_model(network)
+    data = task.load(data_dir, network, loop.dev, train_limit, 0)
+    net = task.build_model(network, data).to(loop.dev)
     batches = warmup_batches(data.train_x.shape[0], batch_size, warmup_steps, seed)
     settings = {"warmup_steps": warmup_steps, "batch_size": batch_size, "momentum": momentum}
     settings["bn_mode"] = bn_mode
@@ -160,14 +164,21 @@ def similarity_run(
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="model name (signgeom.tasks.cifar.models.MODELS)")
+    p.add_argument("--model", required=True, help="the run's model (a key of cifar.models)")
+    p.add_argument(
+        "--architecture",
+        default=None,
+        help="its network, a model of signgeom.tasks.registry (default: the model's name)",
+    )
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
     p.add_argument("--warmup-steps", type=int, required=True, help="K minibatch gradients")
     p.add_argument("--batch-size", type=int, required=True, help="images per minibatch")
     p.add_argument("--momentum", type=float, required=True, help="the runs' momentum / beta1")
     p.add_argument("--bn-mode", choices=BN_MODES, required=True, help="batch-norm statistics")
     p.add_argument("--train-limit", type=optional_int, required=True, help="none = all")
-    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    p.add_argument(
+        "--data-dir", required=True, help="the task's data (CIFAR-10's batches; charlm's text)"
+    )
     p.add_argument("--device", choices=DEVICE_CHOICES, required=True, help="where to compute")
     p.add_argument("--out", required=True, help="output CSV")
     similarity_run(**vars(p.parse_args(argv)))

@@ -349,7 +349,7 @@ def estimate_run(
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
     batched_probes = use_batched(s.batched, loop.dev)
     epochs = shard_epochs(loop.snapshot_epochs(), s.shard, s.n_shards)
-    task = task_for_model(s.model)
+    task = task_for_model(s.network)
     chunks, net = load_objective(s, data_dir, loop.dev, task)
     n_used = count_examples(chunks)
     rotation, columns, rotation_row = None, OUTPUT_COLUMNS, {}

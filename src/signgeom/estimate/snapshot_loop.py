@@ -48,7 +48,9 @@ def trajectory_parser(settings: type[Settings], description: str) -> argparse.Ar
     p = argparse.ArgumentParser(description=description)
     settings.add_arguments(p)
     p.add_argument("--run-dir", required=True, help="training run directory (snapshots/)")
-    p.add_argument("--data-dir", required=True, help="cifar-10-batches-py directory")
+    p.add_argument(
+        "--data-dir", required=True, help="the task's data (CIFAR-10's batches; charlm's text)"
+    )
     return p
 
 

@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 
 from signgeom.analysis.family import family_models
+from signgeom.analysis.figure3_claims import MODELS as FIGURE3_CLAIM_MODELS
 from signgeom.plan.params import wildcard
 from signgeom.tasks.cifar.data import BATCHES_DIRNAME
-from signgeom.training.run_settings import TrainSettings
+from signgeom.tasks.registry import task_for_model
+from signgeom.training.run_settings import TrainSettings, model_architecture, model_batch_size
 from signgeom.training.rundir import RunDir
 from signgeom.training.runid import run_key_pattern, run_path
 
@@ -46,6 +48,12 @@ TRAJECTORY_WILDCARDS = dict(model=wildcard("model"), trajectory_optimizer=wildca
 SelectionPath = Callable[[str], "str | os.PathLike[str]"]
 
 
+def corpus_path(cifar: Mapping[str, Any], repo: str | os.PathLike[str]) -> Path:
+    """``cifar.data.corpus``, a relative path resolved against the checkout ``repo``."""
+    path = Path(cifar["data"]["corpus"])
+    return path if path.is_absolute() else Path(repo) / path
+
+
 @functools.lru_cache(maxsize=64)
 def _selection_table(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     """The selection table at ``path`` (read again only when the file changed)."""
@@ -59,8 +67,14 @@ class CifarPlan:
     only by the decisions made after the selection.
     """
 
-    def __init__(self, config: Mapping[str, Any], selection: SelectionPath | None = None) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        selection: SelectionPath | None = None,
+        repo: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.config = config
+        self.repo = repo
         self.cifar = config["cifar"]
         self.models: Mapping[str, Any] = self.cifar["models"]
         self.selection = selection
@@ -84,9 +98,44 @@ class CifarPlan:
             self.config, model=model, optimizer=optimizer, lr=lr, seed=seed, rotation_theta=theta
         )
 
-    def data_input(self, wildcards: Any = None) -> str:
-        """The data a model's training and estimate jobs read: the CIFAR-10 batches."""
+    def task(self, model: str) -> str:
+        """The task of the ``cifar.models`` entry ``model`` (of its network's registry entry)."""
+        return task_for_model(model_architecture(self.cifar, model)).name
+
+    def data_input(self, wildcards: Any) -> str:
+        """The data the job's model reads (its task's): the CIFAR-10 batches, or the charlm
+        task's text file (``cifar.data.corpus``, a relative one read from the checkout)."""
+        if self.task(wildcards.model) == "charlm":
+            if self.repo is None:
+                from signgeom.workflow import REPO
+
+                self.repo = REPO
+            return str(corpus_path(self.cifar, self.repo))
         return CIFAR_BATCHES
+
+    def network(self, wildcards: Any) -> str:
+        """The network of the job's model (``cifar.models.<model>.architecture``, else the
+        model's name)."""
+        return model_architecture(self.cifar, wildcards.model)
+
+    def batch_size(self, wildcards: Any) -> int:
+        """The minibatch of the job's model (``cifar.models.<model>.batch_size``, else
+        ``cifar.batch_size``)."""
+        return model_batch_size(self.cifar, wildcards.model)
+
+    def batch_sizes(self, models: list[str]) -> list[int]:
+        """The minibatch of each of ``models``."""
+        return [model_batch_size(self.cifar, m) for m in models]
+
+    def models_of_task(self, task: str) -> list[str]:
+        """The models of ``task``, by increasing batch size (then name)."""
+        chosen = [m for m in self.models if self.task(m) == task]
+        return sorted(chosen, key=lambda m: (model_batch_size(self.cifar, m), m))
+
+    @property
+    def figure3_claims(self) -> bool:
+        """Whether a model the paper's claims are about (the CNN, ResNet20) is configured."""
+        return bool(set(FIGURE3_CLAIM_MODELS) & set(self.models))
 
     def run_status(self, model: str, optimizer: str, lr: Any, seed: Any, theta=0.0) -> str:
         """The status file of a run, in its directory named by its run id."""

@@ -1,8 +1,10 @@
-"""The settings of one CIFAR-10 training run, declared once (``signgeom.settings``).
+"""The settings of one training run (of any task's model), declared once (``signgeom.settings``).
 
 :class:`TrainSettings` is built once per run from the validated config
 (``TrainSettings.from_config(config, model=..., optimizer=..., lr=..., seed=...)``; the rotated
-runs add ``rotation_theta``). From it come the run's identity and directory name
+runs add ``rotation_theta``). ``model`` is a key of ``cifar.models``; the network it trains is
+its ``architecture`` (default: the key) and its minibatch its ``batch_size`` (default:
+``cifar.batch_size``). From it come the run's identity and directory name
 (``signgeom.training.runid``), the workflow rule's single ``--settings`` argument (its JSON) and
 the input of ``signgeom.training.train.train_run``; the training CLI's flags are generated from
 its fields. Adding a training setting is one field here (with its config key, type and range),
@@ -17,7 +19,9 @@ uses this module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from signgeom.settings import Settings, setting
 from signgeom.training import runid
@@ -33,7 +37,14 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 class TrainSettings(Settings):
     """Everything one training run needs, less its paths (data and run directory)."""
 
-    model: str = setting(help="architecture (a key of signgeom.tasks.cifar.models.MODELS)")
+    model: str = setting(help="the run's model, a key of cifar.models (names its run directory)")
+    architecture: str | None = setting(
+        None,
+        json="unless_default",
+        identity="unless_default",
+        help="the network (cifar.models.<model>.architecture), a model of "
+        "signgeom.tasks.registry; none = the model's name",
+    )
     optimizer: str = setting(help="update rule (a key of signgeom.training.optimizers.OPTIMIZERS)")
     lr: float = setting(gt=0, help="step size")
     seed: int = setting(ge=0, help="initialisation, shuffling and rotation seed")
@@ -116,8 +127,25 @@ class TrainSettings(Settings):
                 "config key 'cifar.rotation.block_size': a rotated run (rotation_theta "
                 f"{self.rotation_theta}) needs a block size, got None"
             )
+        if self.architecture == self.model:  # one network, one identity, however it is named
+            object.__setattr__(self, "architecture", None)
         if self.rotation_theta == 0.0:  # a plain run: the block size means nothing
             object.__setattr__(self, "rotation_block_size", None)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **per_job: Any):
+        """As :meth:`Settings.from_config`; the network and ``batch_size`` are the model's own
+        (``cifar.models.<model>.architecture`` / ``.batch_size``) where it has them
+        (:func:`model_architecture`, :func:`model_batch_size`)."""
+        model = per_job["model"]
+        per_job.setdefault("architecture", model_architecture(config["cifar"], model))
+        per_job.setdefault("batch_size", model_batch_size(config["cifar"], model))
+        return super().from_config(config, **per_job)
+
+    @property
+    def network(self) -> str:
+        """The network trained: ``architecture``, or the model's name."""
+        return network_of(self.model, self.architecture)
 
     def run_id(self) -> str:
         """The hash of the identity fields (``runid.run_id``)."""
@@ -126,3 +154,19 @@ class TrainSettings(Settings):
     def run_key(self) -> str:
         """``<model>/<optimizer>/<run directory name>`` (``runid.run_key``)."""
         return runid.run_key(self.identity())
+
+
+def network_of(model: str, architecture: str | None) -> str:
+    """The network of a ``cifar.models`` entry: its ``architecture``, else its key."""
+    return model if architecture is None else architecture
+
+
+def model_architecture(cifar: Mapping[str, Any], model: str) -> str:
+    """The network of the ``cifar.models`` entry ``model`` (``cifar``: the config's section)."""
+    return network_of(model, (cifar["models"].get(model) or {}).get("architecture"))
+
+
+def model_batch_size(cifar: Mapping[str, Any], model: str) -> int:
+    """The minibatch size of the ``cifar.models`` entry ``model``: its ``batch_size``, else
+    ``cifar.batch_size``."""
+    return (cifar["models"].get(model) or {}).get("batch_size", cifar["batch_size"])

@@ -36,6 +36,7 @@ METRIC_COLUMNS = [
     "epoch_seconds",
     "diverged",
     "train_loss_eval",
+    "test_loss",
 ]
 RUN_KEY = ["model", "optimizer", "lr", "seed"]
 Metrics = Sequence[Mapping[str, Any]]

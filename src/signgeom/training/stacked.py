@@ -115,7 +115,7 @@ class StackedTrainer:
         self.generators: list[torch.Generator] = []
         for s in settings:
             torch.manual_seed(s.seed)  # as train._setup: the seed, then the model
-            self.members.append(build_model(cfg.model).to(device))
+            self.members.append(build_model(cfg.network).to(device))
             gen = torch.Generator(device)
             if device.type == "cpu":
                 gen.set_state(torch.get_rng_state())  # where a separate run's dropout starts

@@ -11,7 +11,8 @@ Outputs in ``out_dir``:
   Keras. For epoch 0 it is the same quantity for the initial parameters: a train-mode
   forward pass over the training set in a fixed order, without updates, with the RNG
   forked and batch-norm buffers restored, so training itself is unaffected.
-  ``train_loss_eval``, ``train_acc`` and ``test_acc`` use eval mode, no grad.
+  ``train_loss_eval``, ``train_acc``, ``test_acc`` and ``test_loss`` (the held-out mean
+  loss) use eval mode, no grad.
 - ``snapshots/epoch_XXXX.pt``: float32 state_dict at the scheduled epochs
   (``signgeom.training.schedule.estimate_epochs`` of ``epochs``, ``snapshot_stride`` and
   ``snapshot_schedule``; by default epoch 0, every ``snapshot_stride`` epochs and the last),
@@ -192,8 +193,8 @@ def _validate(s: TrainSettings, task: Task) -> None:
             f"config key 'cifar.augmentation': unknown augmentation {s.augmentation!r}; "
             f"known: {sorted(task.augmentations)}"
         )
-    if s.model not in task.models:
-        problems.append(f"model {s.model!r} is not one of {sorted(task.models)}")
+    if s.network not in task.models:
+        problems.append(f"network {s.network!r} is not one of {sorted(task.models)}")
     if s.optimizer not in OPTIMIZERS:
         problems.append(f"optimizer {s.optimizer!r} is not one of {sorted(OPTIMIZERS)}")
     if not math.isfinite(s.lr):
@@ -214,8 +215,8 @@ def _check_run_id(s: TrainSettings, expected: str | None) -> None:
 
 
 def _metric_row(epoch: int, train_loss: float, diverged: bool, evals, t0: float) -> dict:
-    """One ``metrics.csv`` row; ``evals`` = (train_loss_eval, train_acc, test_acc)."""
-    loss_eval, train_acc, test_acc = evals
+    """One ``metrics.csv`` row; ``evals`` = (train_loss_eval, train_acc, test_acc, test_loss)."""
+    loss_eval, train_acc, test_acc, test_loss = evals
     return {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -224,6 +225,7 @@ def _metric_row(epoch: int, train_loss: float, diverged: bool, evals, t0: float)
         "epoch_seconds": time.perf_counter() - t0,
         "diverged": diverged,
         "train_loss_eval": loss_eval,
+        "test_loss": test_loss,
     }
 
 
@@ -258,8 +260,8 @@ class _Trainer:
         loss_eval, train_acc = evaluate(
             self.net, d.train_x[: self.eval_subset], d.train_y[: self.eval_subset], task=task
         )
-        _, test_acc = evaluate(self.net, d.test_x, d.test_y, task=task)
-        return _metric_row(0, loss0, False, (loss_eval, train_acc, test_acc), t0)
+        test_loss, test_acc = evaluate(self.net, d.test_x, d.test_y, task=task)
+        return _metric_row(0, loss0, False, (loss_eval, train_acc, test_acc, test_loss), t0)
 
     def epoch_row(self, epoch: int, loss0: float) -> dict:
         """Train one epoch; evaluate unless it diverged (train set every ``eval_every``)."""
@@ -271,12 +273,12 @@ class _Trainer:
         )  # fmt: skip
         diverged = is_diverged(train_loss, loss0, cfg.divergence_factor)
         diverged = diverged or not params_finite(self.net)
-        evals = [float("nan")] * 3
+        evals = [float("nan")] * 4
         if not diverged:
             if epoch % self.eval_every == 0 or epoch == self.epochs:
                 sub = self.eval_subset
                 evals[:2] = self._evaluate(d.train_x[:sub], d.train_y[:sub])
-            _, evals[2] = self._evaluate(d.test_x, d.test_y)
+            evals[3], evals[2] = self._evaluate(d.test_x, d.test_y)
         return _metric_row(epoch, train_loss, diverged, evals, t0)
 
     def snapshot(self, run: RunDir, epoch: int) -> None:
@@ -308,7 +310,7 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path, task: Task):
     optimizer."""
     dev = setup_device(cfg.device, cfg.precision, cfg.deterministic)
     t_load = time.perf_counter()
-    data = task.load(batches_dir, cfg.model, dev, cfg.train_limit, cfg.test_limit)
+    data = task.load(batches_dir, cfg.network, dev, cfg.train_limit, cfg.test_limit)
     n_train, n_test = data.train_x.shape[0], data.test_x.shape[0]
     log.info("data: %d train / %d test examples of %s on %s (%.1fs)", n_train, n_test,
              task.name, dev, time.perf_counter() - t_load)  # fmt: skip
@@ -325,7 +327,7 @@ def _setup(cfg: TrainSettings, batches_dir: str | Path, task: Task):
         data.train_x = data.train_x.contiguous(memory_format=fmt)
         data.test_x = data.test_x.contiguous(memory_format=fmt)
     torch.manual_seed(cfg.seed)
-    net = task.build_model(cfg.model, data).to(dev)
+    net = task.build_model(cfg.network, data).to(dev)
     if cfg.channels_last:
         net = net.to(memory_format=fmt)
     fwd: nn.Module = torch.compile(net) if cfg.compile else net  # type: ignore[assignment]
@@ -403,7 +405,7 @@ def train_run(
     ``status.json``.
 
     Data, model, loss and accuracy are ``task``'s (None: the registered task of
-    ``settings.model``, ``signgeom.tasks.registry.task_for_model``); ``batches_dir`` is the
+    ``settings.network``, ``signgeom.tasks.registry.task_for_model``); ``batches_dir`` is the
     task's data source (CIFAR-10: the batches directory; charlm: the text file).
 
     The eval-mode pass over the training set (``train_loss_eval``, ``train_acc``) runs at epoch
@@ -418,7 +420,7 @@ def train_run(
     ``run_id()``: a mismatch means the workflow and this call disagree on the settings.
     """
     cfg, epochs = settings, settings.epochs
-    task = task_for_model(cfg.model) if task is None else task
+    task = task_for_model(cfg.network) if task is None else task
     _validate(cfg, task)
     _check_run_id(cfg, expected_run_id)
     dev, data, net, fwd, opt = _setup(cfg, batches_dir, task)

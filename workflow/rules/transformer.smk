@@ -1,0 +1,49 @@
+"""Transformer claims (t1-t3) from the Figure 3 tables of the language-model models,
+with the CNN's loss ratio of the subset reference; `snakemake transformer` builds the tables,
+these claims, the final losses and Figure 3's layout for whatever models the config holds
+(presets/transformer.yaml: only the transformer's).
+"""
+
+
+rule transformer_claims:
+    input:
+        metrics=rules.cifar_tables.output.metrics,
+        smoothness=rules.cifar_tables.output.smoothness,
+        step_sizes=rules.cifar_tables.output.step_sizes,
+        cnn_claims=CNN_REFERENCE_CLAIMS,
+    output:
+        claims=report(
+            TRANSFORMER_CLAIMS,
+            caption="../report/transformer_claims.rst",
+            category="Transformer",
+            subcategory="Tables",
+        ),
+        losses=TRANSFORMER_LOSSES,
+    log:
+        "logs/cifar/transformer_claims.log",
+    benchmark:
+        "benchmarks/cifar/transformer_claims.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **PLAN.params(
+            models=TRANSFORMER_MODELS,
+            batch_sizes=CIFAR.batch_sizes(TRANSFORMER_MODELS),
+            claims=ClaimSettings,
+        ),
+    shell:
+        "python -m signgeom.analysis.transformer_claims --metrics {input.metrics:q}"
+        " --smoothness {input.smoothness:q} --step-sizes {input.step_sizes:q}"
+        " --models {params.models:q} --batch-sizes {params.batch_sizes:q}"
+        " --cnn-claims {input.cnn_claims:q} --settings {params.claims:q}"
+        " --out {output.claims:q} --out-losses {output.losses:q} 2> {log:q}"
+
+
+# The transformer reference's targets (presets/transformer.yaml, docs/tasks.md).
+rule transformer:
+    input:
+        rules.cifar_tables.output,
+        TRANSFORMER_TARGETS,
+        FIGURE3,
+    localrule: True
