@@ -263,9 +263,9 @@ def test_a_named_entry_trains_its_architecture_and_reports_the_held_out_loss(lm_
     """A run named ``lm-b8`` with architecture ``transformer-tiny`` follows the trajectory of the
     run named ``transformer-tiny`` (same network, data and draws); its rows and status carry its
     own name, and ``test_loss`` is the held-out mean loss (about ln 103 at the start)."""
-    settings = TrainSettings(
-        **{**TINY_LM, "model": "lm-b8"}, architecture="transformer-tiny", optimizer="sgd",
-        lr=LRS["sgd"],
+    settings = unit_settings(
+        TrainSettings, **{**TINY_LM, "model": "lm-b8"}, architecture="transformer-tiny",
+        optimizer="sgd", lr=LRS["sgd"],
     )  # fmt: skip
     status = train_run(settings, batches_dir=PROSE, out_dir=tmp_path / "run")
     assert (status["model"], status["architecture"]) == ("lm-b8", "transformer-tiny")
@@ -277,8 +277,9 @@ def test_a_named_entry_trains_its_architecture_and_reports_the_held_out_loss(lm_
     steps = tmp_path / "step_sizes.csv"
     rows = "".join(f"lm-b8,{o},{lr}\n" for o, lr in LRS.items())
     steps.write_text("model,optimizer,lr\n" + rows)
-    estimate = SmoothnessSettings(
-        model="lm-b8", architecture="transformer-tiny", trajectory_optimizer="sgd",
+    estimate = unit_settings(
+        SmoothnessSettings, model="lm-b8", architecture="transformer-tiny",
+        trajectory_optimizer="sgd",
         n_examples=16, chunk_size=16, micro_batch="none", precision="fp64", device="cpu",
         batched="false",
     )  # fmt: skip

@@ -48,6 +48,8 @@ def test_every_free_text_key_is_refused_or_quoted():
     free = _free_text_keys(SCHEMA)
     assert free == {
         "cifar.data.local_dir",
+        "cifar.data.corpus",
+        "cifar.models.*.architecture",
         "cifar.augmentation",
         "cifar.hessian.models.*",
         "cifar.sensitivity.models.*",
@@ -68,6 +70,10 @@ def test_every_free_text_key_is_refused_or_quoted():
         ("cifar.hessian.precision", lambda c: c["cifar"]["hessian"].update(precision=HOSTILE)),
         ("cifar.hessian.models", lambda c: c["cifar"]["hessian"].update(models=[HOSTILE])),
         (
+            "cifar.models.cnn.architecture",
+            lambda c: c["cifar"]["models"]["cnn"].update(architecture=HOSTILE),
+        ),
+        (
             "cifar.smoothness.probe_step",
             lambda c: c["cifar"]["smoothness"].update(probe_step=HOSTILE),
         ),
@@ -87,7 +93,8 @@ def test_every_free_text_key_is_refused_or_quoted():
         edit(changed)
         with pytest.raises(ConfigError, match=re.escape(f"'{key}")):  # refused, key named
             validate_config(changed)
-    # cifar.data.local_dir is any path: the data rule passes it quoted (next test).
+    # cifar.data.local_dir and cifar.data.corpus are any paths: the rules pass them quoted (the
+    # data rule's is the next test; the corpus is the training and estimate rules' input, `:q`).
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Beyond the paper (issue 25, parts 1 and 2): the stochastic theory on quadratics.
+"""Beyond the paper: the stochastic theory on quadratics.
 
 Dense vs sparse noise across dimension (noise_dimension_*) and majority vote across workers
 (majority_vote_*): each a run rule (tuned step sizes, per-run steps to the target), a summary

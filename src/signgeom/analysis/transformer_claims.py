@@ -1,4 +1,4 @@
-"""The transformer claims of issue 36 (t1-t3), declared for the claims engine.
+"""The transformer claims (t1-t3), declared for the claims engine.
 
 Per model (a ``cifar.models`` entry of the language-model task, one per batch size) and seed,
 from the selected runs (``metrics.csv``) and R_hat along them (``smoothness.csv``), each

@@ -104,13 +104,15 @@ class CifarPlan:
 
     def data_input(self, wildcards: Any) -> str:
         """The data the job's model reads (its task's): the CIFAR-10 batches, or the charlm
-        task's text file (``cifar.data.corpus``, a relative one read from the checkout)."""
+        task's text file (``cifar.data.corpus``, a relative one read from the checkout), as a
+        path relative to the working directory."""
         if self.task(wildcards.model) == "charlm":
             if self.repo is None:
                 from signgeom.workflow import REPO
 
                 self.repo = REPO
-            return str(corpus_path(self.cifar, self.repo))
+            # relative to the working directory, so a checkout moved with it reruns nothing
+            return os.path.relpath(corpus_path(self.cifar, self.repo))
         return CIFAR_BATCHES
 
     def network(self, wildcards: Any) -> str:
