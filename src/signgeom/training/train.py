@@ -456,7 +456,7 @@ def train_run(
         meter.update(epoch)
         _log_row(row, n_train, meter)
 
-    status = _status(metrics, cfg, device=str(dev))
+    status = _status(metrics, cfg, device=str(dev), task=task.name)
     run.write_status(status)
     log.info(
         "finished: %s after %d epochs (%s of epoch time)",
