@@ -14,6 +14,7 @@ from signgeom.tasks.charlm.corpus import (
     VAL_FRACTION,
     CorpusError,
     Vocabulary,
+    copy_corpus,
     listed_sha256,
     load_corpus,
     read_text,
@@ -21,6 +22,7 @@ from signgeom.tasks.charlm.corpus import (
     split_by_position,
     windows,
 )
+from signgeom.tasks.charlm.corpus import main as corpus_main
 
 REPO = Path(__file__).resolve().parents[1]
 PROSE = REPO / "data/pydoc-prose/pydoc-prose.txt"
@@ -113,3 +115,27 @@ def test_bad_files_are_refused_naming_them(tmp_path):
     short.write_text("abc")
     with pytest.raises(CorpusError, match="fewer than one window"):
         load_corpus(short, context=8)
+
+
+def test_the_workflow_copy_is_byte_identical_and_listed(tmp_path, monkeypatch, capsys):
+    """The data job's copy (``--source`` relative to the checkout, from any working directory)
+    equals the shipped file and its SHA256SUMS lists it, so loading the copy is checked too."""
+    monkeypatch.chdir(tmp_path)
+    corpus_main(["--source", "data/pydoc-prose/pydoc-prose.txt", "--dest", "data/charlm/c.txt"])
+    copy = tmp_path / "data/charlm/c.txt"
+    assert capsys.readouterr().out.strip() == "data/charlm/c.txt"
+    assert copy.read_bytes() == PROSE.read_bytes()
+    assert listed_sha256(copy) == sha256_of(PROSE)
+    assert not list(copy.parent.glob("*.partial"))
+    copy.write_bytes(copy.read_bytes()[:-1])
+    with pytest.raises(CorpusError, match="c.txt has SHA-256"):
+        read_text(copy)
+
+
+def test_a_changed_source_is_not_copied(tmp_path):
+    shutil.copy(PROSE.parent / "SHA256SUMS", tmp_path / "SHA256SUMS")
+    changed = tmp_path / PROSE.name
+    changed.write_bytes(PROSE.read_bytes() + b" ")
+    with pytest.raises(CorpusError, match="has SHA-256"):
+        copy_corpus(changed, tmp_path / "out/corpus.txt")
+    assert not (tmp_path / "out").exists()

@@ -21,7 +21,7 @@ from signgeom.analysis.settings import ClaimSettings
 from signgeom.config import load_config_files, validate_config
 from signgeom.estimate.estimate_settings import SmoothnessSettings
 from signgeom.plan import Plan
-from signgeom.plan.cifar import CIFAR_BATCHES, RUN_WILDCARDS, TRAJECTORY_WILDCARDS
+from signgeom.plan.cifar import CHARLM_CORPUS, CIFAR_BATCHES, RUN_WILDCARDS, TRAJECTORY_WILDCARDS
 from signgeom.plan.params import canonical_json, wildcard
 from signgeom.training.run_settings import TrainSettings
 from signgeom.training.runid import run_key
@@ -357,16 +357,14 @@ def test_the_training_rules_output_pattern_names_every_planned_run(tmp_path):
 
 
 def test_each_model_reads_its_tasks_data_and_the_transformer_models_sort_by_batch():
-    """CIFAR models read the batches directory; a charlm model the corpus, as a path relative to
-    the working directory that names the checkout's file; the batch-size axis in order."""
-    quick = Plan(preset_config("quick"), repo=REPO).cifar
+    """CIFAR models read the batches directory, a charlm model the copy of the corpus, both in
+    the working directory; the batch-size axis in order."""
+    quick = Plan(preset_config("quick")).cifar
     assert quick.data_input(SimpleNamespace(model="cnn")) == CIFAR_BATCHES
-    corpus = quick.data_input(SimpleNamespace(model="transformer-tiny"))
-    assert not Path(corpus).is_absolute()
-    assert Path(corpus).resolve() == (REPO / "data/pydoc-prose/pydoc-prose.txt").resolve()
+    assert quick.data_input(SimpleNamespace(model="transformer-tiny")) == CHARLM_CORPUS
     config = preset_config("transformer")
     config["cifar"]["models"] = {k: v for k, v in config["cifar"]["models"].items() if v}
-    lm = Plan(config, repo=REPO).cifar
+    lm = Plan(config).cifar
     models = lm.models_of_task("charlm")
     assert models == ["transformer-b8", "transformer-b128"]
     assert lm.batch_sizes(models) == [8, 128]

@@ -257,10 +257,14 @@ def supports_hessian(task: Any) -> bool:
     return True
 
 
+def corpus_path(cifar: dict, repo: str | Path) -> Path:
+    """``cifar.data.corpus``, a relative path resolved against the checkout ``repo``."""
+    path = Path(cifar["data"]["corpus"])
+    return path if path.is_absolute() else Path(repo) / path
+
+
 def corpus_errors(cifar: dict, repo: str | Path) -> list[str]:
     """The corpus must be a file where some model of task charlm reads it."""
-    from signgeom.plan.cifar import corpus_path
-
     if not any(task.name == "charlm" for task in model_tasks(cifar)[0].values()):
         return []
     path = corpus_path(cifar, repo)

@@ -36,6 +36,18 @@ def checkout(start: str | Path | None = None) -> Path:
     )
 
 
+def base_dir(given: str | Path | None = None) -> Path:
+    """Where a configured relative data path is read from: ``given``, else the checkout
+    (:func:`checkout`), else the working directory; so a relative path in the config means the
+    same wherever the workflow runs."""
+    if given is not None:
+        return Path(given)
+    try:
+        return checkout()
+    except FileNotFoundError:
+        return Path()
+
+
 # Top-level directories of the working directory that the workflow's jobs write into.
 OUTPUT_ROOTS = ("results", "figures", "logs", "benchmarks", "data")
 

@@ -37,6 +37,25 @@ rule cifar_data:
         " --local-dir {params.local_dir:q} 2> {log:q}"
 
 
+rule charlm_data:
+    output:
+        CHARLM_CORPUS,
+    log:
+        "logs/charlm/data.log",
+    benchmark:
+        "benchmarks/charlm/data.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    # cifar.data.corpus as configured: signgeom.tasks.charlm.corpus reads a relative one from
+    # the checkout, so params (rerun triggers) do not depend on where the checkout is.
+    params:
+        **PLAN.params(corpus=C["data"]["corpus"]),
+    shell:
+        "python -m signgeom.tasks.charlm.corpus --source {params.corpus:q} --dest {output:q}"
+        " 2> {log:q}"
+
+
 rule cifar_train:
     input:
         CIFAR.data_input,

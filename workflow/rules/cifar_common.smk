@@ -11,7 +11,12 @@ from signgeom.estimate.estimate_settings import (
     SensitivitySettings,
     SmoothnessSettings,
 )
-from signgeom.plan.cifar import CIFAR_BATCHES, RUN_WILDCARDS, TRAJECTORY_WILDCARDS
+from signgeom.plan.cifar import (
+    CHARLM_CORPUS,
+    CIFAR_BATCHES,
+    RUN_WILDCARDS,
+    TRAJECTORY_WILDCARDS,
+)
 from signgeom.plan.params import none_flag, wildcard
 from signgeom.tasks.cifar.data import local_source_problems
 from signgeom.training.rundir import RunDir

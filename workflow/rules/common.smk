@@ -47,11 +47,7 @@ if broken := dangling_output_links(Path.cwd()):
 # Every decision from the config (which jobs exist, their targets, params and resources) is
 # the plan's (signgeom.plan, unit-tested without Snakemake); decisions made after the step-size
 # selection read the cifar_select checkpoint's table.
-PLAN = Plan(
-    config,
-    selection=lambda model: checkpoints.cifar_select.get(model=model).output[0],
-    repo=REPO,
-)
+PLAN = Plan(config, selection=lambda model: checkpoints.cifar_select.get(model=model).output[0])
 QUAD = PLAN.quadratic
 
 

@@ -14,13 +14,11 @@ everything they decide from the config comes from here, so it is tested without 
 
 Every plan is built from the validated config (a dict). Decisions made after the step-size
 selection take the selection table's path from a function of the model (the workflow passes the
-``cifar_select`` checkpoint's output; a test passes a file of its own); paths in the config
-are read from the checkout ``repo`` (default: :data:`signgeom.workflow.REPO`).
+``cifar_select`` checkpoint's output; a test passes a file of its own).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,16 +34,11 @@ class Plan:
     """Every decision of the workflow for one validated ``config``: ``cifar``, ``rotation``,
     ``quadratic`` (the stages' jobs and targets), ``resources``, and :meth:`params`."""
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        selection: SelectionPath | None = None,
-        repo: str | os.PathLike[str] | None = None,
-    ) -> None:
+    def __init__(self, config: Mapping[str, Any], selection: SelectionPath | None = None) -> None:
         self.config = config
         self.resources = Resources(config)
         self.quadratic = QuadraticPlan(config)
-        self.cifar = CifarPlan(config, selection, repo)
+        self.cifar = CifarPlan(config, selection)
         self.rotation = RotationPlan(self.cifar)
 
     def params(

@@ -32,6 +32,8 @@ from signgeom.training.runid import run_key_pattern, run_path
 CDIR = "results/cifar"
 CIFAR_ROOT = "data/cifar10"
 CIFAR_BATCHES = f"{CIFAR_ROOT}/{BATCHES_DIRNAME}"
+# The charlm models' text, copied into the working directory from cifar.data.corpus.
+CHARLM_CORPUS = "data/charlm/corpus.txt"
 
 # The per-job values of a training job's settings, from its wildcards (a plain run has no theta).
 RUN_WILDCARDS = dict(
@@ -48,12 +50,6 @@ TRAJECTORY_WILDCARDS = dict(model=wildcard("model"), trajectory_optimizer=wildca
 SelectionPath = Callable[[str], "str | os.PathLike[str]"]
 
 
-def corpus_path(cifar: Mapping[str, Any], repo: str | os.PathLike[str]) -> Path:
-    """``cifar.data.corpus``, a relative path resolved against the checkout ``repo``."""
-    path = Path(cifar["data"]["corpus"])
-    return path if path.is_absolute() else Path(repo) / path
-
-
 @functools.lru_cache(maxsize=64)
 def _selection_table(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
     """The selection table at ``path`` (read again only when the file changed)."""
@@ -67,14 +63,8 @@ class CifarPlan:
     only by the decisions made after the selection.
     """
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        selection: SelectionPath | None = None,
-        repo: str | os.PathLike[str] | None = None,
-    ) -> None:
+    def __init__(self, config: Mapping[str, Any], selection: SelectionPath | None = None) -> None:
         self.config = config
-        self.repo = repo
         self.cifar = config["cifar"]
         self.models: Mapping[str, Any] = self.cifar["models"]
         self.selection = selection
@@ -103,17 +93,10 @@ class CifarPlan:
         return task_for_model(model_architecture(self.cifar, model)).name
 
     def data_input(self, wildcards: Any) -> str:
-        """The data the job's model reads (its task's): the CIFAR-10 batches, or the charlm
-        task's text file (``cifar.data.corpus``, a relative one read from the checkout), as a
-        path relative to the working directory."""
-        if self.task(wildcards.model) == "charlm":
-            if self.repo is None:
-                from signgeom.workflow import REPO
-
-                self.repo = REPO
-            # relative to the working directory, so a checkout moved with it reruns nothing
-            return os.path.relpath(corpus_path(self.cifar, self.repo))
-        return CIFAR_BATCHES
+        """The data the job's model reads (its task's), in the working directory: the CIFAR-10
+        batches, or the copy of the charlm task's text file (``cifar.data.corpus``); so where
+        the checkout is does not matter to a job's inputs."""
+        return CHARLM_CORPUS if self.task(wildcards.model) == "charlm" else CIFAR_BATCHES
 
     def network(self, wildcards: Any) -> str:
         """The network of the job's model (``cifar.models.<model>.architecture``, else the

@@ -13,11 +13,15 @@ A ``SHA256SUMS`` file beside the text (``sha256sum`` format) that lists it is ch
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from signgeom.cli import run_cli
+from signgeom.workflow import base_dir
 
 VAL_FRACTION = 0.1
 """Share of the characters, at the end of the file, that validate."""
@@ -137,3 +141,34 @@ def load_corpus(
     vx, vy = windows(vocab.encode(val), context, test_limit)
     tensors = [t.to(device) for t in (tx, ty, vx, vy)]
     return CharData(*tensors, vocabulary=vocab)
+
+
+def copy_corpus(source: Path | str, dest: Path | str) -> Path:
+    """Copy the text file ``source`` (checked as :func:`read_text` checks it) to ``dest``, with
+    a ``SHA256SUMS`` beside it listing the copy, written to a temporary name and then renamed
+    (an interrupted copy leaves no ``dest``)."""
+    source, dest = Path(source), Path(dest)
+    read_text(source)
+    data = source.read_bytes()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    (dest.parent / "SHA256SUMS").write_text(f"{digest}  {dest.name}\n")
+    partial = dest.with_name(dest.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI: copy the corpus into the working directory (the charlm models' data input). A
+    relative ``--source`` is read from the checkout (:func:`signgeom.workflow.base_dir`), so a
+    configured relative path means the same wherever the workflow runs."""
+    parser = argparse.ArgumentParser(description=copy_corpus.__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, required=True, help="the UTF-8 text file")
+    parser.add_argument("--dest", type=Path, required=True, help="where the copy goes")
+    args = parser.parse_args(argv)
+    print(copy_corpus(base_dir() / args.source, args.dest))
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

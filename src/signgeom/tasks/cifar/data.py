@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from signgeom.cli import optional_path, run_cli
-from signgeom.workflow import checkout
+from signgeom.workflow import base_dir
 
 # The directory name of the official archive's content; the workflow's data rule writes
 # data/cifar10/<BATCHES_DIRNAME> (signgeom.plan.cifar.CIFAR_BATCHES).
@@ -286,16 +286,6 @@ def _download(tmp: Path) -> Path:
     return tmp / BATCHES_DIRNAME
 
 
-def _base_dir(given: Path | None) -> Path:
-    """``given``, else the checkout, else the working directory."""
-    if given is not None:
-        return given
-    try:
-        return checkout()
-    except FileNotFoundError:
-        return Path()
-
-
 def local_source_problems(
     source: str, local_dir: str | None, workflow_dir: Path
 ) -> tuple[list[str], list[str]]:
@@ -311,7 +301,7 @@ def local_source_problems(
     """
     if source != "local" or not local_dir:
         return [], []
-    base = _base_dir(None)
+    base = base_dir(None)
     resolved = base / local_dir
     errors, warnings = [], []
     if not resolved.is_dir():
@@ -355,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         "else the working directory)",
     )
     args = parser.parse_args(argv)
-    local_dir = None if args.local_dir is None else _base_dir(args.base_dir) / args.local_dir
+    local_dir = None if args.local_dir is None else base_dir(args.base_dir) / args.local_dir
     print(prepare_cifar10(args.dest, args.source, local_dir))
 
 
