@@ -10,6 +10,7 @@ import pytest
 import torch
 from torchvision.datasets import utils as tv_utils
 
+import signgeom.workflow
 from signgeom.cli import run_cli
 from signgeom.tasks.cifar import data
 from signgeom.tasks.cifar.data import (
@@ -265,7 +266,7 @@ def test_a_local_dir_is_checked_before_any_job_and_another_checkout_named(tmp_pa
     assert str(here / "data/cifar10-subsett") in errors[0]
     other = tmp_path / "other-checkout"  # signgeom installed (editable) from another checkout
     shutil.copytree(SUBSET, other / "data/cifar10-subset/cifar-10-batches-py")
-    monkeypatch.setattr(data, "checkout", lambda: other)
+    monkeypatch.setattr(signgeom.workflow, "checkout", lambda: other)  # what base_dir reads
     errors, warnings = data.local_source_problems("local", "data/cifar10-subset", here)
     assert errors == [] and len(warnings) == 1
     assert f"against {other}" in warnings[0] and f"workflow's checkout {here}" in warnings[0]
