@@ -127,13 +127,16 @@ def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
 
 
 def test_every_reference_claims_table_is_what_the_engine_computes_from_its_tables(tmp_path):
-    """results/reference/{subset,subset-long,rotation,family}: the committed claims equal a
+    """results/reference/{subset,subset-long,rotation,family,transformer}: the committed claims
+    equal a
     recomputation from the committed tables with the settings in config.yaml (so none is typed
     or stale), and none has a verdict on fewer than min_seeds seeds."""
     from signgeom.analysis.family_claims import family_claims
     from signgeom.analysis.figure3_claims import compute_claims
     from signgeom.analysis.rotation_claims import rotation_claims
     from signgeom.analysis.settings import ClaimSettings
+    from signgeom.analysis.transformer_claims import cnn_loss_ratio
+    from signgeom.analysis.transformer_claims import compute_claims as transformer_claims
 
     settings = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))
     ref = REPO / "results" / "reference"
@@ -174,4 +177,21 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
         settings,
     )
     check("family/family_claims.csv", family, tmp_path / "f.csv")
-    assert_image_files([ref / "rotation/figure5.png", family_dir / "figure3_family.png"])
+    # the transformer's, at the batch sizes its preset gives its models, against the CNN's
+    # committed loss ratio
+    preset = yaml.safe_load((REPO / "presets/transformer.yaml").read_text())["cifar"]["models"]
+    batch_sizes = {name: spec["batch_size"] for name, spec in preset.items() if spec}
+    transformer = transformer_claims(
+        read("transformer/metrics.csv"),
+        read("transformer/smoothness.csv"),
+        read("transformer/step_sizes.csv"),
+        batch_sizes,
+        cnn_loss_ratio(read("subset/claims.csv")),
+        settings,
+    )
+    check("transformer/transformer_claims.csv", transformer, tmp_path / "t.csv")
+    assert set(transformer["n_seeds"]) == {3}
+    assert_image_files(
+        [ref / "rotation/figure5.png", family_dir / "figure3_family.png"]
+        + [ref / "transformer/figure3.png"]
+    )
