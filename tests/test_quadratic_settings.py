@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from signgeom.config import QUADRATIC_SETTINGS
 from signgeom.quadratic import settings as qs
 from signgeom.quadratic.hessians import HessianGrid, build_grid
 from signgeom.quadratic.hessians import main as hessians_main
@@ -19,18 +20,7 @@ from signgeom.quadratic.stochastic import log_grid
 from signgeom.settings import Settings
 
 PER_JOB = {qs.GridSettings: {"family": "one_outlier"}}
-CLASSES = [
-    qs.GridSettings,
-    qs.RunsSettings,
-    qs.SummarySettings,
-    qs.SeparableSettings,
-    qs.TwoDSettings,
-    qs.TubeSettings,
-    qs.SaddleRunsSettings,
-    qs.NoiseDimensionSettings,
-    qs.MajoritySettings,
-    qs.NoiseSummarySettings,
-]
+CLASSES = [qs.GridSettings, *QUADRATIC_SETTINGS]
 
 
 def _of(cls: type[Settings], config: dict) -> Settings:
