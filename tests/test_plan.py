@@ -159,6 +159,16 @@ def test_the_rotation_sweep(presets, tmp_path):
         == len(rot["models"]) * len(rot["optimizers"]) * len(seeds) * len(rotated) * n_shards
     )
     assert all(re.search(r"/theta[0-9.]+/shard\d+\.csv$", s) for s in shards)
+    # theta 0 reads Figure 3's shards of the sweep's models and optimizers, and no other's
+    plain = plan.rotation.plain_smoothness_shards()
+    assert set(plain) <= set(plan.cifar.smoothness_shards())
+    assert len(plain) == len(rot["models"]) * len(rot["optimizers"]) * len(seeds) * n_shards
+    assert {tuple(p.split("/")[-4:-2]) for p in plain} == set(
+        itertools.product(rot["models"], rot["optimizers"])
+    )
+    assert plan.rotation.selection_tables() == [
+        f"results/cifar/{model}/step_sizes.csv" for model in rot["models"]
+    ]
     job = SimpleNamespace(
         model=rot["models"][0],
         optimizer=rot["optimizers"][0],

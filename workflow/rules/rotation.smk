@@ -52,8 +52,8 @@ rule rotation_table:
     input:
         runs=ROTATION.runs,
         shards=ROTATION.smoothness_shards(),
-        step_sizes=rules.cifar_tables.output.step_sizes,
-        plain_smoothness=rules.cifar_tables.output.smoothness,
+        step_sizes=ROTATION.selection_tables(),
+        plain_smoothness=ROTATION.plain_smoothness_shards(),
     output:
         report(
             ROTATION_TABLE,
@@ -80,7 +80,7 @@ rule rotation_table:
 rule rotation_claims:
     input:
         table=ROTATION_TABLE,
-        step_sizes=rules.cifar_tables.output.step_sizes,
+        step_sizes=ROTATION.selection_tables(),
     output:
         report(
             ROTATION_CLAIMS,

@@ -173,13 +173,15 @@ def rotation_claims(
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--table", type=Path, required=True, help="rotation.csv")
-    p.add_argument("--step-sizes", type=Path, required=True, help="the rotation's step_sizes.csv")
+    p.add_argument(
+        "--step-sizes", type=Path, nargs="+", required=True, help="the rotated models' step sizes"
+    )
     p.add_argument("--out", type=Path, required=True, help="rotation_claims.csv")
     ClaimSettings.add_arguments(p)
     a = p.parse_args(argv)
     claims = rotation_claims(
         read_input(a.table, "rotation"),
-        read_input(a.step_sizes, "step sizes"),
+        pd.concat([read_input(p, "step sizes") for p in a.step_sizes], ignore_index=True),
         ClaimSettings.from_args(a),
     )
     write_table(claims, a.out)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signgeom.analysis.tables import combine_smoothness
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 
@@ -128,11 +129,18 @@ def rotation_table(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--status", nargs="+", required=True, help="every run's status.json")
-    parser.add_argument("--step-sizes", required=True, help="Figure 3's step_sizes.csv")
+    parser.add_argument(
+        "--step-sizes", nargs="+", required=True, help="the rotated models' selection tables"
+    )
     parser.add_argument("--lr-factors", type=float, nargs="+", required=True)
     parser.add_argument("--block-size", type=int, required=True)
     parser.add_argument("--smoothness", nargs="*", default=[], help="rotated estimate shards")
-    parser.add_argument("--plain-smoothness", required=True, help="Figure 3's smoothness.csv")
+    parser.add_argument(
+        "--plain-smoothness",
+        nargs="+",
+        required=True,
+        help="Figure 3's smoothness shards of the rotated models (or its smoothness.csv)",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     frames = [read_table(p) for p in args.smoothness]
@@ -141,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         rotated = pd.DataFrame(columns=["model", "optimizer", "rotation_theta", "R_hat"])
     table = rotation_table(
         read_statuses(args.status),
-        read_table(args.step_sizes),
+        pd.concat([read_table(p) for p in args.step_sizes], ignore_index=True),
         args.lr_factors,
         rotated,
-        read_table(args.plain_smoothness),
+        combine_smoothness(args.plain_smoothness),
         args.block_size,
     )
     write_table(table, args.out)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +147,10 @@ class CifarPlan:
         """Status files of every model's step-size grid."""
         return [status for model in self.models for status in self.model_runs(model)]
 
-    def selection_tables(self) -> list[str]:
-        """Every model's selection table (written by the workflow's selection checkpoint)."""
-        return [f"{CDIR}/{model}/step_sizes.csv" for model in self.models]
+    def selection_tables(self, models: Sequence[str] | None = None) -> list[str]:
+        """Every model's selection table (written by the workflow's selection checkpoint), or
+        those of ``models``."""
+        return [f"{CDIR}/{model}/step_sizes.csv" for model in models or self.models]
 
     def selection_epoch(self, wildcards: Any) -> int:
         """The epoch whose training loss selects the step size of the job's model."""
@@ -191,12 +192,17 @@ class CifarPlan:
 
     # Estimates and their tables -----------------------------------------------------------
 
-    def smoothness_shards(self) -> list[str]:
-        """The smoothness estimate shards along every selected trajectory."""
+    def smoothness_shards(
+        self, models: Sequence[str] | None = None, optimizers: Sequence[str] | None = None
+    ) -> list[str]:
+        """The smoothness estimate shards along every selected trajectory (of ``models`` and
+        ``optimizers`` only, where given)."""
         return [
             f"{CDIR}/smoothness/{model}/{optimizer}/seed{seed}/shard{shard}.csv"
             for model, spec in self.models.items()
+            if models is None or model in models
             for optimizer in spec["step_sizes"]
+            if optimizers is None or optimizer in optimizers
             for seed in self.seeds
             for shard in range(self.shards)
         ]

@@ -65,6 +65,15 @@ class RotationPlan:
             wildcards.model, wildcards.optimizer, lr, wildcards.seed, wildcards.theta
         )
 
+    def selection_tables(self) -> list[str]:
+        """The selection tables of the sweep's models."""
+        return self.cifar.selection_tables(self.models)
+
+    def plain_smoothness_shards(self) -> list[str]:
+        """Figure 3's estimate shards along the sweep's plain (theta = 0) selected trajectories:
+        the table's theta = 0 rows, without the other models' estimates."""
+        return self.cifar.smoothness_shards(self.models, self.optimizers)
+
     def smoothness_shards(self) -> list[str]:
         """The estimate shards along every rotated (theta != 0) selected-step trajectory."""
         return [
