@@ -1,7 +1,8 @@
 """Transformer claims (t1-t3) from the Figure 3 tables of the language-model models,
 with the CNN's loss ratio of the subset reference; `snakemake transformer` builds the tables,
-these claims, the final losses and Figure 3's layout for whatever models the config holds
-(presets/transformer.yaml: only the transformer's).
+these claims, the final losses, Figure 3's layout and the rotated-coordinates control (t4:
+Figure 5's sweep and claims, where cifar.rotation.models is not empty) for whatever models the
+config holds (presets/transformer.yaml: only the transformer's).
 """
 
 
@@ -46,4 +47,5 @@ rule transformer:
         rules.cifar_tables.output,
         TRANSFORMER_TARGETS,
         FIGURE3,
+        ROTATION_OUTPUTS,
     localrule: True
