@@ -7,7 +7,8 @@ linked in. Runs alternate in ABBA order over ``--rounds`` rounds, each in an emp
 directory, so neither tree is favoured by a warm cache or a quieter minute. The table gives
 every run's wall time, the best per tree and the ratio baseline / here (> 1: this tree is
 faster), and checks that both trees wrote the same claims and tables (equal on the columns and
-rows both have: the quick preset is strict fp32 and deterministic on a CPU). ``--here-overlay``
+rows both have, wall-clock columns left out: the quick preset is strict fp32 and deterministic
+on a CPU), naming the columns that differ. ``--here-overlay``
 adds a preset on top for this tree only (to leave out a model the baseline does not have).
 
     python bench/bench_quick_vs_commit.py [--baseline f4c279f] [--rounds 1] [--cores 2]
@@ -78,10 +79,18 @@ def run_quick(tree: Path, cores: int, overlay: Path | None) -> tuple[float, dict
     return seconds, tables
 
 
-def same_table(a, b) -> bool:
-    """Equal on the columns both have, rows in the same order."""
-    columns = [c for c in a.columns if c in b.columns]
-    return a.shape[0] == b.shape[0] and a[columns].equals(b[columns])
+def is_wall_clock(column: str) -> bool:
+    """Columns of measured wall-clock time (``seconds``, ``epoch_seconds``): never compared."""
+    return column == "seconds" or column.endswith("_seconds")
+
+
+def table_differences(a, b) -> list[str]:
+    """The columns both tables have, wall-clock ones left out, that differ (rows in the same
+    order); ``["rows"]`` where the row counts differ."""
+    if a.shape[0] != b.shape[0]:
+        return ["rows"]
+    columns = [c for c in a.columns if c in b.columns and not is_wall_clock(c)]
+    return [c for c in columns if not a[c].equals(b[c])]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,8 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ratio {args.baseline} / here (best): {best[args.baseline] / best['here']:.3f}")
     for rel in COMPARED:
         here, base = tables["here"].get(rel), tables[args.baseline].get(rel)
-        same = here is not None and base is not None and same_table(here, base)
-        print(f"{rel}: {'equal' if same else 'DIFFERS'}")
+        if here is None or base is None:
+            print(f"{rel}: missing in {'here' if here is None else args.baseline}")
+            continue
+        differing = table_differences(here, base)
+        print(f"{rel}: {'DIFFERS in ' + ', '.join(differing) if differing else 'equal'}")
 
 
 if __name__ == "__main__":
