@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from signgeom.config import load_config_files
+from signgeom.config import drop_null_models, load_config_files, validate_config
 from signgeom.estimate.projection import Rates, figure3_workload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +28,9 @@ def test_every_reference_names_existing_presets_and_the_gpu_overlay_comes_after_
         assert layers[len(ref.presets) :] == [
             str(REPO / "presets/gpu-reference.yaml"),
             str(overlay),
-            str(REPO / "presets/tiny-check.yaml"),
+            str(REPO / ref.tiny),
         ]
+        assert (REPO / ref.tiny).is_file(), name
         assert gpu_references.configfiles(ref, overlay, tiny=False)[-1] == str(overlay)
 
 
@@ -78,3 +79,28 @@ def test_rotation_hours_count_the_sweep_beyond_figure3():
 def test_seeds_must_be_distinct():
     with pytest.raises(SystemExit):
         gpu_references.main(["--projection", "--seeds", "1", "1"])
+
+
+@pytest.mark.parametrize("name", sorted(gpu_references.REFERENCES))
+def test_every_reference_and_its_tiny_check_is_a_valid_config(tmp_path, name):
+    """The layers of each reference, at full size and tiny, pass the config check; the tiny
+    check runs on the CPU at one epoch."""
+    ref = gpu_references.REFERENCES[name]
+    overlay = tmp_path / "seeds.yaml"
+    overlay.write_text("cifar: {seeds: [0, 1]}\n")
+    for tiny in (False, True):
+        layers = gpu_references.configfiles(ref, overlay, tiny=tiny)
+        config = load_config_files(REPO / "config.yaml", *layers)
+        validate_config(config)
+        drop_null_models(config)
+        models = config["cifar"]["models"]
+        assert models and config["cifar"]["seeds"] == [0, 1]
+        if tiny:
+            assert config["cifar"]["device"] == "cpu"
+            assert {spec["epochs"] for spec in models.values()} == {1}
+
+
+def test_a_reference_without_a_committed_rate_is_not_projected():
+    rates = gpu_references._h100_rates()
+    assert gpu_references.projected_hours("transformer", [0, 1, 2], rates) is None
+    assert gpu_references.projected_hours("subset", [0, 1, 2], rates) > 0

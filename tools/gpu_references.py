@@ -1,4 +1,5 @@
-"""Every multi-seed reference (subset, subset-long, rotation, sign family) in one command.
+"""Every multi-seed reference (subset, subset-long, rotation, sign family, transformer) in one
+command.
 
     python tools/gpu_references.py --out OUT [--seeds 0 1 2 3 4] [--cores 16] [--only NAME ...]
     python tools/gpu_references.py --out /tmp/tiny --tiny      # the same, tiny, on the CPU
@@ -11,13 +12,15 @@ a rerun resumes there, jobs and checkpoints included). Its outputs, benchmarks a
 overlay are then copied to ``OUT/results/reference/<name>/``, where the CPU references keep
 theirs; the provenance next to them records the configs that produced them.
 
-``--tiny`` adds ``presets/tiny-check.yaml`` last (a few hundred images, one epoch, the CPU):
+``--tiny`` adds ``presets/tiny-check.yaml`` last (the transformer's:
+``presets/tiny-check-transformer.yaml``; a few hundred images or windows, one epoch, the CPU):
 the whole chain in minutes, to check the command before a GPU session spends its time on it.
 
 The expected time (``--projection``, also printed before a run) is the Figure 3 arithmetic of
 ``signgeom.estimate.projection`` at the H100 rates committed under ``bench/results`` (training
 images/s and one estimate's seconds at paper scale), summed over each reference's models, plus
-the rotated runs and estimates of the rotation sweep. The rates were measured on 50,000-image
+the rotated runs and estimates of the rotation sweep; a reference with a model that has no committed
+H100 rate (the transformer) is not projected. The rates were measured on 50,000-image
 epochs: on the 5,170-image subset the per-epoch overheads weigh more, so read it as a floor.
 """
 
@@ -57,6 +60,7 @@ class Reference:
 
     presets: tuple[str, ...]
     outputs: tuple[str, ...]  # also the Snakemake targets
+    tiny: str = TINY_OVERLAY  # the overlay of --tiny
 
 
 REFERENCES: dict[str, Reference] = {
@@ -86,6 +90,19 @@ REFERENCES: dict[str, Reference] = {
             "figures/figure3_family.png",
         ),
     ),
+    "transformer": Reference(
+        ("presets/transformer.yaml", "presets/transformer-gpu.yaml"),
+        (
+            *FIGURE3_TABLES[:3],
+            "results/cifar/transformer_claims.csv",
+            "results/cifar/transformer_losses.csv",
+            "results/cifar/rotation.csv",
+            "results/cifar/rotation_claims.csv",
+            "figures/figure3.png",
+            "figures/figure5.png",
+        ),
+        tiny="presets/tiny-check-transformer.yaml",
+    ),
 }
 
 
@@ -94,7 +111,7 @@ def configfiles(ref: Reference, seeds_overlay: Path, tiny: bool) -> list[str]:
     layers = [str(REPO / p) for p in (*ref.presets, GPU_OVERLAY)]
     layers.append(str(seeds_overlay))
     if tiny:
-        layers.append(str(REPO / TINY_OVERLAY))
+        layers.append(str(REPO / ref.tiny))
     return layers
 
 
@@ -156,13 +173,17 @@ def rotation_hours(cifar: dict, model: str, rates: Rates) -> float:
     return (runs * per_run + estimates * per_estimate) / 3600
 
 
-def projected_hours(name: str, seeds: Sequence[int], rates: dict[str, Rates]) -> float:
-    """Expected H100 hours of reference ``name`` on ``seeds`` (module docstring)."""
+def projected_hours(name: str, seeds: Sequence[int], rates: dict[str, Rates]) -> float | None:
+    """Expected H100 hours of reference ``name`` on ``seeds`` (module docstring); None where a
+    model of it has no committed H100 rate."""
     ref = REFERENCES[name]
     config = load_config_files(REPO / "config.yaml", *(REPO / p for p in ref.presets))
     cifar = config["cifar"] | {"seeds": list(seeds)}
+    models = [m for m, spec in cifar["models"].items() if spec is not None]
+    if any(model not in rates for model in models):
+        return None
     hours = 0.0
-    for model in cifar["models"]:
+    for model in models:
         hours += project_hours(figure3_workload(cifar, model), rates[model]).total
         if name == "rotation" and model in cifar["rotation"]["models"]:
             hours += rotation_hours(cifar, model, rates[model])
@@ -181,12 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(set(a.seeds)) != len(a.seeds) or min(a.seeds) < 0:
         p.error(f"--seeds must be distinct non-negative integers, got {a.seeds}")
     rates = _h100_rates()
-    total = 0.0
+    total, unrated = 0.0, []
     for name in a.only:
         hours = projected_hours(name, a.seeds, rates)
+        if hours is None:
+            unrated.append(name)
+            print(f"{name:<12} {len(a.seeds)} seeds: not projected (no committed H100 rate)")
+            continue
         total += hours
         print(f"{name:<12} {len(a.seeds)} seeds: {hours:5.2f} H100-hours (projected)")
-    print(f"{'total':<12} {total:5.2f} H100-hours (projected from bench/results rates)")
+    note = f", not counting {', '.join(unrated)}" if unrated else ""
+    print(f"{'total':<12} {total:5.2f} H100-hours (projected from bench/results rates{note})")
     if a.projection:
         return 0
     if a.out is None:
