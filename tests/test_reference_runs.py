@@ -191,7 +191,13 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     )
     check("transformer/transformer_claims.csv", transformer, tmp_path / "t.csv")
     assert set(transformer["n_seeds"]) == {3}
+    # t4: the rotated-coordinates control of the transformer, Figure 5's claims
+    transformer_rotation = rotation_claims(
+        read("transformer/rotation.csv"), read("transformer/step_sizes.csv"), settings
+    )
+    check("transformer/rotation_claims.csv", transformer_rotation, tmp_path / "tr.csv")
+    assert set(transformer_rotation["n_seeds"]) == {3}
     assert_image_files(
         [ref / "rotation/figure5.png", family_dir / "figure3_family.png"]
-        + [ref / "transformer/figure3.png"]
+        + [ref / "transformer/figure3.png", ref / "transformer/figure5.png"]
     )
