@@ -87,6 +87,26 @@ def test_shipped_configs_are_valid(config):
             lambda c: c["cifar"]["smoothness"].update(probe_step="radius", probe_radius=None),
             "cifar.smoothness.probe_radius",
         ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["heavy-ball"]),
+            "cifar.smoothness.robustness_probe_steps.0",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps="heavy_ball"),
+            "cifar.smoothness.robustness_probe_steps",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["radius"]),
+            "cifar.smoothness.probe_radius",  # radius has no length to probe with
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["raw"]),
+            "cifar.smoothness.robustness_probe_steps",  # the headline itself
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(probe_step="heavy_ball"),
+            "cifar.smoothness.robustness_probe_steps",  # config.yaml lists heavy_ball
+        ),
         (lambda c: c["cifar"]["sensitivity"].update(models=["vgg"]), "cifar.sensitivity.models.0"),
         (lambda c: c["cifar"]["sensitivity"].update(factors=[]), "cifar.sensitivity.factors"),
         (lambda c: c["cifar"]["claims"].update(level=1.0), "cifar.claims.level"),
