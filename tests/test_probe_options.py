@@ -19,7 +19,7 @@ from signgeom.analysis.probe_options import (
     row_options,
 )
 from signgeom.analysis.tables import combine_smoothness
-from signgeom.estimate.estimate_settings import PROBE_STEPS
+from signgeom.probes import PROBE_STEPS
 
 
 def _estimates(option: str | None, scale: float = 1.0, seeds=(0, 1)) -> pd.DataFrame:

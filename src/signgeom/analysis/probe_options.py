@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from signgeom.estimate.estimate_settings import HEADLINE_PROBE_STEP, PROBE_STEPS
+from signgeom.probes import HEADLINE_PROBE_STEP, PROBE_STEPS
 
 HEADLINE = HEADLINE_PROBE_STEP
 ROBUSTNESS = tuple(o for o in PROBE_STEPS if o != HEADLINE)
+# One estimate: a trajectory's snapshot (plus ``lr`` where a table holds it: two runs of one
+# optimizer).
 ESTIMATE_KEY = ("model", "optimizer", "seed", "epoch")
 
 
@@ -64,14 +66,16 @@ def headline_rows(table: pd.DataFrame) -> pd.DataFrame:
     return once_per_estimate(table[options == HEADLINE])
 
 
-def once_per_estimate(rows: pd.DataFrame, key: tuple[str, ...] = ESTIMATE_KEY) -> pd.DataFrame:
-    """``rows``, checked to hold each estimate (``key``) once: a ``ValueError`` names those
-    listed twice (rows of two options mixed, which an average over rows would count twice).
-    A table without every ``key`` column is not checked."""
-    if not set(key) <= set(rows.columns):
+def once_per_estimate(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows``, checked to hold each estimate (:data:`ESTIMATE_KEY`, and ``lr`` where there
+    is one) once: a ``ValueError`` names those listed twice (rows of two options mixed, which
+    an average over rows would count twice). A table without every key column is not
+    checked."""
+    if not set(ESTIMATE_KEY) <= set(rows.columns):
         return rows
-    twice = rows.duplicated(list(key), keep=False)
+    key = [*ESTIMATE_KEY, *(["lr"] if "lr" in rows.columns else [])]
+    twice = rows.duplicated(key, keep=False)
     if twice.any():
-        listed = rows.loc[twice, list(key)].drop_duplicates().values.tolist()
+        listed = rows.loc[twice, key].drop_duplicates().values.tolist()
         raise ValueError(f"estimates listed twice ({', '.join(key)}): {listed[:5]}")
     return rows

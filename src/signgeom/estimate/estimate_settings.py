@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
+from signgeom.probes import HEADLINE_PROBE_STEP, PROBE_STEPS
 from signgeom.settings import Settings, same_as, setting
 from signgeom.training.run_settings import TrainSettings, model_architecture, network_of
 
@@ -44,9 +45,6 @@ def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
 BN_MODES = ("batch_stats", "running_stats")
 ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
-PROBE_STEPS = ("raw", "heavy_ball", "radius")
-# The paper's probe lengths (its chosen step sizes): the claims tables' headline option.
-HEADLINE_PROBE_STEP = "raw"
 
 
 def _positive_int(text: str) -> bool:
