@@ -1,7 +1,8 @@
 """Figure 3: CIFAR-10 data -> one training job per (model, optimizer, lr, selection seed) ->
 step-size selection (a Snakemake checkpoint) -> the selected trajectories on every seed ->
-smoothness estimates along them, sharded over epochs -> tables -> figure and claims; the
-probe-length sensitivity along the first seed's selected trajectories.
+smoothness estimates along them, sharded over epochs (and again with each probe option of
+cifar.smoothness.robustness_probe_steps) -> tables -> figure and claims; the probe-length
+sensitivity along the first seed's selected trajectories.
 
 Training jobs checkpoint every epoch in their run directory (not a declared output), so a
 retried or requeued job resumes instead of restarting from epoch 0.
