@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("bench_quick", REPO / "bench/bench_quick_vs_commit.py")
+BENCH = REPO / "bench/bench_quick_vs_commit.py"
+spec = importlib.util.spec_from_file_location("bench_quick", BENCH)
 bench = importlib.util.module_from_spec(spec)
 sys.modules["bench_quick"] = bench
 spec.loader.exec_module(bench)

@@ -15,6 +15,7 @@ import yaml
 
 from signgeom.analysis.figure3_claims import compute_claims, main
 from signgeom.analysis.settings import ClaimSettings
+from signgeom.analysis.tables import combine_smoothness
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = ClaimSettings.from_config(yaml.safe_load((REPO / "config.yaml").read_text()))
@@ -199,6 +200,42 @@ def test_verdicts_per_probe_option():
     assert row["value_heavy_ball"] == pytest.approx(row["value"] / 3)
     assert row["verdict_radius"] == "no data" and table.loc["a_loss", "verdict_radius"] == "n/a"
     assert claims(metrics, smooth, steps).loc["a_rhat_early", "verdict_heavy_ball"] == "no data"
+
+
+def test_the_tables_step_fills_the_robustness_columns_from_the_probe_shards(tmp_path):
+    """Headline shards and heavy_ball shards (R_hat / 3: the verdict flips, one heavy_ball
+    estimate failed) through the tables step's concatenation into the claims command: the
+    headline verdict from the raw rows alone, verdict_heavy_ball from the heavy_ball rows."""
+    metrics, smooth, steps = _tables(*GOOD)
+    heavy = smooth.assign(probe_step="heavy_ball", R_hat=smooth["R_hat"] / 3)
+    heavy.loc[heavy.index[-1], "R_hat"] = np.nan  # a failed heavy_ball estimate of seed 2
+    shards = []
+    for name, table in (("shard0", smooth.assign(probe_step="raw")),
+                        ("probe-heavy_ball/shard0", heavy)):  # fmt: skip
+        shards.append(tmp_path / f"{name}.csv")
+        shards[-1].parent.mkdir(exist_ok=True)
+        table.to_csv(shards[-1], index=False)
+    paths = _write(tmp_path, metrics, combine_smoothness(shards), steps)
+    main(_argv(paths, tmp_path / "claims.csv"))
+    table = pd.read_csv(tmp_path / "claims.csv", keep_default_na=False, na_values=[""])
+    table = table.set_index("claim")
+    alone = claims(metrics, smooth, steps)
+    pd.testing.assert_series_equal(table["verdict"], alone["verdict"])
+    np.testing.assert_allclose(table["value"], alone["value"])  # the raw rows, untouched
+    early = table.loc["a_rhat_early"]
+    assert early["verdict"] == "holds" and early["verdict_heavy_ball"] == "inconclusive"
+    raw_per_seed = dict(x.split(":") for x in alone.loc["a_rhat_early", "per_seed"].split())
+    kept = [float(raw_per_seed[s]) / 3 for s in ("0", "1")]  # seed 2 excluded under heavy_ball
+    assert early["value_heavy_ball"] == pytest.approx(np.exp(np.log(kept).mean()), rel=1e-3)
+    assert early["n_seeds"] == 3 and early["verdict_radius"] == "no data"
+    assert table.loc["a_loss", "verdict_heavy_ball"] == "n/a"
+
+
+def test_an_estimate_listed_twice_under_one_option_is_refused_not_averaged():
+    metrics, smooth, steps = _tables(*GOOD)
+    doubled = pd.concat([smooth, smooth.iloc[:1].assign(R_hat=99.0)], ignore_index=True)
+    with pytest.raises(ValueError, match="estimates listed twice"):
+        claims(metrics, doubled, steps)
 
 
 def test_min_seeds_is_the_setting():

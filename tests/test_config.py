@@ -1,6 +1,8 @@
 """Config validation: the shipped configs pass; each kind of mistake names its key."""
 
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -17,10 +19,26 @@ from signgeom.norms import DEFAULT_MAX_EXACT_DIM
 from signgeom.workflow import REPO
 
 
+def stacked_on(preset: Path) -> list[Path]:
+    """The presets a preset's front comment says it goes on (``#: on: a, then b``; the first of
+    alternatives ``a or b``), in order; none for config.yaml or any preset."""
+    line = next(x for x in preset.read_text().splitlines() if x.startswith("#: on:"))
+    below = []
+    for part in line.removeprefix("#: on:").split(", then "):
+        candidate = REPO / "presets" / f"{part.split(' or ')[0].strip()}.yaml"
+        if candidate.is_file():
+            below.append(candidate)
+    return below
+
+
 def test_shipped_configs_are_valid(config):
+    """config.yaml, and each preset on the presets its front comment stacks it on."""
     validate_config(config)
-    for preset in (REPO / "presets").glob("*.yaml"):
-        validate_config(merged_config(config, yaml.safe_load(preset.read_text())))
+    for preset in sorted((REPO / "presets").glob("*.yaml")):
+        merged = config
+        for layer in [*stacked_on(preset), preset]:
+            merged = merged_config(merged, yaml.safe_load(layer.read_text()))
+        validate_config(merged)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +104,26 @@ def test_shipped_configs_are_valid(config):
         (
             lambda c: c["cifar"]["smoothness"].update(probe_step="radius", probe_radius=None),
             "cifar.smoothness.probe_radius",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["heavy-ball"]),
+            "cifar.smoothness.robustness_probe_steps.0",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps="heavy_ball"),
+            "cifar.smoothness.robustness_probe_steps",
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["radius"]),
+            "cifar.smoothness.probe_radius",  # radius has no length to probe with
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(robustness_probe_steps=["raw"]),
+            "cifar.smoothness.robustness_probe_steps",  # the headline itself
+        ),
+        (
+            lambda c: c["cifar"]["smoothness"].update(probe_step="heavy_ball"),
+            "cifar.smoothness.robustness_probe_steps",  # config.yaml lists heavy_ball
         ),
         (lambda c: c["cifar"]["sensitivity"].update(models=["vgg"]), "cifar.sensitivity.models.0"),
         (lambda c: c["cifar"]["sensitivity"].update(factors=[]), "cifar.sensitivity.factors"),

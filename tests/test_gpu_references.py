@@ -104,3 +104,27 @@ def test_a_reference_without_a_committed_rate_is_not_projected():
     rates = gpu_references._h100_rates()
     assert gpu_references.projected_hours("transformer", [0, 1, 2], rates) is None
     assert gpu_references.projected_hours("subset", [0, 1, 2], rates) > 0
+
+
+def test_references_with_claims_on_r_hat_estimate_the_paper_probe_options():
+    """The CPU presets list no robustness option; the GPU references with R_hat claims get
+    config.yaml's (a valid config), the rotation sweep none; each option's estimates are
+    counted in the projection like the headline's."""
+    from signgeom.config import merged_config, validate_config
+
+    paper = load_config_files(REPO / "config.yaml")["cifar"]["smoothness"]
+    assert paper["robustness_probe_steps"]  # at paper scale
+    for name, ref in gpu_references.REFERENCES.items():
+        layer = gpu_references.overlay(ref, [0, 1])
+        assert layer["cifar"]["seeds"] == [0, 1]
+        config = load_config_files(REPO / "config.yaml", *(REPO / p for p in ref.presets))
+        assert config["cifar"]["smoothness"]["robustness_probe_steps"] == [], name
+        merged = merged_config(config, layer)
+        validate_config(merged)
+        options = merged["cifar"]["smoothness"]["robustness_probe_steps"]
+        assert options == ([] if name == "rotation" else paper["robustness_probe_steps"]), name
+        model = next(m for m, spec in merged["cifar"]["models"].items() if spec)
+        work, headline = figure3_workload(merged["cifar"], model), figure3_workload(
+            config["cifar"] | {"seeds": [0, 1]}, model
+        )
+        assert work.estimates == (1 + len(options)) * headline.estimates, name

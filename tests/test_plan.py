@@ -201,6 +201,54 @@ def test_estimate_targets(presets):
     assert len(cifar.similarity_tables()) == sum(n_opt[m] for m in family) * len(c["seeds"])
 
 
+def _with_options(config: dict, options: list[str]) -> dict:
+    changed = json.loads(json.dumps(config))
+    changed["cifar"]["smoothness"]["robustness_probe_steps"] = options
+    validate_config(changed)
+    return changed
+
+
+@pytest.mark.parametrize("presets", [(), ("quick",)])
+def test_robustness_shards_are_one_level_below_the_headline_ones_which_stay_put(presets):
+    config = _with_options(preset_config(*presets), [])
+    plain = Plan(config).cifar
+    assert plain.robustness_shards() == []
+    assert not re.fullmatch(plain.probe_option_regex(), "heavy_ball")  # no option: no rule
+    config["cifar"]["smoothness"]["probe_radius"] = 0.5
+    both = Plan(_with_options(config, ["heavy_ball", "radius"])).cifar
+    headline = both.smoothness_shards()
+    assert headline == plain.smoothness_shards()  # the headline's paths do not move
+    extra = both.robustness_shards()
+    assert len(extra) == 2 * len(headline) and not set(extra) & set(headline)
+    for option in ("heavy_ball", "radius"):
+        mine = [s for s in extra if f"/probe-{option}/" in s]
+        # each headline shard has its twin one level below, named by the option
+        assert sorted(s.replace(f"probe-{option}/", "") for s in mine) == sorted(headline)
+        assert re.fullmatch(both.probe_option_regex(), option)
+    assert not re.fullmatch(both.probe_option_regex(), "raw")
+    # the rotation sweep reads the headline shards only
+    assert set(Plan(config).rotation.plain_smoothness_shards()) <= set(headline)
+
+
+def test_a_probe_shard_job_is_the_headline_job_with_its_probe_step():
+    config = _with_options(preset_config("quick"), ["heavy_ball"])
+    plan = Plan(config)
+    job = SimpleNamespace(model="cnn", optimizer="sgd", shard="0", probe_step="heavy_ball")
+    probe = plan.params(
+        SmoothnessSettings, **TRAJECTORY_WILDCARDS, shard=wildcard("shard", int),
+        probe_step=wildcard("probe_step"),
+    )["settings"](job)  # fmt: skip
+    headline = plan.params(
+        SmoothnessSettings, **TRAJECTORY_WILDCARDS, shard=wildcard("shard", int)
+    )["settings"](job)
+    assert json.loads(probe) == {**json.loads(headline), "probe_step": "heavy_ball"}
+    # listing an option leaves the headline job's settings (its rerun trigger) unchanged
+    before = Plan(_with_options(preset_config("quick"), [])).params(
+        SmoothnessSettings, **TRAJECTORY_WILDCARDS, shard=wildcard("shard", int)
+    )["settings"](job)
+    assert before == headline
+
+
 def test_the_sign_family_preset_has_family_targets():
     cifar = Plan(preset_config("subset", "cpu-beyond")).cifar
     assert cifar.family_models == ["cnn"]

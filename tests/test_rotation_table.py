@@ -179,3 +179,14 @@ def test_two_seeds_keep_their_own_best_and_estimates_and_the_figure_draws_their_
     assert list(line.get_ydata()) == pytest.approx(
         fixed.groupby("theta")["R_hat_median"].median().tolist()
     )
+
+
+def test_theta_zero_reads_the_headline_probe_option_only(tmp_path, table):
+    """Figure 3's table with robustness rows (another probe option, other R_hat) gives the
+    same rotation table as its headline rows alone."""
+    table, plain, rotated = table
+    heavy = plain.assign(probe_step="heavy_ball", R_hat=plain["R_hat"] * 3)
+    mixed = pd.concat([heavy, plain.assign(probe_step="raw")], ignore_index=True)
+    runs = read_statuses(_status_files(tmp_path))
+    again = rotation_table(runs, STEP_SIZES, FACTORS, rotated, mixed, 16)
+    pd.testing.assert_frame_equal(again, table)

@@ -5,11 +5,14 @@ claims through the one claims engine.
 The task is linear least squares: ``f(w, b) = mean_i (x_i . w + b - y_i)^2`` on a fixed
 synthetic set, so its Hessian is the constant ``H = 2 A^T A / n`` with ``A = [X 1]`` and the
 smoothness estimator's finite-difference quotients are exact: ``L2_hat = ||H g||_2 / ||g||_2``,
-``Linf_hat = ||H sign g||_1`` (``signgeom.estimate.smoothness``).
+``Linf_hat = ||H sign g||_1`` (``signgeom.estimate.smoothness``), whatever the probes' length:
+so the robustness probe options (``heavy_ball``, ``radius``) estimate the same R_hat as the
+headline ``raw`` and every claim's verdict is the same under each.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -45,6 +48,8 @@ TRAIN = dict(
     device="cpu",
 )  # fmt: skip
 LEVEL = 0.9
+OPTIONS = ("raw", "heavy_ball", "radius")  # the headline and the robustness probe options
+RADIUS = 0.05  # probe_radius of the radius option
 
 
 @dataclass
@@ -143,13 +148,16 @@ def protocol(tmp_path_factory) -> dict:
         lr_of = dict(zip(chosen.optimizer, chosen.lr.astype(float), strict=True))
         selected = {(o, s): _train(root, data, o, lr_of[o], s) for o in GRID for s in SEEDS}
         shards = []
-        for (optimizer, seed), status in selected.items():
+        for ((optimizer, seed), status), option in itertools.product(
+            selected.items(), OPTIONS
+        ):
             est = unit_settings(
                 SmoothnessSettings,
                 model=MODEL, trajectory_optimizer=optimizer, n_examples=N_TRAIN, chunk_size=24,
                 micro_batch="none", precision="fp64", device="cpu", batched="false",
+                probe_step=option, probe_radius=RADIUS,
             )  # fmt: skip
-            shards.append(root / f"smoothness_{optimizer}_{seed}.csv")
+            shards.append(root / f"smoothness_{optimizer}_{seed}_{option}.csv")
             smoothness.estimate_run(
                 est, run_dir=status.parent, data_dir=data, step_sizes=steps, out=shards[-1]
             )
@@ -221,9 +229,12 @@ def test_r_hat_rows_for_every_seed_and_epoch_are_finite_and_positive(protocol):
     r = protocol["smoothness"]
     for (optimizer, seed), status_file in protocol["selected"].items():
         epochs = json.loads(Path(status_file).read_text())["snapshot_epochs"]
-        rows = r[(r.optimizer == optimizer) & (r.seed == seed)]
-        assert sorted(rows.epoch) == sorted(epochs) and len(epochs) >= 2
-    assert len(r) == len(r.drop_duplicates(["optimizer", "seed", "epoch"]))
+        for option in OPTIONS:
+            rows = r[(r.optimizer == optimizer) & (r.seed == seed) & (r.probe_step == option)]
+            assert sorted(rows.epoch) == sorted(epochs) and len(epochs) >= 2
+    assert len(r) == len(r.drop_duplicates(["optimizer", "seed", "epoch", "probe_step"]))
+    radius = r[r.probe_step == "radius"]  # both probes of Euclidean length RADIUS
+    np.testing.assert_allclose(radius[["probe_len_gd", "probe_len_sign"]], RADIUS, rtol=1e-9)
     for column in ("R_hat", "L2_hat", "Linf_hat", "phi"):
         assert np.isfinite(r[column]).all() and (r[column] > 0).all()
     d = DIM + 1
@@ -234,8 +245,10 @@ def test_r_hat_of_least_squares_is_the_closed_form_of_its_constant_hessian(proto
     a, y = _design(protocol["data"])
     n = len(y)
     hessian = 2 * a.T @ a / n
-    r = protocol["smoothness"].set_index(["optimizer", "seed", "epoch"])
-    for (optimizer, seed), status_file in protocol["selected"].items():
+    r = protocol["smoothness"].set_index(["probe_step", "optimizer", "seed", "epoch"])
+    for ((optimizer, seed), status_file), option in itertools.product(
+        protocol["selected"].items(), OPTIONS
+    ):
         run = Path(status_file).parent
         for epoch in (0, EPOCHS):
             g = 2 * a.T @ (a @ _parameters(run, epoch) - y) / n
@@ -243,7 +256,7 @@ def test_r_hat_of_least_squares_is_the_closed_form_of_its_constant_hessian(proto
             phi = np.abs(g).sum() ** 2 / (d * g @ g)
             l2 = np.linalg.norm(hessian @ g) / np.linalg.norm(g)
             linf = np.abs(hessian @ np.sign(g)).sum()
-            row = r.loc[optimizer, seed, epoch]
+            row = r.loc[option, optimizer, seed, epoch]
             assert row.phi == pytest.approx(phi, rel=1e-9)
             assert row.L2_hat == pytest.approx(l2, rel=1e-6)
             assert row.Linf_hat == pytest.approx(linf, rel=1e-6)
@@ -260,6 +273,7 @@ def test_the_claims_rest_on_three_seeds_with_a_verdict_from_their_interval(proto
     m = protocol["metrics"]
     m = m[m.selected.astype(bool)]
     r = protocol["smoothness"]
+    r = r[r.probe_step == "raw"]  # the headline
     want = {"toy_loss": {}, "toy_rhat": {}}
     for seed in SEEDS:
         curves = m[m.seed == seed].pivot_table(index="epoch", columns="optimizer",
@@ -286,5 +300,9 @@ def test_the_claims_rest_on_three_seeds_with_a_verdict_from_their_interval(proto
         assert row.verdict == verdict("above", row.lo, row.hi, 1.0)
         # a two-point grid: every choice is at its edge, and the claims say so
         assert "sgd lr" in row.grid_edge and "signsgd lr" in row.grid_edge
-        want_robust = "n/a" if name == "toy_loss" else "no data"  # only raw probes were made
-        assert math.isnan(row.value_heavy_ball) and row.verdict_heavy_ball == want_robust
+        for option in ("heavy_ball", "radius"):  # the same R_hat: the same verdicts
+            robust, value = row[f"verdict_{option}"], row[f"value_{option}"]
+            if name == "toy_loss":  # not a claim on estimates
+                assert robust == "n/a" and math.isnan(value)
+            else:
+                assert robust == row.verdict and value == pytest.approx(row.value, rel=1e-6)

@@ -7,10 +7,13 @@ command.
 
 Each reference is Snakemake on its own presets (``REFERENCES``), with
 ``presets/gpu-reference.yaml`` (one GPU, strict fp32, deterministic kernels) and an overlay
-that sets ``cifar.seeds``, in its own work directory ``OUT/work/<name>`` (``--directory``:
-a rerun resumes there, jobs and checkpoints included). Its outputs, benchmarks and the
-overlay are then copied to ``OUT/results/reference/<name>/``, where the CPU references keep
-theirs; the provenance next to them records the configs that produced them.
+(:func:`overlay`) that sets ``cifar.seeds`` and, for a reference with claims on R_hat, the
+paper-scale ``cifar.smoothness.robustness_probe_steps`` of ``config.yaml`` (the CPU presets
+set none), so its claims table has the verdicts per probe option; in its own work directory
+``OUT/work/<name>`` (``--directory``: a rerun resumes there, jobs and checkpoints included).
+Its outputs, benchmarks and the overlay are then copied to ``OUT/results/reference/<name>/``,
+where the CPU references keep theirs; the provenance next to them records the configs that
+produced them.
 
 ``--tiny`` adds ``presets/tiny-check.yaml`` last (the transformer's:
 ``presets/tiny-check-transformer.yaml``; a few hundred images or windows, one epoch, the CPU):
@@ -19,8 +22,9 @@ the whole chain in minutes, to check the command before a GPU session spends its
 The expected time (``--projection``, also printed before a run) is the Figure 3 arithmetic of
 ``signgeom.estimate.projection`` at the H100 rates committed under ``bench/results`` (training
 images/s and one estimate's seconds at paper scale), summed over each reference's models, plus
-the rotated runs and estimates of the rotation sweep; a reference with a model that has no committed
-H100 rate (the transformer) is not projected. The rates were measured on 50,000-image
+the rotated runs and estimates of the rotation sweep (the robustness estimates counted as
+Figure 3 estimates: each costs what a headline one does); a reference with a model that has no
+committed H100 rate (the transformer) is not projected. The rates were measured on 50,000-image
 epochs: on the 5,170-image subset the per-epoch overheads weigh more, so read it as a floor.
 """
 
@@ -40,7 +44,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from signgeom.config import load_config_files  # noqa: E402
+from signgeom.config import load_config_files, merged_config  # noqa: E402
 from signgeom.estimate.projection import Rates, figure3_workload, project_hours  # noqa: E402
 from signgeom.training.schedule import estimate_epochs  # noqa: E402
 
@@ -60,6 +64,7 @@ class Reference:
 
     presets: tuple[str, ...]
     outputs: tuple[str, ...]  # also the Snakemake targets
+    robustness: bool = True  # estimate the robustness probe options (claims per option)
     tiny: str = TINY_OVERLAY  # the overlay of --tiny
 
 
@@ -80,6 +85,7 @@ REFERENCES: dict[str, Reference] = {
             "results/cifar/rotation_claims.csv",
             "figures/figure5.png",
         ),
+        robustness=False,  # its claims are on the rotated estimates, made with the headline only
     ),
     "family": Reference(
         ("presets/subset.yaml", "presets/sign-family.yaml"),
@@ -104,6 +110,16 @@ REFERENCES: dict[str, Reference] = {
         tiny="presets/tiny-check-transformer.yaml",
     ),
 }
+
+
+def overlay(ref: Reference, seeds: Sequence[int]) -> dict:
+    """The reference's last preset layer but the tiny one: its seeds and, where
+    ``ref.robustness``, ``config.yaml``'s ``cifar.smoothness.robustness_probe_steps``."""
+    cifar: dict = {"seeds": list(seeds)}
+    if ref.robustness:
+        paper = yaml.safe_load((REPO / "config.yaml").read_text())["cifar"]["smoothness"]
+        cifar["smoothness"] = {"robustness_probe_steps": list(paper["robustness_probe_steps"])}
+    return {"cifar": cifar}
 
 
 def configfiles(ref: Reference, seeds_overlay: Path, tiny: bool) -> list[str]:
@@ -178,7 +194,7 @@ def projected_hours(name: str, seeds: Sequence[int], rates: dict[str, Rates]) ->
     model of it has no committed H100 rate."""
     ref = REFERENCES[name]
     config = load_config_files(REPO / "config.yaml", *(REPO / p for p in ref.presets))
-    cifar = config["cifar"] | {"seeds": list(seeds)}
+    cifar = merged_config(config, overlay(ref, seeds))["cifar"]
     models = [m for m, spec in cifar["models"].items() if spec is not None]
     if any(model not in rates for model in models):
         return None
@@ -223,9 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ref = REFERENCES[name]
         workdir = out / "work" / name
         workdir.mkdir(parents=True, exist_ok=True)
-        overlay = workdir / "seeds.yaml"
-        overlay.write_text(yaml.safe_dump({"cifar": {"seeds": list(a.seeds)}}))
-        layers = configfiles(ref, overlay, a.tiny)
+        layer = workdir / "seeds.yaml"
+        layer.write_text(yaml.safe_dump(overlay(ref, a.seeds)))
+        layers = configfiles(ref, layer, a.tiny)
         print(f"== {name}: {' '.join(ref.presets)}, seeds {a.seeds}", flush=True)
         rc = subprocess.run(snakemake_command(ref, workdir, layers, a.cores)).returncode
         missing = collect(ref, workdir, out / "results/reference" / name, layers)

@@ -21,6 +21,7 @@ from signgeom.analysis.settings import ClaimSettings
 from signgeom.config_files import read_config_file
 from signgeom.estimate.estimate_settings import (
     HessianSettings,
+    RobustnessSettings,
     SensitivitySettings,
     SmoothnessSettings,
     estimation_examples,
@@ -338,6 +339,7 @@ def settings_errors(config: dict) -> list[str]:
         (qs.GridSettings, {"family": quad["families"][0]}),
         *((cls, {}) for cls in QUADRATIC_SETTINGS),
         (ClaimSettings, {}),
+        (RobustnessSettings, {}),
     ]
     thetas = [t for t in cifar["rotation"]["thetas"] if t != 0][:1]
     for model, spec in active_models(cifar).items():

@@ -1,7 +1,8 @@
 """Figure 3: CIFAR-10 data -> one training job per (model, optimizer, lr, selection seed) ->
 step-size selection (a Snakemake checkpoint) -> the selected trajectories on every seed ->
-smoothness estimates along them, sharded over epochs -> tables -> figure and claims; the
-probe-length sensitivity along the first seed's selected trajectories.
+smoothness estimates along them, sharded over epochs (and again with each probe option of
+cifar.smoothness.robustness_probe_steps) -> tables -> figure and claims; the probe-length
+sensitivity along the first seed's selected trajectories.
 
 Training jobs checkpoint every epoch in their run directory (not a declared output), so a
 retried or requeued job resumes instead of restarting from epoch 0.
@@ -15,6 +16,7 @@ wildcard_constraints:
     seed=r"\d+",
     run_id=r"[0-9a-f]+",
     shard=r"\d+",
+    probe_step=CIFAR.probe_option_regex(),
 
 
 rule cifar_data:
@@ -127,10 +129,30 @@ rule cifar_smoothness:
         " --data-dir {input.data:q} --step-sizes {input.step_sizes:q} --out {output:q} 2> {log:q}"
 
 
+# The same estimates with each probe option of cifar.smoothness.robustness_probe_steps, one path
+# level below the headline shards (whose paths and settings stay as they are).
+use rule cifar_smoothness as cifar_smoothness_probe with:
+    output:
+        f"{CDIR}/smoothness/{{model}}/{{optimizer}}/seed{{seed}}/probe-{{probe_step}}/shard{{shard}}.csv",
+    log:
+        "logs/cifar/smoothness/{model}/{optimizer}/seed{seed}/probe-{probe_step}/shard{shard}.log",
+    benchmark:
+        "benchmarks/cifar/smoothness/{model}/{optimizer}/seed{seed}/probe-{probe_step}/shard{shard}.tsv"
+    params:
+        **PLAN.params(
+            SmoothnessSettings,
+            **TRAJECTORY_WILDCARDS,
+            shard=wildcard("shard", int),
+            probe_step=wildcard("probe_step"),
+        ),
+        run_dir=lambda wc, input: str(RunDir.of_status(input.run).path),
+
+
 rule cifar_tables:
     input:
         step_sizes=CIFAR.selection_tables(),
         shards=CIFAR.smoothness_shards(),
+        probe_shards=CIFAR.robustness_shards(),
         runs=CIFAR.grid_runs(),
         selected=CIFAR.selected_runs,
     output:
@@ -161,7 +183,8 @@ rule cifar_tables:
         "../envs/signgeom.yaml"
     shell:
         "python -m signgeom.analysis.tables --step-sizes {input.step_sizes:q}"
-        " --shards {input.shards:q} --status {input.runs:q} {input.selected:q}"
+        " --shards {input.shards:q} {input.probe_shards:q}"
+        " --status {input.runs:q} {input.selected:q}"
         " --out-step-sizes {output.step_sizes:q} --out-smoothness {output.smoothness:q}"
         " --out-metrics {output.metrics:q} 2> {log:q}"
 

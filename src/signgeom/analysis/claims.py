@@ -24,11 +24,11 @@ Verdict rule:
   it; ``similar`` holds when ``[lo, hi]`` lies inside the band and fails when it lies outside;
   otherwise ``inconclusive``.
 
-Probe options. Claims on estimates (``Claim.estimates``) are evaluated once per option of
-:data:`PROBE_STEPS` on the rows of the estimates table made with it (column ``probe_step``;
-a table without that column holds ``raw`` estimates, the only option before the column was
-added; rows with no option hold no estimate and count under every option). ``raw``, the
-paper's, gives the headline columns; the others give ``verdict_<option>`` and
+Probe options. Claims on estimates (``Claim.estimates``) are evaluated once per probe option
+on the rows of the estimates table made with it (:func:`signgeom.analysis.probe_options.
+probe_rows`: column ``probe_step``; a row naming no option is ``raw``, or, holding no estimate,
+counts under every option; a row naming another option never counts). ``raw``, the paper's,
+gives the headline columns; the others (:data:`ROBUSTNESS`) give ``verdict_<option>`` and
 ``value_<option>``: ``no data`` where the table has no estimate under that option, ``n/a``
 for a claim on no estimate.
 
@@ -47,6 +47,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from signgeom.analysis.probe_options import (
+    HEADLINE,
+    ROBUSTNESS,
+    once_per_estimate,
+    probe_rows,
+)
 from signgeom.io import read_table
 from signgeom.stats import geometric_t_interval
 
@@ -54,9 +60,6 @@ Direction = Literal["above", "below", "similar"]
 Tables = Mapping[str, pd.DataFrame]
 Screen = Callable[[Tables, str], Mapping[int, str]]
 VERDICTS = ("holds", "fails", "inconclusive")
-HEADLINE = "raw"
-PROBE_STEPS = ("raw", "heavy_ball", "radius")
-ROBUSTNESS = tuple(o for o in PROBE_STEPS if o != HEADLINE)
 NO_DATA = "no data"
 NOT_AN_ESTIMATE = "n/a"
 COLUMNS = [
@@ -203,20 +206,6 @@ def evaluate(
     }
 
 
-def probe_rows(table: pd.DataFrame, option: str, column: str) -> pd.DataFrame:
-    """The rows of an estimates table made with probe option ``option`` (a row with a
-    ``column`` estimate and no ``probe_step`` is ``raw``, the only option before the column
-    was added) and the rows holding no ``column`` estimate, which count under every option."""
-    made = (
-        table["probe_step"]
-        if "probe_step" in table.columns
-        else pd.Series(math.nan, index=table.index)
-    )
-    made = made.where(made.notna() & (made != ""), HEADLINE)
-    no_estimate = table[column].isna() if column in table.columns else True
-    return table[(made == option) | no_estimate]
-
-
 def has_estimates(table: pd.DataFrame, model: str, option: str, column: str) -> bool:
     """Whether ``table`` holds a ``column`` estimate of ``model`` made under ``option``."""
     rows = probe_rows(table, option, column)
@@ -270,7 +259,8 @@ def _evaluate_model(
 
 def _with_option(tables: Tables, claim_set: ClaimSet, option: str) -> dict[str, pd.DataFrame]:
     key = claim_set.estimates_table
-    return {**tables, key: probe_rows(tables[key], option, claim_set.estimate_column)}
+    rows = probe_rows(tables[key], option, claim_set.estimate_column)
+    return {**tables, key: once_per_estimate(rows)}
 
 
 def claims_table(

@@ -1,6 +1,7 @@
 """Collect the per-trajectory Hessian outputs into ``hessian.csv`` (with ``R_hat`` joined from
-``smoothness.csv`` at the same (model, optimizer, seed, epoch); NaN where the smoothness stride
-skipped that epoch), ``hessian_blocks.csv`` and ``hessian_density.csv``."""
+``smoothness.csv`` at the same (model, optimizer, seed, epoch), the headline probe option's
+estimate; NaN where the smoothness stride skipped that epoch), ``hessian_blocks.csv`` and
+``hessian_density.csv``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from signgeom.analysis.probe_options import headline_rows
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 
@@ -26,10 +28,12 @@ def concat(paths: Sequence[str | Path]) -> pd.DataFrame:
 
 
 def join_smoothness(hessian: pd.DataFrame, smoothness: pd.DataFrame) -> pd.DataFrame:
-    """Add ``R_hat`` and the smoothness estimate's ``phi`` (as ``phi_smoothness``)."""
+    """Add ``R_hat`` and the smoothness estimate's ``phi`` (as ``phi_smoothness``) of the
+    headline probe option (:func:`signgeom.analysis.probe_options.headline_rows`)."""
     if hessian.duplicated(KEY).any():
         raise ValueError("an epoch was estimated twice in the Hessian tables")
-    right = smoothness[[*KEY, "R_hat", "phi"]].rename(columns={"phi": "phi_smoothness"})
+    right = headline_rows(smoothness)[[*KEY, "R_hat", "phi"]]
+    right = right.rename(columns={"phi": "phi_smoothness"})
     return hessian.merge(right, on=KEY, how="left", validate="one_to_one")
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signgeom.analysis.probe_options import headline_rows
 from signgeom.analysis.tables import combine_smoothness
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
@@ -110,11 +111,12 @@ def rotation_table(
     block_size: int,
 ) -> pd.DataFrame:
     """The table of the module docstring. ``plain_estimates`` (Figure 3's smoothness table)
-    gives theta = 0: its rows of the selected runs on the runs' seeds."""
+    gives theta = 0: its headline probe option's rows of the selected runs on the runs' seeds
+    (:func:`signgeom.analysis.probe_options.headline_rows`)."""
     runs = with_factors(runs, step_sizes, factors)
     chosen = step_sizes[["model", "optimizer", "lr"]]
     seeds = runs["seed"].unique()
-    plain = plain_estimates.merge(chosen, on=["model", "optimizer", "lr"])
+    plain = headline_rows(plain_estimates).merge(chosen, on=["model", "optimizer", "lr"])
     plain = plain[plain["seed"].isin(seeds)].assign(theta=0.0)
     rotated = rotated_estimates.rename(columns={"rotation_theta": "theta"})
     estimates = pd.concat([plain, rotated[rotated["theta"] != 0]], ignore_index=True)

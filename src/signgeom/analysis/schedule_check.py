@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import gmean
 
+from signgeom.analysis.probe_options import headline_rows
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 from signgeom.training.schedule import Schedule, estimate_epochs, schedule_errors
@@ -122,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     schedule = json.loads(a.schedule)
     if errors := schedule_errors(schedule):
         raise ValueError("; ".join(errors))
-    comparison = schedule_comparison(read_table(a.smoothness), schedule, a.window)
+    estimates = headline_rows(read_table(a.smoothness))  # the paper's probe option only
+    comparison = schedule_comparison(estimates, schedule, a.window)
     summary = schedule_summary(comparison)
     write_table(comparison, a.table)
     write_table(summary, a.summary)

@@ -2,8 +2,11 @@
 
 * ``step_sizes.csv``: the per-model selections, concatenated, with ``final_test_acc``: the
   selected run's test accuracy at its last epoch (mean over seeds), the paper's ~85% anchor;
-* ``smoothness.csv``: the smoothness shards, concatenated and sorted by (model, optimizer,
-  seed, epoch); an epoch estimated twice (overlapping shards) is an error;
+* ``smoothness.csv``: the smoothness shards, the headline probe option's and those of
+  ``cifar.smoothness.robustness_probe_steps``, concatenated and sorted by (model, optimizer,
+  seed, probe_step, epoch); an epoch estimated twice under one probe option (overlapping
+  shards) is an error. Its ``probe_step`` column tells the options apart: a reader meaning the
+  paper's estimator takes :func:`signgeom.analysis.probe_options.headline_rows`;
 * ``metrics.csv``: every run's per-epoch metrics with its status and whether it was selected.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from signgeom.analysis.probe_options import row_options
 from signgeom.cli import run_cli
 from signgeom.io import read_table, write_table
 from signgeom.training.rundir import RUN_KEY, read_runs
@@ -24,10 +28,12 @@ log = logging.getLogger(__name__)
 
 
 def combine_smoothness(shards: Sequence[str | Path]) -> pd.DataFrame:
-    """Concatenate smoothness shards; empty shards (more shards than epochs) are fine."""
+    """Concatenate smoothness shards (of any probe options); empty shards (more shards than
+    epochs) are fine; a shard without a ``probe_step`` column holds ``raw`` estimates."""
     frames = [read_table(p) for p in shards]
     table = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    key = ["model", "optimizer", "seed", "epoch"]
+    table["probe_step"] = row_options(table)
+    key = ["model", "optimizer", "seed", "probe_step", "epoch"]
     duplicated = table.duplicated(key)
     if duplicated.any():
         raise ValueError(f"epochs estimated twice: {table[duplicated][key].values}")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signgeom.norms import DEFAULT_MAX_EXACT_DIM
+from signgeom.probes import HEADLINE_PROBE_STEP, PROBE_STEPS
 from signgeom.settings import Settings, same_as, setting
 from signgeom.training.run_settings import TrainSettings, model_architecture, network_of
 
@@ -44,7 +45,6 @@ def estimation_examples(cifar: Mapping[str, Any]) -> int | None:
 BN_MODES = ("batch_stats", "running_stats")
 ESTIMATOR_PRECISIONS = ("fp32", "fp64")
 REDUCTIONS = ("min", "max")
-PROBE_STEPS = ("raw", "heavy_ball", "radius")
 
 
 def _positive_int(text: str) -> bool:
@@ -151,6 +151,48 @@ class ProbeSettings(EstimateSettings):
         ``probe_sensitivity``): the gammas, their reduction, the probe lengths, ``bn_mode``."""
         names = ("gammas", "reduction", "bn_mode", "probe_step", "momentum", "probe_radius")
         return {name: getattr(self, name) for name in names}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessSettings(Settings):
+    """The probe options Figure 3's smoothness stage estimates with besides the headline
+    ``probe_step`` (``signgeom.plan.cifar``: one more set of shards per option along every
+    selected trajectory; the claims tables' ``verdict_<option>`` columns).
+
+    The claims' headline is :data:`HEADLINE_PROBE_STEP` (``raw``), so options are listed only
+    where ``probe_step`` is that one; ``radius`` needs ``probe_radius``: a
+    null radius has no length to probe with and is refused, naming the key."""
+
+    robustness_probe_steps: tuple[str, ...] = setting(
+        config="cifar.smoothness.robustness_probe_steps",
+        choices=PROBE_STEPS,
+        help="probe options estimated besides probe_step (robustness of the verdicts)",
+    )
+    probe_step: str = same_as(ProbeSettings, "probe_step")
+    probe_radius: float | None = same_as(ProbeSettings, "probe_radius")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        key = "config key 'cifar.smoothness.robustness_probe_steps'"
+        options = self.robustness_probe_steps
+        if len(set(options)) < len(options):
+            raise ValueError(f"{key}: lists an option twice: {list(options)}")
+        if self.probe_step in options:
+            raise ValueError(
+                f"{key}: lists {self.probe_step!r}, the headline cifar.smoothness.probe_step "
+                "(estimated anyway); list only the other options"
+            )
+        if options and self.probe_step != HEADLINE_PROBE_STEP:
+            raise ValueError(
+                f"{key}: {list(options)} needs cifar.smoothness.probe_step "
+                f"{HEADLINE_PROBE_STEP} (the claims' headline), got {self.probe_step!r}; "
+                f"set it to [] or probe_step to {HEADLINE_PROBE_STEP}"
+            )
+        if "radius" in options and self.probe_radius is None:
+            raise ValueError(
+                "config key 'cifar.smoothness.probe_radius': required (a positive length) when "
+                "cifar.smoothness.robustness_probe_steps lists radius"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

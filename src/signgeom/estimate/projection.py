@@ -8,8 +8,9 @@ trajectories repeated on the other seeds, and estimated on every seed):
 - forward-only images per run: ``N_train`` (epoch 0's loss) ``+ (E + 1) N_test`` (test accuracy
   every epoch) ``+ n_sub N_sub`` (the train-set pass at ``n_sub = |{0, k, 2k, ...} u {E}|``
   epochs, ``k = evaluation.train_every``, ``N_sub = evaluation.train_subset``);
-- estimates ``T |S| |epochs(E, stride, schedule)|`` (:func:`signgeom.training.schedule.
-  estimate_epochs`), each over ``N_est`` images.
+- estimates ``T |S| |epochs(E, stride, schedule)| P`` (:func:`signgeom.training.schedule.
+  estimate_epochs`), each over ``N_est`` images, with ``P = 1 + |robustness_probe_steps|``
+  probe options (each option's estimate costs what the headline's does: the same passes).
 
 With training at ``r_train`` images/s (aggregate over the runs sharing the device), evaluation
 at ``r_eval`` images/s and one estimate over 50,000 images in ``c`` seconds, the hours are
@@ -41,10 +42,11 @@ class Workload:
     estimate_epochs: int  # estimates per trajectory (the stride or schedule)
     every_epoch: int  # estimates per trajectory at stride 1, no schedule
     estimate_images: int
+    probe_steps: int = 1  # the headline probe option plus cifar.smoothness.robustness_probe_steps
 
     @property
     def estimates(self) -> int:
-        return self.trajectories * self.estimate_epochs
+        return self.trajectories * self.estimate_epochs * self.probe_steps
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def figure3_workload(cifar: Mapping[str, Any], model: str) -> Workload:
         estimate_epochs=len(scheduled),
         every_epoch=len(estimate_epochs(epochs)),
         estimate_images=min(smooth["n_examples"] or n_train, n_train),
+        probe_steps=1 + len(smooth.get("robustness_probe_steps") or ()),
     )
 
 

@@ -5,9 +5,10 @@ every selection seed; the selection (a table per model, written by the workflow'
 picks one step size per optimizer; the selected trajectories are trained on every seed of
 ``cifar.seeds`` and estimated along (smoothness on every seed, in ``cifar.smoothness.shards``
 shards; the probe sensitivity and the Hessian premises on the first seed; the sign family's
-similarity on every seed). A run's path carries its run id, the hash of the settings that shape
-its trajectory (:mod:`signgeom.training.runid`), so a changed config trains new runs next to the
-old ones.
+similarity on every seed; each probe option of ``cifar.smoothness.robustness_probe_steps``
+estimated again along every selected trajectory, in shards of its own). A run's path carries
+its run id, the hash of the settings that shape its trajectory (:mod:`signgeom.training.runid`),
+so a changed config trains new runs next to the old ones.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from signgeom.analysis.family import family_models
 from signgeom.analysis.figure3_claims import MODELS as FIGURE3_CLAIM_MODELS
 from signgeom.plan.params import wildcard
+from signgeom.plan.quadratic import one_of
 from signgeom.tasks.cifar.data import BATCHES_DIRNAME
 from signgeom.tasks.registry import task_for_model
 from signgeom.training.run_settings import TrainSettings, model_architecture, model_batch_size
@@ -77,6 +79,8 @@ class CifarPlan:
         # Runs analysed once rather than per seed (Hessian premises, probe sensitivity).
         self.first_seed: int = self.seeds[0]
         self.shards: int = self.cifar["smoothness"]["shards"]
+        # Probe options estimated besides the headline probe_step (RobustnessSettings).
+        self.probe_options: list[str] = list(self.cifar["smoothness"]["robustness_probe_steps"])
 
     # Training runs ------------------------------------------------------------------------
 
@@ -193,12 +197,18 @@ class CifarPlan:
     # Estimates and their tables -----------------------------------------------------------
 
     def smoothness_shards(
-        self, models: Sequence[str] | None = None, optimizers: Sequence[str] | None = None
+        self,
+        models: Sequence[str] | None = None,
+        optimizers: Sequence[str] | None = None,
+        probe_step: str | None = None,
     ) -> list[str]:
         """The smoothness estimate shards along every selected trajectory (of ``models`` and
-        ``optimizers`` only, where given)."""
+        ``optimizers`` only, where given): the headline ``probe_step``'s, or with
+        ``probe_step`` (an option of ``robustness_probe_steps``) that option's, one path level
+        below (``seed<s>/probe-<option>/shard<k>.csv``)."""
+        level = "" if probe_step is None else f"probe-{probe_step}/"
         return [
-            f"{CDIR}/smoothness/{model}/{optimizer}/seed{seed}/shard{shard}.csv"
+            f"{CDIR}/smoothness/{model}/{optimizer}/seed{seed}/{level}shard{shard}.csv"
             for model, spec in self.models.items()
             if models is None or model in models
             for optimizer in spec["step_sizes"]
@@ -206,6 +216,16 @@ class CifarPlan:
             for seed in self.seeds
             for shard in range(self.shards)
         ]
+
+    def robustness_shards(self) -> list[str]:
+        """The shards of every probe option of ``robustness_probe_steps`` along every selected
+        trajectory (none where it is empty)."""
+        return [s for o in self.probe_options for s in self.smoothness_shards(probe_step=o)]
+
+    def probe_option_regex(self) -> str:
+        """The wildcard regex of a robustness shard's option: one of ``robustness_probe_steps``
+        (matching nothing where it is empty, so no other option's shard can be made)."""
+        return one_of(self.probe_options) if self.probe_options else "(?!)"
 
     def _per_optimizer(self, models: list[str], name: str) -> list[str]:
         return [

@@ -4,7 +4,9 @@ the line ``R = 1`` (right), both on log axes.
 
 Over seeds, each curve is the per-epoch geometric mean with its t-interval of the logs at
 ``level`` (``seed_bands``; no band with one seed), every seed drawn faintly beneath it. Only
-selected, completed runs are drawn; a non-finite ``R_hat`` is refused, not plotted.
+selected, completed runs are drawn; a non-finite ``R_hat`` is refused, not plotted. ``R_hat``
+is the paper's estimator: the headline probe option's rows of ``smoothness.csv``
+(:func:`signgeom.analysis.probe_options.headline_rows`), not those of the robustness options.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
+from signgeom.analysis.probe_options import headline_rows  # noqa: E402
 from signgeom.cli import run_cli  # noqa: E402
 from signgeom.io import read_table  # noqa: E402
 from signgeom.plotting import save_figure  # noqa: E402
@@ -98,6 +101,7 @@ def draw_figure3(
     step_sizes: pd.DataFrame, smoothness: pd.DataFrame, metrics: pd.DataFrame, level: float = 0.9
 ) -> plt.Figure:
     """The two panels per model described in the module docstring."""
+    smoothness = headline_rows(smoothness)
     selected = metrics[metrics["selected"].astype(bool)]
     _check(selected, smoothness)
     bands = figure3_bands(smoothness, metrics, level)
