@@ -1,6 +1,7 @@
 """Transformer claims (t1-t3) from the Figure 3 tables of the language-model models,
 with the CNN's loss ratio of the subset reference; `snakemake transformer` builds the tables,
-these claims, the final losses, Figure 3's layout and the rotated-coordinates control (t4:
+these claims, the final losses, Figure 3's layout, the probe-length sensitivity (where
+cifar.sensitivity.models is not empty) and the rotated-coordinates control (t4:
 Figure 5's sweep and claims, where cifar.rotation.models is not empty) for whatever models the
 config holds (presets/transformer.yaml: only the transformer's).
 """
@@ -48,4 +49,5 @@ rule transformer:
         TRANSFORMER_TARGETS,
         FIGURE3,
         ROTATION_OUTPUTS,
+        [SENSITIVITY_TABLE, *FIGURE_SENSITIVITY] if SENS["models"] else [],
     localrule: True
