@@ -1,16 +1,18 @@
 """Per-block Hessian statistics against the dense Hessian of a tiny transformer
-(torch.func.hessian), and the block partitions of both tasks."""
+(torch.autograd.functional.hessian, reverse over reverse), and the block partitions of both
+tasks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from torch.func import functional_call, hessian
+from torch.func import functional_call
 
 from settings_helpers import unit_settings
 from signgeom.estimate.estimate_settings import HessianMethod
 from signgeom.estimate.fixed_objective import make_chunks, second_order_kernels
+from signgeom.estimate.hessian import estimate_hessian
 from signgeom.estimate.hessian_param_blocks import block_statistics
 from signgeom.norms import rho_diag
 from signgeom.tasks.base import ParameterBlock, check_partition
@@ -61,8 +63,11 @@ def _dense_hessian(model, loss_fn, chunks) -> tuple[np.ndarray, list[str], list[
         return sum(loss_fn(functional_call(model, params, (x,)), y) * (y.shape[0] / n)
                    for x, y in chunks)  # fmt: skip
 
-    with second_order_kernels():  # torch.func.hessian is forward over reverse, too
-        return hessian(f)(flat0).numpy(), names, sizes
+    # reverse over reverse (double backward), independent of the operator's forward over reverse
+    with second_order_kernels():
+        H = torch.autograd.functional.hessian(f, flat0).numpy()
+    assert np.abs(H - H.T).max() <= 1e-10 * np.abs(H).max()
+    return H, names, sizes
 
 
 @pytest.mark.parametrize("block_size", [2, 128])
@@ -150,3 +155,28 @@ def test_a_layer_without_a_role_is_refused():
     model.extra = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match="'extra' has no role"):
         CharLMTask().parameter_blocks(model)
+
+
+def test_the_premises_stage_runs_on_the_language_model_against_its_dense_hessian():
+    """The whole-network stage through the task interface: the spectrum's ends match the dense
+    Hessian; a head of more than MAX_LAYER_BLOCK entries gives no last_layer block."""
+    torch.manual_seed(5)
+    vocab = 20  # head 20 x 4 = 80 entries
+    model = CharTransformer(MICRO, vocab).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.5 * torch.randn_like(p))
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randint(0, vocab, (6, MICRO.context), generator=gen)
+    y = torch.randint(0, vocab, (6, MICRO.context), generator=gen)
+    chunks = make_chunks(x, y, 6, 4)
+    loss_fn = CharLMTask({"micro": MICRO}).hessian_loss()
+    H, _, _ = _dense_hessian(model, loss_fn, chunks)
+    lam = np.linalg.eigvalsh(H)
+    s = unit_settings(HessianMethod, top_k=2, lanczos_tol=1e-10, n_probes=4, block_size=4,
+                      n_random_blocks=1, n_contiguous_blocks=1)  # fmt: skip
+    est = estimate_hessian(model, loss_fn, chunks, s, "batch_stats", density=False)
+    assert est.row["lambda_max"] == pytest.approx(lam[-1], rel=1e-7)
+    assert est.row["lambda_min"] == pytest.approx(lam[0], rel=1e-7)
+    assert [b["kind"] for b in est.blocks] == ["random", "contiguous"]
+    assert np.isnan(est.row["rho_diag_last_layer"])

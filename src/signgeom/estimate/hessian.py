@@ -16,7 +16,8 @@ snapshot:
   ``rho_diag (lambda_max / lambda_bar) phi(g)`` with the mean block ``rho_diag`` in place of the
   (unmeasurable, d x d) full one.
 
-The operator runs with batch norm's affine map split off (``signgeom.estimate.batchnorm_hvp``).
+The operator runs with batch and layer norm's affine maps split off
+(``signgeom.estimate.batchnorm_hvp``).
 Every random draw comes from a seeded generator inside ``torch.random.fork_rng``: the stage
 leaves the global RNG states, the parameters and the buffers bitwise unchanged.
 """
@@ -38,7 +39,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from signgeom.cli import run_cli
-from signgeom.estimate.batchnorm_hvp import split_affine_batchnorm
+from signgeom.estimate.batchnorm_hvp import split_affine_norms
 from signgeom.estimate.counting_operator import CountingOperator
 from signgeom.estimate.estimate_settings import HessianMethod, HessianSettings
 from signgeom.estimate.fixed_objective import (
@@ -228,7 +229,7 @@ def estimate_hessian(
             rotation = float64_rotation(rotation)
             g_t = rotation.to_rotated(torch.as_tensor(g))  # phi of R g, as the smoothness one
             g = to_kept_rotated(rotation, g)
-        stack.enter_context(split_affine_batchnorm(model))
+        stack.enter_context(split_affine_norms(model))
         stack.enter_context(second_order_kernels())
         d = g.size
         hop = hessian_operator(model, loss_fn, chunks, params)

@@ -30,7 +30,7 @@ import numpy as np
 from torch import nn
 
 from signgeom.cli import run_cli
-from signgeom.estimate.batchnorm_hvp import split_affine_batchnorm
+from signgeom.estimate.batchnorm_hvp import split_affine_norms
 from signgeom.estimate.counting_operator import CountingOperator
 from signgeom.estimate.estimate_settings import HessianMethod, HessianSettings
 from signgeom.estimate.fixed_objective import (
@@ -125,7 +125,7 @@ def block_statistics(
     rng = np.random.default_rng(s.seed)
     by_name = dict(model.named_parameters())
     rows = []
-    with fixed_mode(model, bn_mode), split_affine_batchnorm(model), second_order_kernels():
+    with fixed_mode(model, bn_mode), split_affine_norms(model), second_order_kernels():
         for block in blocks:
             t0 = time.perf_counter()
             params = [by_name[n] for n in block.parameters]
