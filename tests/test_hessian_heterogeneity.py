@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from signgeom.analysis.hessian_heterogeneity import heterogeneity, per_seed
+from signgeom.analysis.hessian_heterogeneity import heterogeneity, last_snapshots, per_seed
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.analysis.transformer_hessian_claims import cnn_value, compute_claims
 
@@ -74,6 +74,21 @@ def test_per_seed_averages_snapshots_and_needs_every_trajectory():
     out = per_seed(table, "m", ["sgd", "signsgd"])
     assert out.to_dict() == {0: pytest.approx(3.0)}  # seed 1 has no signSGD row
     assert per_seed(table, "m", ["sgd"]).to_dict() == {0: 1.5, 1: 4.0}
+
+
+def test_last_snapshots_keep_each_runs_last_epoch():
+    table = pd.concat(
+        [
+            _blocks("m", "sgd", 1, 10, [1.0, 2.0]),
+            _blocks("m", "sgd", 3, 8, [1.0, 2.0]),
+            _blocks("m", "sgd", 3, 20, [1.0, 2.0]),
+            _blocks("m", "signsgd", 3, 12, [1.0, 2.0]),
+        ]
+    )
+    kept = last_snapshots(table).groupby(["optimizer", "seed"])["epoch"].unique()
+    assert {k: list(v) for k, v in kept.items()} == {
+        ("sgd", 1): [10], ("sgd", 3): [20], ("signsgd", 3): [12]
+    }  # fmt: skip
 
 
 def _het(model, values, optimizers=("sgd", "signsgd", "adam")):

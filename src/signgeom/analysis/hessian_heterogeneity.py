@@ -11,7 +11,8 @@ optimizer, lr, seed, epoch) over its blocks ``b`` with ``lambda_max_b > 0``:
 - ``n_blocks`` and ``n_nonpositive`` (blocks left out of ``sd_log_lambda_max``).
 
 :func:`per_seed` averages a statistic over the snapshots of chosen trajectories, one value per
-seed.
+seed; :func:`last_snapshots` keeps each run's last estimated epoch (runs of different lengths
+compared at their ends).
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ def heterogeneity(blocks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def last_snapshots(blocks: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's (model, optimizer, lr, seed) last estimated epoch."""
+    run = ["model", "optimizer", "lr", "seed"]
+    last = blocks.groupby(run)["epoch"].transform("max")
+    return blocks[blocks["epoch"] == last]
+
+
 def per_seed(
     table: pd.DataFrame, model: str, optimizers: Sequence[str], column: str = STATISTIC
 ) -> pd.Series:
@@ -88,10 +96,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--blocks", nargs="+", required=True, help="per-block tables of the runs")
     p.add_argument("--out-blocks", type=Path, required=True, help="all blocks, one table")
     p.add_argument("--out", type=Path, required=True, help="heterogeneity per snapshot")
+    p.add_argument(
+        "--last-snapshot", action="store_true", help="only each run's last estimated epoch"
+    )
     a = p.parse_args(argv)
     from signgeom.analysis.claims import read_inputs
 
     blocks = read_inputs(a.blocks, "per-block Hessian")
+    if a.last_snapshot:
+        blocks = last_snapshots(blocks)
     write_table(blocks, a.out_blocks)
     table = heterogeneity(blocks)
     write_table(table, a.out)
