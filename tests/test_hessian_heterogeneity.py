@@ -31,6 +31,8 @@ def _blocks(model, optimizer, seed, epoch, lambda_max, lambda_bar=None):
             "block": [f"b{i}" for i in range(len(lambda_max))],
             "lambda_max": lambda_max,
             "lambda_bar": lambda_bar,
+            "n_hvp": 18,
+            "seconds": 0.5,
         }
     )
 
@@ -50,6 +52,7 @@ def test_spread_of_log_lambda_max_on_a_hand_made_table():
     assert out.loc[5, "sd_log_lambda_bar"] == pytest.approx(np.std(np.log([1.0, 1.0, 2.0])))
     assert out.loc[9, "sd_log_lambda_max"] == 0.0  # equal blocks: no spread
     assert out.loc[9, "log10_range_lambda_max"] == 0.0
+    assert out.loc[9, "n_hvp"] == 4 * 18 and out.loc[9, "seconds"] == pytest.approx(4 * 0.5)
 
 
 def test_spread_is_scale_free_and_fewer_than_two_blocks_have_none():

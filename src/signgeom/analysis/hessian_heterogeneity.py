@@ -8,7 +8,8 @@ optimizer, lr, seed, epoch) over its blocks ``b`` with ``lambda_max_b > 0``:
 - ``log10_range_lambda_max``: ``log10(max_b lambda_max_b / min_b lambda_max_b)``;
 - ``sd_log_lambda_bar``: the same spread of ``ln lambda_bar_b`` (blocks with
   ``lambda_bar_b > 0``);
-- ``n_blocks`` and ``n_nonpositive`` (blocks left out of ``sd_log_lambda_max``).
+- ``n_blocks`` and ``n_nonpositive`` (blocks left out of ``sd_log_lambda_max``);
+- ``n_hvp`` and ``seconds``: the snapshot's cost, summed over its blocks.
 
 :func:`per_seed` averages a statistic over the snapshots of chosen trajectories, one value per
 seed; :func:`last_snapshots` keeps each run's last estimated epoch (runs of different lengths
@@ -38,6 +39,8 @@ COLUMNS = [
     "sd_log_lambda_max",
     "log10_range_lambda_max",
     "sd_log_lambda_bar",
+    "n_hvp",
+    "seconds",
 ]
 STATISTIC = "sd_log_lambda_max"
 
@@ -66,6 +69,8 @@ def heterogeneity(blocks: pd.DataFrame) -> pd.DataFrame:
                 "sd_log_lambda_max": sd_max,
                 "log10_range_lambda_max": range_max,
                 "sd_log_lambda_bar": sd_bar,
+                "n_hvp": group["n_hvp"].sum() if "n_hvp" in group else np.nan,
+                "seconds": group["seconds"].sum() if "seconds" in group else np.nan,
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
