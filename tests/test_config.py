@@ -142,8 +142,10 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["cifar"]["rotation"].update(models=["vgg16"]), "cifar.rotation.models"),
         (lambda c: c["cifar"]["rotation"].update(thetas=[0.0, 1.5]), "cifar.rotation.thetas.1"),
         (lambda c: c["cifar"]["rotation"].update(block_size=1), "cifar.rotation.block_size"),
-        (lambda c: c["cifar"]["smoothness"].update(micro_batch="fast; rm -rf x"),
-         "cifar.smoothness.micro_batch"),
+        (
+            lambda c: c["cifar"]["smoothness"].update(micro_batch="fast; rm -rf x"),
+            "cifar.smoothness.micro_batch",
+        ),
         (lambda c: c["cifar"]["smoothness"].update(micro_batch=0), "cifar.smoothness.micro_batch"),
         (lambda c: c["cifar"]["rotation"].update(lr_factors=[0.0]), "cifar.rotation.lr_factors.0"),
         (lambda c: c["cifar"]["rotation"].update(optimizers=["adam"]), "cifar.rotation.optimizers"),
@@ -298,10 +300,15 @@ def test_an_unknown_network_names_its_key_and_the_models_by_task(config):
         validate_config(config)
 
 
-def test_stages_and_augmentation_the_language_model_lacks_are_refused_by_name(config):
+def test_stages_and_augmentation_the_language_model_lacks_are_refused_by_name(config, monkeypatch):
+    from signgeom.tasks.base import Task
+    from signgeom.tasks.charlm.task import CharLMTask
+
     _with_transformer(config, architecture="transformer-tiny", batch_size=8)
     validate_config(config)
     config["cifar"]["hessian"]["models"] = ["cnn", "lm"]
+    validate_config(config)  # the language model has a Hessian loss
+    monkeypatch.setattr(CharLMTask, "hessian_loss", Task.hessian_loss)  # a task without one
     with pytest.raises(ConfigError) as err:
         validate_config(config)
     assert "config key 'cifar.hessian.models': 'lm' is a model of task 'charlm'" in str(err.value)

@@ -196,6 +196,11 @@ def test_estimate_targets(presets):
         tables = cifar.hessian_tables(name)
         assert len(tables) == sum(n_opt[m] for m in c["hessian"]["models"])
         assert all(t.endswith(f"/{name}.csv") for t in tables)
+    blocks = cifar.hessian_block_tables()
+    assert len(blocks) == sum(n_opt[m] for m in c["hessian"]["models"]) * len(c["seeds"])
+    assert len(set(blocks)) == len(blocks) and all(b.endswith("/param_blocks.csv") for b in blocks)
+    for model in c["hessian"]["models"]:
+        assert len(cifar.hessian_block_tables([model])) == n_opt[model] * len(c["seeds"])
     family = [m for m, spec in c["models"].items() if set(spec["step_sizes"]) - {"sgd", "signsgd"}]
     assert cifar.family_models == family
     assert len(cifar.similarity_tables()) == sum(n_opt[m] for m in family) * len(c["seeds"])
@@ -428,3 +433,7 @@ def test_each_model_reads_its_tasks_data_and_the_transformer_models_sort_by_batc
     assert lm.batch_sizes(models) == [8, 128]
     assert lm.network(SimpleNamespace(model="transformer-b128")) == "transformer-cpu"
     assert not lm.figure3_claims and quick.figure3_claims
+    # claim t5: every selected trajectory of both transformer models on every seed
+    tables = lm.hessian_block_tables(models)
+    assert len(tables) == 2 * 3 * len(config["cifar"]["seeds"])
+    assert "results/cifar/hessian/transformer-b8/adam/seed2/param_blocks.csv" in tables

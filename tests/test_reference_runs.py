@@ -126,6 +126,12 @@ def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
     assert len(last_layer) > 0 and last_layer == pytest.approx(0.5, rel=1e-5)
 
 
+def preset_hessian_models() -> list[str]:
+    """cifar.hessian.models of presets/transformer.yaml."""
+    preset = yaml.safe_load((REPO / "presets/transformer.yaml").read_text())
+    return preset["cifar"]["hessian"]["models"]
+
+
 def test_every_reference_claims_table_is_what_the_engine_computes_from_its_tables(tmp_path):
     """results/reference/{subset,subset-long,rotation,family,transformer}: the committed claims
     equal a
@@ -197,6 +203,28 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     )
     check("transformer/rotation_claims.csv", transformer_rotation, tmp_path / "tr.csv")
     assert set(transformer_rotation["n_seeds"]) == {3}
+    # t5: the spreads recomputed from the committed per-block tables, then the claims
+    from signgeom.analysis.hessian_heterogeneity import heterogeneity, last_snapshots
+    from signgeom.analysis.transformer_hessian_claims import compute_claims as hessian_claims
+
+    for blocks, spread, last in (
+        ("hessian_param_blocks.csv", "hessian_heterogeneity.csv", False),
+        ("cnn_hessian_param_blocks.csv", "cnn_hessian_heterogeneity.csv", True),
+    ):
+        table = read(f"transformer/{blocks}")
+        heterogeneity(last_snapshots(table) if last else table).to_csv(
+            tmp_path / spread, index=False
+        )
+        pd.testing.assert_frame_equal(read(f"transformer/{spread}"), read(tmp_path / spread))
+    hessian_models = {m: b for m, b in batch_sizes.items() if m in preset_hessian_models()}
+    t5 = hessian_claims(
+        read("transformer/hessian_heterogeneity.csv"),
+        read("transformer/cnn_hessian_heterogeneity.csv"),
+        read("transformer/step_sizes.csv"),
+        hessian_models,
+        settings,
+    )
+    check("transformer/transformer_hessian_claims.csv", t5, tmp_path / "t5.csv")
     assert_image_files(
         [ref / "rotation/figure5.png", family_dir / "figure3_family.png"]
         + [ref / "transformer/figure3.png", ref / "transformer/figure5.png"]

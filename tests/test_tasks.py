@@ -232,8 +232,17 @@ def test_the_hessian_loss_is_the_tasks_loss_or_a_clear_refusal():
     module = Cifar10Task().hessian_loss()
     assert module.reduction == "mean"
     assert float(module(out, y)) == float(Cifar10Task().loss(out, y))
-    with pytest.raises(NotImplementedError, match="task 'charlm'"):
-        CharLMTask().hessian_loss()
+    logits, ids = torch.randn(3, 5, 7), torch.randint(0, 7, (3, 5))
+    module = CharLMTask().hessian_loss()
+    assert module.reduction == "mean"
+    assert float(module(logits, ids)) == float(CharLMTask().loss(logits, ids))
+
+    class NoHessian(CharLMTask):
+        name = "nohessian"
+        hessian_loss = Task.hessian_loss
+
+    with pytest.raises(NotImplementedError, match="task 'nohessian'"):
+        NoHessian().hessian_loss()
 
 
 def test_probe_sensitivity_at_factor_one_is_the_smoothness_estimate(lm_runs, tmp_path):

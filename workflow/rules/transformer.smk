@@ -1,4 +1,4 @@
-"""Transformer claims (t1-t3) from the Figure 3 tables of the language-model models,
+"""Transformer claims (t1-t3; t5 where cifar.hessian.models holds transformer models) from the Figure 3 tables of the language-model models,
 with the CNN's loss ratio of the subset reference; `snakemake transformer` builds the tables,
 these claims, the final losses, Figure 3's layout, the probe-length sensitivity (where
 cifar.sensitivity.models is not empty) and the rotated-coordinates control (t4:
@@ -40,6 +40,34 @@ rule transformer_claims:
         " --models {params.models:q} --batch-sizes {params.batch_sizes:q}"
         " --cnn-claims {input.cnn_claims:q} --settings {params.claims:q}"
         " --out {output.claims:q} --out-losses {output.losses:q} 2> {log:q}"
+
+
+rule transformer_hessian_claims:
+    input:
+        heterogeneity=rules.cifar_hessian_heterogeneity.output.heterogeneity,
+        step_sizes=rules.cifar_tables.output.step_sizes,
+        cnn=CNN_REFERENCE_HETEROGENEITY,
+    output:
+        TRANSFORMER_HESSIAN_CLAIMS,
+    log:
+        "logs/cifar/transformer_hessian_claims.log",
+    benchmark:
+        "benchmarks/cifar/transformer_hessian_claims.tsv"
+    localrule: True
+    conda:
+        "../envs/signgeom.yaml"
+    params:
+        **PLAN.params(
+            models=TRANSFORMER_HESSIAN_MODELS,
+            batch_sizes=CIFAR.batch_sizes(TRANSFORMER_HESSIAN_MODELS),
+            claims=ClaimSettings,
+        ),
+    shell:
+        "python -m signgeom.analysis.transformer_hessian_claims"
+        " --heterogeneity {input.heterogeneity:q} --cnn-heterogeneity {input.cnn:q}"
+        " --step-sizes {input.step_sizes:q} --models {params.models:q}"
+        " --batch-sizes {params.batch_sizes:q} --settings {params.claims:q}"
+        " --out {output:q} 2> {log:q}"
 
 
 # The transformer reference's targets (presets/transformer.yaml, docs/tasks.md).

@@ -1,9 +1,14 @@
-"""Batch norm with its affine map outside ``F.batch_norm``, for correct second derivatives.
+"""Batch and layer norm with their affine maps outside the fused kernels, for correct second
+derivatives.
 
 torch.func's second derivatives through ``F.batch_norm`` with batch statistics and an affine
-weight are silently wrong in torch 2.14 (pytorch/pytorch#196699); curvlinops builds its HVPs
-with torch.func. :func:`split_affine_batchnorm` computes ``F.batch_norm(x, affine=None) * w + b``
-instead while it is active: the same function, with the right derivatives.
+weight are silently wrong in torch 2.14 (pytorch/pytorch#196699), and so are those of
+``F.layer_norm`` in its affine weight (forward over reverse: the rows of the weight against
+every earlier parameter; measured against reverse over reverse in
+tests/test_hessian_param_blocks.py); curvlinops builds its HVPs with torch.func.
+:func:`split_affine_batchnorm` computes ``F.batch_norm(x, affine=None) * w + b`` instead while
+it is active, :func:`split_affine_layernorm` ``F.layer_norm(x, affine=None) * w + b``, and
+:func:`split_affine_norms` both: the same functions, with the right derivatives.
 """
 
 from __future__ import annotations
@@ -57,3 +62,30 @@ def split_affine_batchnorm(model: nn.Module) -> Iterator[nn.Module]:
         for m in bns:
             del m.forward
 
+
+@contextmanager
+def split_affine_layernorm(model: nn.Module) -> Iterator[nn.Module]:
+    """Affine layer-norm layers compute ``F.layer_norm(x, affine=None) * w + b`` meanwhile."""
+    lns = [m for m in model.modules() if isinstance(m, nn.LayerNorm) and m.weight is not None]
+
+    def split_forward(m: nn.LayerNorm):
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            y = F.layer_norm(x, m.normalized_shape, None, None, m.eps) * m.weight
+            return y if m.bias is None else y + m.bias
+
+        return forward
+
+    for m in lns:
+        m.forward = split_forward(m)
+    try:
+        yield model
+    finally:
+        for m in lns:
+            del m.forward
+
+
+@contextmanager
+def split_affine_norms(model: nn.Module) -> Iterator[nn.Module]:
+    """:func:`split_affine_batchnorm` and :func:`split_affine_layernorm` together."""
+    with split_affine_batchnorm(model), split_affine_layernorm(model):
+        yield model

@@ -156,6 +156,17 @@ def fixed_mode(model: nn.Module, bn_mode: str = "batch_stats") -> Iterator[nn.Mo
             m.track_running_stats = flag
 
 
+@contextmanager
+def second_order_kernels() -> Iterator[None]:
+    """Attention (``scaled_dot_product_attention``) through its math kernel meanwhile: the
+    same function, in plain differentiable operations, since the fused CPU kernels have no
+    forward-mode derivative and curvlinops' HVPs take one (forward over reverse)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel([SDPBackend.MATH]):
+        yield
+
+
 def full_gradient(
     model: nn.Module, loss_fn: LossFn, chunks: Chunks, params: Sequence[torch.Tensor]
 ) -> torch.Tensor:

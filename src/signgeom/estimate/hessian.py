@@ -16,7 +16,8 @@ snapshot:
   ``rho_diag (lambda_max / lambda_bar) phi(g)`` with the mean block ``rho_diag`` in place of the
   (unmeasurable, d x d) full one.
 
-The operator runs with batch norm's affine map split off (``signgeom.estimate.batchnorm_hvp``).
+The operator runs with batch and layer norm's affine maps split off
+(``signgeom.estimate.batchnorm_hvp``).
 Every random draw comes from a seeded generator inside ``torch.random.fork_rng``: the stage
 leaves the global RNG states, the parameters and the buffers bitwise unchanged.
 """
@@ -38,7 +39,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 
 from signgeom.cli import run_cli
-from signgeom.estimate.batchnorm_hvp import split_affine_batchnorm
+from signgeom.estimate.batchnorm_hvp import split_affine_norms
 from signgeom.estimate.counting_operator import CountingOperator
 from signgeom.estimate.estimate_settings import HessianMethod, HessianSettings
 from signgeom.estimate.fixed_objective import (
@@ -49,10 +50,12 @@ from signgeom.estimate.fixed_objective import (
     hessian_operator,
     load_objective,
     mean_loss,
+    second_order_kernels,
     trainable,
 )
 from signgeom.estimate.hessian_blocks import (
     BLOCK_KINDS,
+    MAX_LAYER_BLOCK,
     block_hessian,
     block_indices,
     block_quantities,
@@ -159,7 +162,8 @@ def _exact_blocks(
     rng: np.random.Generator,
     rotation: BlockRotation | None = None,
 ) -> list[dict]:
-    """``block_quantities`` of every block (``BLOCK_KINDS``) as rows; a block inside one
+    """``block_quantities`` of every block (``BLOCK_KINDS``; no ``last_layer`` block where the
+    last tensor has more than ``MAX_LAYER_BLOCK`` entries) as rows; a block inside one
     parameter tensor takes its HVPs from that tensor's own, cheaper Hessian operator. With a
     ``rotation`` (over ``params``), blocks of the Hessian in its coordinates
     (``signgeom.estimate.rotated_hessian``); ``g`` is then the rotated gradient ``S R g``."""
@@ -172,6 +176,10 @@ def _exact_blocks(
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     blocks = []
     for kind in BLOCK_KINDS:
+        if kind == "last_layer" and sizes[-1] > MAX_LAYER_BLOCK:
+            log.info("no last_layer block: the last tensor has %d > %d entries (e.g. a "
+                     "language model's head)", sizes[-1], MAX_LAYER_BLOCK)  # fmt: skip
+            continue
         for b, index in enumerate(block_indices(sizes, kind, s.block_size, counts[kind], rng)):
             t = int(np.searchsorted(starts, index[0], side="right")) - 1
             if index[-1] < starts[t + 1]:  # inside tensor t
@@ -221,7 +229,8 @@ def estimate_hessian(
             rotation = float64_rotation(rotation)
             g_t = rotation.to_rotated(torch.as_tensor(g))  # phi of R g, as the smoothness one
             g = to_kept_rotated(rotation, g)
-        stack.enter_context(split_affine_batchnorm(model))
+        stack.enter_context(split_affine_norms(model))
+        stack.enter_context(second_order_kernels())
         d = g.size
         hop = hessian_operator(model, loss_fn, chunks, params)
         op = CountingOperator(hop)

@@ -29,8 +29,10 @@ def lanczos_extremes(
     rng: np.random.Generator,
     tol: float = 1e-3,
     ncv: int = 20,
+    smallest: bool = True,
 ) -> Spectrum:
-    """``eigsh`` for the ``top_k`` largest (``which="LA"``) and the smallest eigenvalue.
+    """``eigsh`` for the ``top_k`` largest (``which="LA"``) and, with ``smallest``, the
+    smallest eigenvalue (else ``lambda_min`` is NaN).
 
     ``tol`` is ARPACK's relative accuracy and ``ncv`` its number of Lanczos vectors (more:
     fewer restarts, more memory); on no convergence the converged part is kept (the top set
@@ -46,6 +48,8 @@ def lanczos_extremes(
     except ArpackNoConvergence as err:
         vals, vecs, converged = err.eigenvalues, err.eigenvectors, False
     order = np.argsort(vals)[::-1]
+    if not smallest:
+        return Spectrum(vals[order], vecs[:, order], math.nan, converged)
     try:
         lo = eigsh(op, k=1, which="SA", tol=tol, ncv=ncv, v0=rng.standard_normal(d))[0]
         lam_min = float(lo[0])
@@ -53,4 +57,3 @@ def lanczos_extremes(
         lam_min = float(err.eigenvalues.min()) if len(err.eigenvalues) else math.nan
         converged = False
     return Spectrum(vals[order], vecs[:, order], lam_min, converged)
-

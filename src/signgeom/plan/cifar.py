@@ -245,6 +245,17 @@ class CifarPlan:
         models = self.cifar["hessian"]["models"]
         return self._per_optimizer(models, f"hessian/{{model}}/{{optimizer}}/{name}.csv")
 
+    def hessian_block_tables(self, models: Sequence[str] | None = None) -> list[str]:
+        """The per-block Hessian table of every selected trajectory (each optimizer and seed)
+        of cifar.hessian.models (of those also in ``models``, where given)."""
+        return [
+            f"{CDIR}/hessian/{model}/{optimizer}/seed{seed}/param_blocks.csv"
+            for model in self.cifar["hessian"]["models"]
+            if models is None or model in models
+            for optimizer in self.models[model]["step_sizes"]
+            for seed in self.seeds
+        ]
+
     @property
     def family_models(self) -> list[str]:
         """Models whose step_sizes list an optimizer beyond sgd and signsgd (the sign family's

@@ -11,7 +11,8 @@ partition (what ``signgeom.estimate.fixed_objective`` differentiates).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +29,17 @@ class TaskData(Protocol):
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ParameterBlock:
+    """One block of the Hessian's block partition: a ``name``, a ``role`` shared by the blocks
+    of one kind (``embedding``, ``attn_query``, ``norm``, ...) and the names of its parameter
+    tensors (``model.named_parameters()``)."""
+
+    name: str
+    role: str
+    parameters: tuple[str, ...]
 
 
 class Task(ABC):
@@ -75,6 +87,12 @@ class Task(ABC):
         operator takes, ``signgeom.estimate.fixed_objective.hessian_operator``)."""
         raise NotImplementedError(f"the Hessian stage does not support task {self.name!r} yet")
 
+    def parameter_blocks(self, model: nn.Module) -> list[ParameterBlock]:
+        """The partition of ``model``'s trainable parameters into Hessian blocks (the per-block
+        Hessian statistics, ``signgeom.estimate.hessian_param_blocks``); the base task: one
+        block per layer (:func:`blocks_by_module`)."""
+        return blocks_by_module(model)
+
     def batches(
         self,
         x: torch.Tensor,
@@ -105,3 +123,32 @@ class Task(ABC):
 def check_choice(what: str, value: str, known: tuple[str, ...]) -> None:
     if value not in known:
         raise ValueError(f"unknown {what} {value!r}; known: {sorted(known)}")
+
+
+def blocks_by_module(model: nn.Module) -> list[ParameterBlock]:
+    """One block per module that holds trainable parameters itself (a layer: its weight and
+    bias), named by the module's path, its role the module's class name in lower case."""
+    out = []
+    for path, module in model.named_modules():
+        own = [n for n, p in module.named_parameters(recurse=False) if p.requires_grad]
+        if own:
+            names = tuple(f"{path}.{n}" if path else n for n in own)
+            out.append(ParameterBlock(path or "model", type(module).__name__.lower(), names))
+    return out
+
+
+def check_partition(model: nn.Module, blocks: Sequence[ParameterBlock]) -> None:
+    """``ValueError`` unless ``blocks`` hold every trainable parameter of ``model`` exactly
+    once, and nothing else, under distinct block names."""
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    listed = [n for b in blocks for n in b.parameters]
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    missing = sorted(set(trainable) - set(listed))
+    unknown = sorted(set(listed) - set(trainable))
+    names = [b.name for b in blocks]
+    dup_names = sorted({n for n in names if names.count(n) > 1})
+    if twice or missing or unknown or dup_names:
+        raise ValueError(
+            f"not a partition of the trainable parameters: in two blocks {twice}, in none "
+            f"{missing}, not trainable parameters {unknown}, repeated block names {dup_names}"
+        )

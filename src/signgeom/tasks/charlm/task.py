@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signgeom.tasks.base import Task, TaskData
+from signgeom.tasks.base import ParameterBlock, Task, TaskData, blocks_by_module
 from signgeom.tasks.charlm.corpus import load_corpus
 from signgeom.tasks.charlm.transformer import CharTransformer, TransformerSize
 
@@ -23,6 +23,33 @@ SIZES: dict[str, TransformerSize] = {
 }
 """Models by name: a test-sized one, the CPU one (about 0.12 M parameters at 103 characters)
 and nanoGPT's shakespeare-char size (for a GPU)."""
+
+BLOCK_ROLES: dict[str, str] = {
+    "token": "embedding_token",
+    "position": "embedding_position",
+    "attn.query": "attn_query",
+    "attn.key": "attn_key",
+    "attn.value": "attn_value",
+    "attn.out": "attn_out",
+    "ln_attn": "norm",
+    "ln_mlp": "norm",
+    "ln_final": "norm",
+    "mlp.0": "mlp_in",
+    "mlp.2": "mlp_out",
+    "head": "head",
+}
+"""The Hessian blocks of :class:`CharTransformer`: one per layer (weight and bias together),
+its role by the end of the layer's module path."""
+
+
+class SequenceCrossEntropy(nn.Module):
+    """Mean next-character cross-entropy of logits (N, T, V) against ids (N, T), the task's
+    loss as a module with ``reduction = "mean"`` (curvlinops scales it by N / n)."""
+
+    reduction = "mean"
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output.flatten(0, 1), target.flatten())
 
 
 class CharLMTask(Task):
@@ -56,6 +83,21 @@ class CharLMTask(Task):
         if reduction == "sum":
             return mean * target.shape[0]
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+    def hessian_loss(self) -> nn.Module:
+        return SequenceCrossEntropy()
+
+    def parameter_blocks(self, model: nn.Module) -> list[ParameterBlock]:
+        """One block per layer (:func:`blocks_by_module`), roles from :data:`BLOCK_ROLES`: the
+        embeddings, attention query / key / value / output, MLP in / out, norms, head."""
+        out = []
+        for b in blocks_by_module(model):
+            roles = [r for end, r in BLOCK_ROLES.items() if b.name == end or b.name.endswith(
+                "." + end)]  # fmt: skip
+            if len(roles) != 1:
+                raise ValueError(f"layer {b.name!r} has no role in BLOCK_ROLES ({roles})")
+            out.append(ParameterBlock(b.name, roles[0], b.parameters))
+        return out
 
     def correct(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over sequences of each one's share of correctly predicted characters."""
