@@ -283,8 +283,11 @@ def test_muon_under_rotation_is_refused_naming_the_key(config):
 
 
 def _with_transformer(config, **entry):
-    """``config`` plus a ``cifar.models`` entry ``lm`` (the CNN's grid and epochs)."""
+    """``config`` plus a ``cifar.models`` entry ``lm`` (the CNN's grid and epochs), in the
+    layout of text inputs (``channels_last`` false)."""
     config["cifar"]["models"]["lm"] = {**config["cifar"]["models"]["cnn"], **entry}
+    for section in ("training", "smoothness"):
+        config["cifar"][section]["channels_last"] = False
     return config
 
 
@@ -326,7 +329,8 @@ def test_a_null_entry_drops_a_model_and_per_model_batch_sizes_are_checked(config
             "architecture": "transformer-tiny", "batch_size": 600}},
             "data": {"train_limit": 500}, "batch_size": 100,
             "hessian": {"models": ["cnn"]}, "rotation": {"models": ["cnn"]},
-            "sensitivity": {"models": ["cnn"]}}}  # fmt: skip
+            "sensitivity": {"models": ["cnn"]}, "training": {"channels_last": False},
+            "smoothness": {"channels_last": False}}}  # fmt: skip
     merged = merged_config(config, edit)
     assert list(active_models(merged["cifar"])) == ["cnn", "lm"]
     with pytest.raises(ConfigError, match=r"'cifar\.models\.lm\.batch_size': 600 is more"):
@@ -349,3 +353,21 @@ def test_the_corpus_of_a_language_model_must_exist(config, tmp_path):
     assert message.startswith("config key 'cifar.data.corpus': text file ")
     assert str(tmp_path / config["cifar"]["data"]["corpus"]) in message
     assert corpus_errors(config["cifar"], REPO) == []  # the committed corpus
+
+
+@pytest.mark.parametrize("section", ["training", "smoothness"])
+def test_channels_last_is_refused_for_a_model_without_image_inputs(config, section):
+    """A text model under an NHWC layout fails at the config check, naming the key, not in
+    its jobs; with both layouts NCHW the same config passes."""
+    edited = merged_config(config, {})
+    edited["cifar"]["models"]["lm"] = {
+        "architecture": "transformer-tiny", "batch_size": 8, "epochs": 2,
+        "selection_epoch": 2, "step_sizes": {"sgd": [0.1], "signsgd": [0.001]},
+    }  # fmt: skip
+    other = "smoothness" if section == "training" else "training"
+    edited["cifar"][section]["channels_last"] = True
+    edited["cifar"][other]["channels_last"] = False
+    with pytest.raises(ConfigError, match=rf"'cifar\.{section}\.channels_last'.*\['lm'\]"):
+        validate_config(edited)
+    edited["cifar"][section]["channels_last"] = False
+    validate_config(edited)

@@ -27,6 +27,7 @@ def test_every_reference_names_existing_presets_and_the_gpu_overlay_comes_after_
         assert layers[: len(ref.presets)] == [str(REPO / p) for p in ref.presets]
         assert layers[len(ref.presets) :] == [
             str(REPO / "presets/gpu-reference.yaml"),
+            *(str(REPO / p) for p in ref.after_gpu),
             str(overlay),
             str(REPO / ref.tiny),
         ]

@@ -203,6 +203,18 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     )
     check("transformer/rotation_claims.csv", transformer_rotation, tmp_path / "tr.csv")
     assert set(transformer_rotation["n_seeds"]) == {3}
+    # the sign family's questions on the transformer (Adam beside SGD and signSGD)
+    transformer_similarity = read("transformer/similarity.csv")
+    transformer_family = family_claims(
+        read("transformer/metrics.csv"),
+        read("transformer/smoothness.csv"),
+        transformer_similarity,
+        read("transformer/step_sizes.csv"),
+        list(batch_sizes),
+        settings,
+    )
+    check("transformer/family_claims.csv", transformer_family, tmp_path / "tf.csv")
+    assert set(transformer_family["n_seeds"]) == {3}
     # t5: the spreads recomputed from the committed per-block tables, then the claims
     from signgeom.analysis.hessian_heterogeneity import heterogeneity, last_snapshots
     from signgeom.analysis.transformer_hessian_claims import compute_claims as hessian_claims

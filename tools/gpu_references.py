@@ -66,6 +66,7 @@ class Reference:
     outputs: tuple[str, ...]  # also the Snakemake targets
     robustness: bool = True  # estimate the robustness probe options (claims per option)
     tiny: str = TINY_OVERLAY  # the overlay of --tiny
+    after_gpu: tuple[str, ...] = ()  # presets that override the GPU overlay (its layout)
 
 
 REFERENCES: dict[str, Reference] = {
@@ -97,7 +98,7 @@ REFERENCES: dict[str, Reference] = {
         ),
     ),
     "transformer": Reference(
-        ("presets/transformer.yaml", "presets/transformer-gpu.yaml"),
+        ("presets/transformer.yaml",),
         (
             *FIGURE3_TABLES[:3],
             "results/cifar/transformer_claims.csv",
@@ -108,6 +109,7 @@ REFERENCES: dict[str, Reference] = {
             "figures/figure5.png",
         ),
         tiny="presets/tiny-check-transformer.yaml",
+        after_gpu=("presets/transformer-gpu.yaml",),  # its NCHW over the overlay's NHWC
     ),
 }
 
@@ -124,7 +126,7 @@ def overlay(ref: Reference, seeds: Sequence[int]) -> dict:
 
 def configfiles(ref: Reference, seeds_overlay: Path, tiny: bool) -> list[str]:
     """The config layers of ``ref``, in ``--configfile`` order (the last wins)."""
-    layers = [str(REPO / p) for p in (*ref.presets, GPU_OVERLAY)]
+    layers = [str(REPO / p) for p in (*ref.presets, GPU_OVERLAY, *ref.after_gpu)]
     layers.append(str(seeds_overlay))
     if tiny:
         layers.append(str(REPO / ref.tiny))
@@ -193,7 +195,9 @@ def projected_hours(name: str, seeds: Sequence[int], rates: dict[str, Rates]) ->
     """Expected H100 hours of reference ``name`` on ``seeds`` (module docstring); None where a
     model of it has no committed H100 rate."""
     ref = REFERENCES[name]
-    config = load_config_files(REPO / "config.yaml", *(REPO / p for p in ref.presets))
+    config = load_config_files(
+        REPO / "config.yaml", *(REPO / p for p in (*ref.presets, *ref.after_gpu))
+    )
     cifar = merged_config(config, overlay(ref, seeds))["cifar"]
     models = [m for m, spec in cifar["models"].items() if spec is not None]
     if any(model not in rates for model in models):
@@ -242,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         layer = workdir / "seeds.yaml"
         layer.write_text(yaml.safe_dump(overlay(ref, a.seeds)))
         layers = configfiles(ref, layer, a.tiny)
-        print(f"== {name}: {' '.join(ref.presets)}, seeds {a.seeds}", flush=True)
+        print(f"== {name}: {' '.join(layers)}", flush=True)
         rc = subprocess.run(snakemake_command(ref, workdir, layers, a.cores)).returncode
         missing = collect(ref, workdir, out / "results/reference" / name, layers)
         if rc or missing:

@@ -229,8 +229,8 @@ def model_tasks(cifar: dict) -> tuple[dict[str, Any], list[str]]:
 
 def _task_errors(cifar: dict) -> list[str]:
     """Every model's network is a registered one (the key named: its ``architecture``, else the
-    entry); the configured augmentation and stages are ones its task supports (the Hessian
-    stage needs ``Task.hessian_loss``)."""
+    entry); the configured augmentation, layout (``channels_last``: image inputs only) and
+    stages are ones its task supports (the Hessian stage needs ``Task.hessian_loss``)."""
     tasks, messages = model_tasks(cifar)
     for model, task in tasks.items():
         if cifar["augmentation"] not in task.augmentations:
@@ -239,6 +239,14 @@ def _task_errors(cifar: dict) -> list[str]:
                 f"augmentation of task {task.name!r} (model {model!r}); it knows "
                 f"{sorted(task.augmentations)}"
             )
+    for section in ("training", "smoothness"):
+        if cifar[section]["channels_last"]:
+            textual = sorted(m for m, task in tasks.items() if not task.image_inputs)
+            if textual:
+                messages.append(
+                    f"config key 'cifar.{section}.channels_last': true, but models {textual} "
+                    "have no image inputs (a layout of images only); set it to false"
+                )
     for model in cifar["hessian"]["models"]:
         if model in tasks and not supports_hessian(tasks[model]):
             messages.append(

@@ -1,6 +1,7 @@
 """Transformer claims (t1-t3; t5 where cifar.hessian.models holds transformer models) from the Figure 3 tables of the language-model models,
 with the CNN's loss ratio of the subset reference; `snakemake transformer` builds the tables,
-these claims, the final losses, Figure 3's layout, the probe-length sensitivity (where
+these claims, the final losses, Figure 3's layout, the sign family's figure and claims (where
+a model's grids hold a sign-family optimizer), the probe-length sensitivity (where
 cifar.sensitivity.models is not empty) and the rotated-coordinates control (t4:
 Figure 5's sweep and claims, where cifar.rotation.models is not empty) for whatever models the
 config holds (presets/transformer.yaml: only the transformer's).
@@ -78,4 +79,6 @@ rule transformer:
         FIGURE3,
         ROTATION_OUTPUTS,
         [SENSITIVITY_TABLE, *FIGURE_SENSITIVITY] if SENS["models"] else [],
+        FAMILY_TABLE_TARGETS,
+        FAMILY_TARGETS,
     localrule: True

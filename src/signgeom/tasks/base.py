@@ -48,6 +48,9 @@ class Task(ABC):
     name: str
     """The task's name (``status.json``'s ``task``)."""
 
+    image_inputs: bool = False
+    """Whether the inputs are images (N, C, H, W), the only ones ``channels_last`` applies to."""
+
     @property
     @abstractmethod
     def models(self) -> tuple[str, ...]:

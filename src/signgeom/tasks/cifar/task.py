@@ -18,6 +18,7 @@ class Cifar10Task(Task):
     """Normalised images (N, 3, 32, 32) and labels 0..9 from the official batch files."""
 
     name = "cifar10"
+    image_inputs = True
 
     @property
     def models(self) -> tuple[str, ...]:
