@@ -38,6 +38,7 @@ Grid edges. ``grid_edge`` lists, for each step-size selection a claim rests on
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from signgeom.analysis.probe_options import (
     once_per_estimate,
     probe_rows,
 )
-from signgeom.io import read_table
+from signgeom.io import read_table, write_table
 from signgeom.stats import geometric_t_interval
 
 Direction = Literal["above", "below", "similar"]
@@ -379,3 +380,11 @@ def finite_positive(values: pd.Series) -> pd.Series:
     """Boolean mask: finite and > 0 (NaN: False)."""
     x = pd.to_numeric(values, errors="coerce").astype(float)
     return pd.Series(np.isfinite(x) & (x > 0), index=values.index)
+
+
+def write_claims(table: pd.DataFrame, out: Path | str, log: logging.Logger) -> None:
+    """Write a claims table to ``out`` and log each claim's value, interval, seeds and verdict."""
+    write_table(table, out)
+    for row in table.itertuples():
+        log.info("%s (%s): %.4g [%.4g, %.4g] on %d seeds -> %s", row.claim, row.model,
+                 row.value, row.lo, row.hi, row.n_seeds, row.verdict)  # fmt: skip

@@ -45,6 +45,7 @@ from signgeom.analysis.claims import (
     claims_table,
     read_input,
     read_inputs,
+    write_claims,
 )
 from signgeom.analysis.figure3_claims import (
     SIGN_LIKE,
@@ -56,7 +57,7 @@ from signgeom.analysis.figure3_claims import (
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.analysis.statistics import pooled_geomean, tail_log_loss, window_holds_estimates
 from signgeom.cli import run_cli
-from signgeom.io import read_table, write_table
+from signgeom.io import read_table
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         a.models,
         ClaimSettings.from_args(a),
     )
-    write_table(table, a.out)
-    for row in table.itertuples():
-        log.info("%s: %.4g -> %s", row.claim, row.value, row.verdict)
+    write_claims(table, a.out, log)
 
 
 if __name__ == "__main__":

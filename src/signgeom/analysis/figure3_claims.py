@@ -35,6 +35,7 @@ from signgeom.analysis.claims import (
     claims_table,
     finite_positive,
     read_inputs,
+    write_claims,
 )
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.analysis.statistics import (
@@ -44,7 +45,6 @@ from signgeom.analysis.statistics import (
     window_holds_estimates,
 )
 from signgeom.cli import run_cli
-from signgeom.io import write_table
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         read_inputs(a.step_sizes, "step sizes"),
         ClaimSettings.from_args(a),
     )
-    write_table(table, a.out)
-    for row in table.itertuples():
-        log.info("%s: %.4g [%.4g, %.4g] on %d seeds -> %s", row.claim, row.value, row.lo,
-                 row.hi, row.n_seeds, row.verdict)  # fmt: skip
+    write_claims(table, a.out, log)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,11 @@ from signgeom.analysis.claims import (
     claims_table,
     finite_positive,
     read_input,
+    write_claims,
 )
 from signgeom.analysis.figure3_claims import SIGN_LIKE
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.cli import run_cli
-from signgeom.io import write_table
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         pd.concat([read_input(p, "step sizes") for p in a.step_sizes], ignore_index=True),
         ClaimSettings.from_args(a),
     )
-    write_table(claims, a.out)
-    for row in claims.itertuples():
-        log.info("%s (%s): %.4g on %d seeds -> %s", row.claim, row.model, row.value,
-                 row.n_seeds, row.verdict)  # fmt: skip
+    write_claims(claims, a.out, log)
 
 
 if __name__ == "__main__":

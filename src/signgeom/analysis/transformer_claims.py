@@ -31,7 +31,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from signgeom.analysis.claims import Claim, ClaimSet, Tables, claims_table, read_inputs
+from signgeom.analysis.claims import (
+    Claim,
+    ClaimSet,
+    Tables,
+    claims_table,
+    read_inputs,
+    write_claims,
+)
 from signgeom.analysis.figure3_claims import (
     by_seed,
     estimate_problems,
@@ -212,11 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cnn_loss_ratio(read_table(a.cnn_claims)),
         ClaimSettings.from_args(a),
     )
-    write_table(table, a.out)
     write_table(final_losses(metrics, a.models), a.out_losses)
-    for row in table.itertuples():
-        log.info("%s: %.4g [%.4g, %.4g] on %d seeds -> %s", row.claim, row.value, row.lo,
-                 row.hi, row.n_seeds, row.verdict)  # fmt: skip
+    write_claims(table, a.out, log)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from signgeom.analysis.claims import Claim, ClaimSet, Tables, claims_table, read_inputs
+from signgeom.analysis.claims import (
+    Claim,
+    ClaimSet,
+    Tables,
+    claims_table,
+    read_inputs,
+    write_claims,
+)
 from signgeom.analysis.hessian_heterogeneity import STATISTIC, per_seed
 from signgeom.analysis.settings import ClaimSettings
 from signgeom.analysis.transformer_claims import LABELS, TRAJECTORIES
 from signgeom.cli import run_cli
-from signgeom.io import read_table, write_table
+from signgeom.io import read_table
 from signgeom.stats import geometric_t_interval
 
 log = logging.getLogger(__name__)
@@ -116,10 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         dict(zip(a.models, a.batch_sizes, strict=True)),
         ClaimSettings.from_args(a),
     )
-    write_table(table, a.out)
-    for row in table.itertuples():
-        log.info("%s: %.4g [%.4g, %.4g] on %d seeds -> %s", row.claim, row.value, row.lo,
-                 row.hi, row.n_seeds, row.verdict)  # fmt: skip
+    write_claims(table, a.out, log)
 
 
 if __name__ == "__main__":

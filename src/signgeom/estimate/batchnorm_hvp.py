@@ -13,12 +13,27 @@ it is active, :func:`split_affine_layernorm` ``F.layer_norm(x, affine=None) * w 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@contextmanager
+def forwards_replaced(
+    modules: list[nn.Module], make_forward: Callable[[nn.Module], Callable]
+) -> Iterator[None]:
+    """Each of ``modules`` runs ``make_forward(module)`` instead of its ``forward`` meanwhile
+    (an instance attribute, deleted on exit: the class's ``forward`` is back)."""
+    for m in modules:
+        m.forward = make_forward(m)
+    try:
+        yield
+    finally:
+        for m in modules:
+            del m.forward
 
 
 @contextmanager
@@ -54,13 +69,8 @@ def split_affine_batchnorm(model: nn.Module) -> Iterator[nn.Module]:
 
         return forward
 
-    for m in bns:
-        m.forward = split_forward(m)
-    try:
+    with forwards_replaced(bns, split_forward):
         yield model
-    finally:
-        for m in bns:
-            del m.forward
 
 
 @contextmanager
@@ -75,13 +85,8 @@ def split_affine_layernorm(model: nn.Module) -> Iterator[nn.Module]:
 
         return forward
 
-    for m in lns:
-        m.forward = split_forward(m)
-    try:
+    with forwards_replaced(lns, split_forward):
         yield model
-    finally:
-        for m in lns:
-            del m.forward
 
 
 @contextmanager
