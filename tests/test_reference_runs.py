@@ -173,16 +173,6 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     )
     check("rotation/rotation_claims.csv", rotation, tmp_path / "r.csv")
     family_dir = ref / "family"
-    similarity = read("family/similarity.csv")
-    family = family_claims(
-        read("family/metrics.csv"),
-        read("family/smoothness.csv"),
-        similarity,
-        read("family/step_sizes.csv"),
-        sorted(similarity["model"].unique()),
-        settings,
-    )
-    check("family/family_claims.csv", family, tmp_path / "f.csv")
     # the transformer's, at the batch sizes its preset gives its models, against the CNN's
     # committed loss ratio
     preset = yaml.safe_load((REPO / "presets/transformer.yaml").read_text())["cifar"]["models"]
@@ -203,18 +193,20 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
     )
     check("transformer/rotation_claims.csv", transformer_rotation, tmp_path / "tr.csv")
     assert set(transformer_rotation["n_seeds"]) == {3}
-    # the sign family's questions on the transformer (Adam beside SGD and signSGD)
-    transformer_similarity = read("transformer/similarity.csv")
-    transformer_family = family_claims(
-        read("transformer/metrics.csv"),
-        read("transformer/smoothness.csv"),
-        transformer_similarity,
-        read("transformer/step_sizes.csv"),
-        list(batch_sizes),
-        settings,
-    )
-    check("transformer/family_claims.csv", transformer_family, tmp_path / "tf.csv")
-    assert set(transformer_family["n_seeds"]) == {3}
+    # the sign family's questions: the CNN and ResNet20's reference, and the transformer's
+    # (Adam beside SGD and signSGD), whose models are in its preset's order
+    for name, models in (("family", None), ("transformer", list(batch_sizes))):
+        similarity = read(f"{name}/similarity.csv")
+        family = family_claims(
+            read(f"{name}/metrics.csv"),
+            read(f"{name}/smoothness.csv"),
+            similarity,
+            read(f"{name}/step_sizes.csv"),
+            models or sorted(similarity["model"].unique()),
+            settings,
+        )
+        check(f"{name}/family_claims.csv", family, tmp_path / f"{name}-family.csv")
+    assert set(family["n_seeds"]) == {3}
     # t5: the spreads recomputed from the committed per-block tables, then the claims
     from signgeom.analysis.hessian_heterogeneity import heterogeneity, last_snapshots
     from signgeom.analysis.transformer_hessian_claims import compute_claims as hessian_claims
