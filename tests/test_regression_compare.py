@@ -381,3 +381,20 @@ def test_check_command_exit_status(tmp_path, capsys):
     summary.unlink()
     assert run_cli(main, args) == 2
     assert str(summary) in capsys.readouterr().err
+
+
+def test_smoothness_rows_of_another_probe_option_are_their_own_rows():
+    """A robustness estimate (``probe_step`` heavy_ball) shares model, optimizer, seed and epoch
+    with the headline one: it is an extra row of its own, named by its probe option, not a
+    duplicate that hides the comparison of the headline rows."""
+    spec = next(s for s in TABLES if s.reference == "cifar_smoothness.csv")
+    reference = read_table(REFERENCE_DIR / spec.reference)
+    other = reference.iloc[[0]].assign(probe_step="heavy_ball", R_hat=0.5)
+    actual = pd.concat([reference, other], ignore_index=True)
+    messages = [d.message for d in compare(reference, actual, spec)]
+    assert len(messages) == 1
+    assert "probe_step=heavy_ball" in messages[0] and "(extra)" in messages[0]
+    actual.loc[0, "R_hat"] *= 2  # the headline row still compares
+    assert any(
+        "row 0" in m and "R_hat" in m for m in (d.message for d in compare(reference, actual, spec))
+    )

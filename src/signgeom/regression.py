@@ -155,7 +155,7 @@ CIFAR_METRICS = TableSpec(
 CIFAR_SMOOTHNESS = TableSpec(
     output="results/cifar/smoothness.csv",
     reference="cifar_smoothness.csv",
-    keys=("model", "optimizer", "seed", "epoch"),
+    keys=("model", "optimizer", "seed", "epoch", "probe_step"),  # one row per probe option
     default=TRAINING,
     tolerances={
         "lr": EXACT,
