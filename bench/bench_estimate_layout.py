@@ -50,6 +50,7 @@ from signgeom.workflow import REPO
 MODELS = ("cnn", "resnet20")
 STEP_SIZES = REPO / "results/reference/subset/step_sizes.csv"
 BATCH = 128
+BASE = ("fp64 NCHW, whole chunk", "fp32 NCHW, whole chunk")  # the reference and today's path
 
 
 @dataclass(frozen=True)
@@ -60,23 +61,26 @@ class Path:
     precision: str
     channels_last: bool
     micro: int | None
+    compiled: bool = False  # the network through torch.compile (inductor's CPU backend)
 
     @property
     def name(self) -> str:
         layout = "NHWC" if self.channels_last else "NCHW"
         size = f"passes of {self.micro}" if self.micro else "whole chunk"
-        return f"{self.precision} {layout}, {size}"
+        return f"{self.precision} {layout}{' compiled' if self.compiled else ''}, {size}"
 
 
-def paths(micro_batches: list[int]) -> list[Path]:
+def paths(micro_batches: list[int], compiled: bool = False) -> list[Path]:
     """fp64 NCHW whole chunks (the reference), fp32 NCHW whole chunks (today's CPU path),
-    fp32 NCHW in passes of each size, fp32 NHWC whole and in passes of the first size."""
+    fp32 NCHW in passes of each size, fp32 NHWC whole and in passes of the first size; with
+    ``compiled`` also the compiled fp32 NCHW network, whole chunks."""
     return [
         Path("fp64", False, None),
         Path("fp32", False, None),
         *(Path("fp32", False, m) for m in micro_batches),
         Path("fp32", True, None),
         Path("fp32", True, micro_batches[0]),
+        *([Path("fp32", False, None, compiled=True)] if compiled else []),
     ]
 
 
@@ -103,6 +107,8 @@ def estimate(model_name: str, state: dict, x, y, path: Path, steps: tuple, repea
     net.load_state_dict(state)
     net = net.to(dtype=dtype, memory_format=fmt)
     images = x.to(dtype).contiguous(memory_format=fmt)
+    if path.compiled:
+        net = torch.compile(net)  # compiled on the warm-up estimate, not timed
     size = path.micro or len(x)
     repeats = 0 if path.precision == "fp64" else repeats
     chunks = make_chunks(images, y, None, size)
@@ -125,6 +131,8 @@ def main() -> None:
         "--micro-batch", type=int, nargs="+", default=[MICRO_BATCH_BY_DEVICE["cpu"]],
         help="images per pass of the micro-batched paths (NHWC: the first)",
     )  # fmt: skip
+    parser.add_argument("--compiled", action="store_true", help="add the compiled network")
+    parser.add_argument("--paths", nargs="+", help="only these paths (names as printed)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -137,21 +145,23 @@ def main() -> None:
         f" passes of {args.micro_batch}, SGD snapshots at epochs 0 and {args.epochs},"
         f" best of {args.repeats} estimates after a warm-up"
     )
-    header = f"{'model':<9} {'epoch':>5}  {'path':<27} {'estimate [s]':>12} {'R_hat':>12}"
+    header = f"{'model':<9} {'epoch':>5}  {'path':<33} {'estimate [s]':>12} {'R_hat':>12}"
     print(header + f" {'|rel - fp64|':>12} {'same bits':>9} {'vs today':>9}")
     for model_name in args.models:
         steps = step_sizes_from_csv(STEP_SIZES, model_name)  # (SGD's, signSGD's)
         coupled = couples_examples(build_model(model_name), "batch_stats")
         for epoch, state in snapshots(model_name, x, y, steps[0], args.epochs).items():
             results = {}
-            for path in paths(args.micro_batch):
+            for path in paths(args.micro_batch, args.compiled):
                 if path.micro and coupled:
                     continue  # batch norm's batch statistics: the chunk is the objective
+                if args.paths and path.name not in {*args.paths, *BASE}:
+                    continue
                 results[path.name] = estimate(model_name, state, x, y, path, steps, args.repeats)
-            reference, today = results["fp64 NCHW, whole chunk"], results["fp32 NCHW, whole chunk"]
+            reference, today = (results[name] for name in BASE)
             for name, (sec, r_hat, same) in results.items():
                 print(
-                    f"{model_name:<9} {epoch:>5}  {name:<27} {sec:>12.2f} {r_hat:>12.7f}"
+                    f"{model_name:<9} {epoch:>5}  {name:<33} {sec:>12.2f} {r_hat:>12.7f}"
                     f" {abs(r_hat / reference[1] - 1):>12.1e} {'yes' if same else 'NO':>9}"
                     f" {today[0] / sec:>8.2f}x",
                     flush=True,

@@ -18,6 +18,7 @@ from signgeom.estimate import hessian, smoothness
 from signgeom.estimate.estimate_settings import EstimateSettings, SmoothnessSettings
 from signgeom.estimate.fixed_objective import (
     MICRO_BATCH_BY_DEVICE,
+    compiled,
     couples_examples,
     fixed_mode,
     full_gradient,
@@ -309,3 +310,48 @@ def test_estimates_are_the_same_in_either_layout(model):
         assert next(p for p in net.parameters() if p.dim() == 4).is_contiguous(memory_format=fmt)
     got, want = values[torch.channels_last], values[torch.contiguous_format]
     assert got == pytest.approx(want, rel=1e-9)
+
+
+def test_compiled_network_sees_the_snapshots_loaded_into_the_model():
+    """``compiled`` shares the model's parameters: a state loaded into the model afterwards (as
+    the snapshot loop does) is what the compiled forward computes with."""
+    torch.manual_seed(0)
+    net, other = nn.Linear(6, 3), nn.Linear(6, 3)
+    forward = compiled(net)
+    x = torch.randn(5, 6)
+    torch.testing.assert_close(forward(x), net(x))
+    net.load_state_dict(other.state_dict())
+    torch.testing.assert_close(forward(x), other(x))
+
+
+@pytest.mark.slow
+def test_smoothness_through_the_compiled_network_matches_the_plain_one(
+    toy_run, tmp_path, monkeypatch
+):
+    """``compile: true``: the shard's estimates go through the compiled network and equal the
+    plain network's to fp32 rounding (the same objective, other kernels)."""
+    made = []
+    monkeypatch.setattr(smoothness, "compiled", lambda net: made.append(net) or compiled(net))
+    steps = tmp_path / "step_sizes.csv"
+    steps.write_text("model,optimizer,lr\nrecording,sgd,0.05\nrecording,signsgd,0.001\n")
+    tables = {}
+    for compile_ in (False, True):
+        settings = unit_settings(
+            SmoothnessSettings,
+            model="recording", trajectory_optimizer="sgd", n_examples=N_IMAGES, chunk_size=12,
+            device="cpu", precision="fp32", compile=compile_, batched="auto",
+        )  # fmt: skip
+        out = tmp_path / f"{compile_}.csv"
+        smoothness.estimate_run(settings, run_dir=toy_run, data_dir=DATA, step_sizes=steps, out=out)
+        tables[compile_] = pd.read_csv(out)
+        assert len(made) == int(compile_)
+    for column in ("phi", "L2_hat", "Linf_hat", "R_hat", "grad_norm2"):
+        got, want = tables[True][column].to_numpy(), tables[False][column].to_numpy()
+        assert got == pytest.approx(want, rel=1e-4), column
+
+
+def test_compile_with_batched_probes_is_refused_by_name():
+    with pytest.raises(ValueError, match="cifar.smoothness.compile"):
+        unit_settings(
+            SmoothnessSettings, model="cnn", trajectory_optimizer="sgd", compile=True, batched=True
+        )

@@ -206,6 +206,10 @@ class SmoothnessSettings(ProbeSettings):
         choices=("auto", "true", "false"),
         help="probe gradients in one vmapped pass",
     )
+    compile: bool = setting(
+        config="cifar.smoothness.compile",
+        help="the network through torch.compile (inductor): same objective, sequential probes",
+    )
     rotated_coordinates: bool = setting(
         False, help="estimate in the run's rotated training coordinates (from its status.json)"
     )
@@ -214,6 +218,11 @@ class SmoothnessSettings(ProbeSettings):
         if isinstance(self.batched, bool):  # the config's true/false
             object.__setattr__(self, "batched", "true" if self.batched else "false")
         super().__post_init__()
+        if self.compile and self.batched == "true":
+            raise ValueError(
+                "config key 'cifar.smoothness.compile': true needs sequential probes, but "
+                "cifar.smoothness.batched is true (set it to auto or false)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -89,6 +89,13 @@ def load_objective(
     return make_chunks(inputs, data.train_y, s.n_examples, size), model
 
 
+def compiled(model: nn.Module) -> nn.Module:
+    """``model``'s forward through ``torch.compile`` (inductor): the same parameters (the
+    snapshots load into ``model``, the probes move them in place), the same objective summed by
+    other kernels. First-order gradients only: no Hessian-vector products through it."""
+    return torch.compile(model)
+
+
 def couples_examples(model: nn.Module, bn_mode: str) -> bool:
     """Whether a chunk's images interact in the objective: batch norm with batch statistics."""
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())

@@ -57,6 +57,7 @@ from signgeom.estimate.fixed_objective import (
     Chunks,
     LossFn,
     assign_flat,
+    compiled,
     count_examples,
     fixed_mode,
     flat_parameters,
@@ -337,6 +338,8 @@ def estimate_run(
     Runs in strict fp32 (TF32 off) or fp64 (``precision``), whatever precision trained the
     run: the estimate differences two gradients. ``n_examples`` None: every training image.
     ``channels_last`` (NHWC convolutions) is a layout choice: faster on GPUs, same precision.
+    ``compile``: the probes' forward passes through the compiled network (``compiled``), the
+    probes sequential.
 
     ``rotated_coordinates``: estimate in the coordinates the run was trained in, its rotation
     rebuilt from its ``status.json`` (``rotation_theta``, ``rotation_block_size``, ``seed``);
@@ -347,10 +350,11 @@ def estimate_run(
     s = settings
     alpha_gd, alpha_sign = step_sizes_from_csv(step_sizes, s.model)
     loop = SnapshotLoop(run_dir, s.device, s.trajectory_optimizer)
-    batched_probes = use_batched(s.batched, loop.dev)
+    batched_probes = use_batched(s.batched, loop.dev) and not s.compile
     epochs = shard_epochs(loop.snapshot_epochs(), s.shard, s.n_shards)
     task = task_for_model(s.network)
     chunks, net = load_objective(s, data_dir, loop.dev, task)
+    forward = compiled(net) if s.compile else net  # the snapshots load into net
     n_used = count_examples(chunks)
     rotation, columns, rotation_row = None, OUTPUT_COLUMNS, {}
     if s.rotated_coordinates:
@@ -360,7 +364,7 @@ def estimate_run(
     row_settings = {"probe_step": s.probe_step, "reduction": s.reduction}
     row_settings |= {"bn_mode": s.bn_mode, "n_examples": n_used, "precision": s.precision}
     log.info(
-        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s)",
+        "%s: %d snapshot epochs in shard %d/%d, %d examples, %d gradient passes each (%s%s)",
         run_dir,
         len(epochs),
         s.shard,
@@ -368,12 +372,13 @@ def estimate_run(
         n_used,
         1 + 2 * len(s.gammas),
         "probes batched" if batched_probes else "probes sequential",
+        ", compiled network" if s.compile else "",
     )
 
     def one(epoch: int) -> tuple[list[list[dict]], str]:
         t0 = time.perf_counter()
         est = estimate_smoothness(
-            net,
+            forward,
             task.loss,
             chunks,
             alpha_gd=alpha_gd,
