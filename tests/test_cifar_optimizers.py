@@ -245,3 +245,35 @@ def test_muon_orthogonalises_in_strict_fp32_and_restores_the_flags(monkeypatch):
     finally:
         torch.set_float32_matmul_precision(saved[0])
         torch.backends.cuda.matmul.allow_tf32 = saved[1]
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.5])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_step_with_a_closure_returns_its_loss_and_steps_on_its_gradient(name, theta):
+    """``step(closure)`` (under ``torch.no_grad``) re-evaluates the loss with gradients on,
+    returns it, and takes the very step that ``step()`` takes after the same backward pass."""
+    from signgeom.training.rotation import build_rotated_optimizer
+
+    if theta > 0 and name == "muon":
+        pytest.skip("shape-dependent: refused in rotated coordinates")
+    target = torch.tensor([[0.3, -1.0], [2.0, 0.5]], dtype=torch.float64)
+
+    def build():
+        w = torch.zeros(2, 2, dtype=torch.float64, requires_grad=True)
+        return w, build_rotated_optimizer(name, [("w", w)], 0.01, 0.9, theta, 4, seed=0)
+
+    (w1, opt1), (w2, opt2) = build(), build()
+
+    def closure():
+        opt1.zero_grad()
+        loss = ((w1 - target) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with torch.no_grad():
+        returned = opt1.step(closure)
+    assert returned.item() == pytest.approx(((target) ** 2).sum().item())
+    ((w2 - target) ** 2).sum().backward()
+    assert opt2.step() is None
+    torch.testing.assert_close(w1.detach(), w2.detach(), rtol=0, atol=0)
+    assert not torch.equal(w1.detach(), torch.zeros(2, 2, dtype=torch.float64))

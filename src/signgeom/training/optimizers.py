@@ -30,6 +30,14 @@ def check_hyperparameters(lr: float, **betas: float) -> None:
             raise ValueError(f"{name} must be in [0, 1), got {beta}")
 
 
+def closure_loss(closure: Callable[[], float] | None) -> float | None:
+    """``closure()`` with gradients enabled (the loss it re-evaluates), or None without one."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class _HeavyBall(torch.optim.Optimizer):
     """``m <- mu * m + g`` (``m_1 = g_1``); ``x <- x - lr * direction(m)``."""
 
@@ -46,10 +54,7 @@ class _HeavyBall(torch.optim.Optimizer):
         """One step for every parameter with a gradient, as multi-tensor (``_foreach``) ops:
         a few kernels per step on CUDA instead of a few per parameter tensor; the same
         element-wise arithmetic (on the CPU they loop over the tensors)."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             fresh = [p for p in params if "momentum_buffer" not in self.state[p]]
@@ -109,10 +114,7 @@ class Lion(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -184,10 +186,7 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         with strict_fp32():  # the iteration in fp32 whatever the training precision (no TF32)
             for group in self.param_groups:
                 mu = group["momentum"]

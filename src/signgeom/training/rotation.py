@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from signgeom.quadratic.hessians import fractional_rotation, haar_rotation
+from signgeom.training.optimizers import closure_loss
 
 
 def name_seed(seed: int, name: str) -> int:
@@ -130,10 +131,7 @@ class RotatedOptimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """Rotate the gradients, step the inner optimizer on ``v``, set ``w = R^T v``."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for i, (p, v) in enumerate(zip(self.params, self.shadow, strict=True)):
             v.grad = None if p.grad is None else self.rotation.rotate(i, p.grad)
         self.inner.step()
