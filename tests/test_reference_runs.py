@@ -82,6 +82,32 @@ def test_reference_tables_match_their_preset(name):
     assert not metrics[metrics["selected"]]["status"].eq("diverged").any()
 
 
+@pytest.mark.parametrize("name", ["subset"])
+def test_repeated_seeds_follow_seed_zeros_selection_and_schedule(name):
+    """results/reference/<name>/seeds/: every repeat trains seed 0's selected step size on its
+    own seed, reaches the preset's last epoch without diverging, and has R_hat on the preset's
+    estimate schedule; each trajectory's R_hat at epoch 0 (shared starting weights) is one
+    value for both optimizers of a seed."""
+    ref, made_with, t = _load(name)
+    seeds = {n: pd.read_csv(ref / "seeds" / f"{n}.csv") for n in ("metrics", "smoothness")}
+    chosen = {(r.model, r.optimizer): r.lr for r in t["step_sizes"].itertuples()}
+    metrics, smooth = seeds["metrics"], seeds["smoothness"]
+    assert 0 not in set(metrics["seed"]) and 0 not in set(smooth["seed"])
+    stride = made_with["smoothness"]["stride"]
+    for (model, opt, seed), g in metrics.groupby(["model", "optimizer", "seed"]):
+        assert set(g["lr"]) == {chosen[model, opt]}, (model, opt, seed)
+        assert g["epoch"].max() == made_with["models"][model]["epochs"], (model, opt, seed)
+        assert (g["status"] == "completed").all() and not g["diverged"].any()
+    for (model, _, _), g in smooth.groupby(["model", "optimizer", "seed"]):
+        epochs = made_with["models"][model]["epochs"]
+        assert sorted(g["epoch"]) == sorted({*range(0, epochs + 1, stride), epochs})
+        assert (g["R_hat"] > 0).all() and g["R_hat"].map(math.isfinite).all()
+    runs = set(zip(metrics["model"], metrics["optimizer"], metrics["seed"], strict=True))
+    assert runs == set(zip(smooth["model"], smooth["optimizer"], smooth["seed"], strict=True))
+    start = smooth[smooth["epoch"] == 0].groupby(["model", "seed"])["R_hat"]
+    assert (start.max() / start.min()).max() == pytest.approx(1, abs=1e-6)
+
+
 def test_subset_premises_reference_is_consistent_with_its_config_and_theorems():
     """results/reference/subset-premises: the epochs its override asks for, R_hat joined from
     its own smoothness table, the derived columns recomputed, and on PSD blocks the two
