@@ -86,8 +86,8 @@ def test_reference_tables_match_their_preset(name):
 def test_repeated_seeds_follow_seed_zeros_selection_and_schedule(name):
     """results/reference/<name>/seeds/: every repeat trains seed 0's selected step size on its
     own seed, reaches the preset's last epoch without diverging, and has R_hat on the preset's
-    estimate schedule; each trajectory's R_hat at epoch 0 (shared starting weights) is one
-    value for both optimizers of a seed."""
+    estimate schedule under every probe option it was estimated with; R_hat at epoch 0 (the
+    weights both trajectories of a seed start from) is one value for both optimizers."""
     ref, made_with, t = _load(name)
     seeds = {n: pd.read_csv(ref / "seeds" / f"{n}.csv") for n in ("metrics", "smoothness")}
     chosen = {(r.model, r.optimizer): r.lr for r in t["step_sizes"].itertuples()}
@@ -98,13 +98,16 @@ def test_repeated_seeds_follow_seed_zeros_selection_and_schedule(name):
         assert set(g["lr"]) == {chosen[model, opt]}, (model, opt, seed)
         assert g["epoch"].max() == made_with["models"][model]["epochs"], (model, opt, seed)
         assert (g["status"] == "completed").all() and not g["diverged"].any()
-    for (model, _, _), g in smooth.groupby(["model", "optimizer", "seed"]):
+    estimate = ["model", "optimizer", "seed", "probe_step"]  # one trajectory, one probe option
+    for (model, *_), g in smooth.groupby(estimate):
         epochs = made_with["models"][model]["epochs"]
         assert sorted(g["epoch"]) == sorted({*range(0, epochs + 1, stride), epochs})
         assert (g["R_hat"] > 0).all() and g["R_hat"].map(math.isfinite).all()
     runs = set(zip(metrics["model"], metrics["optimizer"], metrics["seed"], strict=True))
-    assert runs == set(zip(smooth["model"], smooth["optimizer"], smooth["seed"], strict=True))
-    start = smooth[smooth["epoch"] == 0].groupby(["model", "seed"])["R_hat"]
+    headline = smooth[smooth["probe_step"] == "raw"]
+    assert runs == set(zip(headline["model"], headline["optimizer"], headline["seed"], strict=True))
+    assert set(zip(smooth["model"], smooth["optimizer"], smooth["seed"], strict=True)) == runs
+    start = smooth[smooth["epoch"] == 0].groupby(["model", "seed", "probe_step"])["R_hat"]
     assert (start.max() / start.min()).max() == pytest.approx(1, abs=1e-6)
 
 
