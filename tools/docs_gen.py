@@ -99,9 +99,15 @@ def _seeds(r: pd.Series) -> str:
 
 
 def _probe_options(r: pd.Series) -> str:
-    """The verdicts under the other probe options (``verdict_<option>`` columns)."""
-    options = [c for c in r.index if c.startswith("verdict_")]
-    return " / ".join(f"{c.removeprefix('verdict_')}: {_text(r[c])}" for c in options)
+    """The verdict under each other probe option (``verdict_<option>``), with its value
+    (``value_<option>``) where it has one."""
+    cells = []
+    for column in (c for c in r.index if c.startswith("verdict_")):
+        option = column.removeprefix("verdict_")
+        value = r.get(f"value_{option}")
+        shown = "" if value is None or pd.isna(value) else f" ({_number(float(value))})"
+        cells.append(f"{option}: {_text(r[column])}{shown}")
+    return " / ".join(cells)
 
 
 def _notes(r: pd.Series) -> str:
