@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 import shutil
 from pathlib import Path
@@ -133,6 +134,10 @@ def test_table_block_options_filter_pivot_and_order_columns():
     picked = docs_gen.select(table, docs_gen.options("model=cnn pivot=optimizer:epoch:mean"))
     assert list(picked.columns) == ["optimizer", "epoch 0", "epoch 5"]
     assert picked.set_index("optimizer").loc["sgd"].tolist() == [0.3, 0.4]
+    by_two = docs_gen.select(table, docs_gen.options("pivot=model,optimizer:epoch:mean"))
+    assert list(by_two.columns) == ["model", "optimizer", "epoch 0", "epoch 5"]
+    assert by_two.values.tolist()[1] == ["cnn", "sgd", 0.3, 0.4]
+    assert math.isnan(by_two.values.tolist()[2][3])  # mlp has no epoch 5
     kept = docs_gen.select(table, docs_gen.options('optimizer=sgd columns="epoch,model"'))
     assert kept.values.tolist() == [[0, "cnn"], [5, "cnn"]]
     with pytest.raises(ValueError, match="no column 'seed'"):

@@ -13,7 +13,8 @@ relative to the file holding the block. Kinds:
   refused.
 - ``table: <csv> [column=v,w] [pivot=index:columns:values] [columns=a,b]``: any table; the
   options apply in that order (keep rows whose ``column`` is one of the values, spread
-  ``values`` over ``columns``, keep and order columns). No expression is evaluated.
+  ``values`` over ``columns`` with one row per ``index``, a column or several ``a,b``, keep
+  and order columns). No expression is evaluated.
 - ``excerpt: <text file> [start="s"] [end="e"] [only="a|b"]``: the file's lines verbatim in a
   code block, from the first line containing ``s`` up to (not including) the next line
   containing ``e`` (default: the next blank line; ``end="EOF"``: the end of the file), keeping
@@ -160,7 +161,7 @@ def select(table: pd.DataFrame, opts: dict[str, str]) -> pd.DataFrame:
     table = filter_rows(table, opts)
     if "pivot" in opts:
         index, columns, values = opts["pivot"].split(":")
-        table = table.pivot(index=index, columns=columns, values=values)
+        table = table.pivot(index=index.split(","), columns=columns, values=values)
         table.columns = [f"{columns} {c}" for c in table.columns]
         table = table.reset_index()
     if "columns" in opts:
