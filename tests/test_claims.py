@@ -228,6 +228,7 @@ def test_the_tables_step_fills_the_robustness_columns_from_the_probe_shards(tmp_
     kept = [float(raw_per_seed[s]) / 3 for s in ("0", "1")]  # seed 2 excluded under heavy_ball
     assert early["value_heavy_ball"] == pytest.approx(np.exp(np.log(kept).mean()), rel=1e-3)
     assert early["n_seeds"] == 3 and early["verdict_radius"] == "no data"
+    assert early["n_seeds_heavy_ball"] == 2 and early["n_seeds_radius"] == 0
     assert table.loc["a_loss", "verdict_heavy_ball"] == "n/a"
 
 

@@ -170,8 +170,10 @@ def test_probe_options_give_robustness_columns_or_no_data():
     assert rhat["verdict"] == "holds" and rhat["verdict_heavy_ball"] == "fails"
     assert rhat["value_heavy_ball"] == pytest.approx(math.exp(np.log([1.5, 1.7, 1.6]).mean()))
     assert rhat["verdict_radius"] == NO_DATA
+    assert (rhat["n_seeds_heavy_ball"], rhat["n_seeds_radius"]) == (3, 0)
     # the loss claim's verdict holds under every option; R_hat's fails under heavy_ball
-    assert table.set_index("claim").loc["both", "verdict_heavy_ball"] == "fails"
+    both_row = table.set_index("claim").loc["both"]
+    assert both_row["verdict_heavy_ball"] == "fails" and both_row["n_seeds_heavy_ball"] == 3
 
 
 def test_probe_rows_read_missing_options_as_raw_and_keep_rows_without_estimates():

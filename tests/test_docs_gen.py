@@ -97,7 +97,7 @@ def test_claims_columns_come_from_the_marker_and_survive_new_columns():
             "value": [2.0, 0.5], "lo": [1.5, float("nan")], "hi": [2.5, float("nan")],
             "level": [0.9, 0.9], "n_seeds": [3, 1], "verdict": ["holds", "inconclusive"],
             "min_seeds": [3, 3], "model": ["cnn", "mlp"], "verdict_radius": ["holds", "no data"],
-            "value_radius": [1.25, float("nan")],
+            "value_radius": [1.25, float("nan")], "n_seeds_radius": [3, 0],
             "note": ["", "1 seed (min 3): no verdict"], "grid_edge": ["", "signsgd lr 0.1"],
         }
     )  # fmt: skip
@@ -106,8 +106,8 @@ def test_claims_columns_come_from_the_marker_and_survive_new_columns():
         "| claim | statistic (threshold) | value [interval] | seeds | verdict | other probe steps"
         " | notes |"
     )
-    row = "| A holds | r (1) | 2 [1.5, 2.5] (90%) | 3 (min 3) | **holds** | radius: holds (1.25) |"
-    assert row in default
+    row = "| A holds | r (1) | 2 [1.5, 2.5] (90%) | 3 (min 3) | **holds** | "
+    assert row + "radius: holds (1.25, 3 seeds) |" in default
     assert (
         "0.5 (no interval) | 1 (min 3) | **inconclusive** | radius: no data "
         "| 1 seed (min 3): no verdict; at grid edge: signsgd lr 0.1 |"

@@ -100,13 +100,15 @@ def _seeds(r: pd.Series) -> str:
 
 
 def _probe_options(r: pd.Series) -> str:
-    """The verdict under each other probe option (``verdict_<option>``), with its value
-    (``value_<option>``) where it has one."""
+    """The verdict under each other probe option (``verdict_<option>``), with its value and
+    usable seeds (``value_<option>``, ``n_seeds_<option>``) where it has a value."""
     cells = []
     for column in (c for c in r.index if c.startswith("verdict_")):
         option = column.removeprefix("verdict_")
-        value = r.get(f"value_{option}")
-        shown = "" if value is None or pd.isna(value) else f" ({_number(float(value))})"
+        value, n = r.get(f"value_{option}"), r.get(f"n_seeds_{option}")
+        shown = "" if value is None or pd.isna(value) else f" ({_number(float(value))}"
+        if shown:
+            shown += ")" if n is None or pd.isna(n) else f", {int(n)} seeds)"
         cells.append(f"{option}: {_text(r[column])}{shown}")
     return " / ".join(cells)
 

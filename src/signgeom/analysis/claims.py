@@ -28,9 +28,10 @@ Probe options. Claims on estimates (``Claim.estimates``) are evaluated once per 
 on the rows of the estimates table made with it (:func:`signgeom.analysis.probe_options.
 probe_rows`: column ``probe_step``; a row naming no option is ``raw``, or, holding no estimate,
 counts under every option; a row naming another option never counts). ``raw``, the paper's,
-gives the headline columns; the others (:data:`ROBUSTNESS`) give ``verdict_<option>`` and
-``value_<option>``: ``no data`` where the table has no estimate under that option, ``n/a``
-for a claim on no estimate.
+gives the headline columns; the others (:data:`ROBUSTNESS`) give ``verdict_<option>``,
+``value_<option>`` and ``n_seeds_<option>`` (the usable seeds under that option, which may be
+fewer than the headline's): ``no data`` where the table has no estimate under that option,
+``n/a`` for a claim on no estimate (both with 0 seeds).
 
 Grid edges. ``grid_edge`` lists, for each step-size selection a claim rests on
 (``Claim.selections``), the selections of the step-size table that sit at their grid's edge.
@@ -67,7 +68,7 @@ COLUMNS = [
     *("claim", "model", "statement", "statistic", "direction", "threshold"),
     *("value", "lo", "hi", "level", "n_seeds", "min_seeds", "per_seed", "excluded"),
     *("grid_edge", "verdict", "note"),
-    *(f"{kind}_{option}" for option in ROBUSTNESS for kind in ("verdict", "value")),
+    *(f"{kind}_{option}" for option in ROBUSTNESS for kind in ("verdict", "value", "n_seeds")),
 ]
 
 
@@ -315,13 +316,14 @@ def _claim_row(
         **result,
     }
     for option in ROBUSTNESS:
+        keys = (f"verdict_{option}", f"value_{option}", f"n_seeds_{option}")
         if not claim.estimates:
-            row[f"verdict_{option}"], row[f"value_{option}"] = NOT_AN_ESTIMATE, math.nan
+            row.update(zip(keys, (NOT_AN_ESTIMATE, math.nan, 0), strict=True))
         elif option not in robust:
-            row[f"verdict_{option}"], row[f"value_{option}"] = NO_DATA, math.nan
+            row.update(zip(keys, (NO_DATA, math.nan, 0), strict=True))
         else:
             other = robust[option][claim.name]
-            row[f"verdict_{option}"], row[f"value_{option}"] = other["verdict"], other["value"]
+            row.update(zip(keys, (other["verdict"], other["value"], other["n_seeds"]), strict=True))
     return row
 
 
@@ -359,6 +361,10 @@ def _agreement_row(item: Agreement, rows: Sequence[dict], level: float) -> dict:
             agreement(a, b) if {a, b} <= set(VERDICTS) else NO_DATA
         )
         row[f"value_{option}"] = math.nan
+        row[f"n_seeds_{option}"] = min(
+            r["n_seeds"] if r[f"verdict_{option}"] == NOT_AN_ESTIMATE else r[f"n_seeds_{option}"]
+            for r in (first, second)
+        )
     return row
 
 
