@@ -82,7 +82,7 @@ def test_reference_tables_match_their_preset(name):
     assert not metrics[metrics["selected"]]["status"].eq("diverged").any()
 
 
-@pytest.mark.parametrize("name", ["subset"])
+@pytest.mark.parametrize("name", ["subset", "subset-long"])
 def test_repeated_seeds_follow_seed_zeros_selection_and_schedule(name):
     """results/reference/<name>/seeds/: every repeat trains seed 0's selected step size on its
     own seed, reaches the preset's last epoch without diverging, and has R_hat on the preset's
@@ -188,7 +188,7 @@ def test_every_reference_claims_table_is_what_the_engine_computes_from_its_table
         decided = table[table["verdict"].isin(["holds", "fails"])]
         assert (decided["n_seeds"] >= settings.min_seeds).all(), committed
 
-    for name, extra in (("subset", "subset/seeds/"), ("subset-long", None)):
+    for name, extra in (("subset", "subset/seeds/"), ("subset-long", "subset-long/seeds/")):
         parts = [f"{name}/"] + ([extra] if extra else [])
         table = compute_claims(
             read(*(p + "metrics.csv" for p in parts)),
