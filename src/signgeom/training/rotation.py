@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from signgeom.quadratic.hessians import fractional_rotation, haar_rotation
-from signgeom.training.optimizers import closure_loss
+from signgeom.training.optimizers import SHAPE_DEPENDENT, build_optimizer, closure_loss
 
 
 def name_seed(seed: int, name: str) -> int:
@@ -162,8 +162,6 @@ def build_rotated_optimizer(
     """The registered optimizer ``name`` in rotated coordinates; ``theta = 0``: the plain one.
     A shape-dependent optimizer (``signgeom.training.optimizers.SHAPE_DEPENDENT``) is refused for
     ``theta > 0``: on the ``(n_b, k)`` blocks it would be another optimizer."""
-    from signgeom.training.optimizers import SHAPE_DEPENDENT, build_optimizer
-
     if theta == 0:
         return build_optimizer(name, [p for _, p in named_params], lr=lr, momentum=momentum)
     if name in SHAPE_DEPENDENT:
